@@ -1,0 +1,4 @@
+export * from './span.js';
+export * from './diagnostic.js';
+export * from './catalog.js';
+export * from './render.js';

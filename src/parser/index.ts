@@ -1,0 +1,299 @@
+/**
+ * The parser stage: `.mdl` text → AST with source spans, plus every syntax diagnostic.
+ *
+ *   readSourceFile(path) → SourceFile        (E0001 unreadable, E0002 not UTF-8, E0003 empty)
+ *   parseModel(source)   → ModelFile + diagnostics (E0100–E0104); never throws
+ */
+import { readFileSync } from 'node:fs';
+import { EOF, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import { diagnostic, sortDiagnostics, type Diagnostic, type Label } from '../diagnostics/diagnostic.js';
+import { fileSpan, type SourceFile, type Span } from '../diagnostics/span.js';
+import type { ModelFile } from './ast.js';
+import { AstBuilder } from './build-ast.js';
+import * as T from './lexer.js';
+import { lex } from './lexer.js';
+import { LineMap } from './lines.js';
+import { getParser, INSERTED, STARTERS, UNEXPECTED } from './parser.js';
+
+export type * from './ast.js';
+export { tokenKeywords } from './lexer.js';
+
+export interface ParseResult {
+  /** The recovered AST; undefined only when nothing could be parsed. */
+  ast: ModelFile | undefined;
+  /** Every lexical and syntax diagnostic, in source order. */
+  diagnostics: Diagnostic[];
+}
+
+/** Deeper bracket nesting than this is rejected before parsing (it would exhaust the stack). */
+export const MAX_NESTING = 64;
+
+const EMPTY_LINES = new LineMap('');
+const EMPTY_MESSAGE = 'file is empty: a model needs at least `model NAME` and a forward';
+
+/** Parse a `.mdl` source. Never throws: every problem is a diagnostic. */
+export function parseModel(source: SourceFile): ParseResult {
+  try {
+    return parseUnguarded(source);
+  } catch (e) {
+    // A bug in the parser must still not show the user a stack trace.
+    const why = e instanceof RangeError ? 'the model is nested too deeply to parse' : 'the parser failed on this input';
+    return {
+      ast: undefined,
+      diagnostics: [diagnostic('E0101', why, fileSpan(source.path), { help: 'simplify the expression around the error' })],
+    };
+  }
+}
+
+function parseUnguarded(source: SourceFile): ParseResult {
+  const { path, text } = source;
+  const lines = new LineMap(text);
+  const lexed = lex(path, text, lines);
+  const tokens = lexed.tokens;
+
+  if (tokens.length === 0 && lexed.diagnostics.length === 0) {
+    return { ast: undefined, diagnostics: [diagnostic('E0003', EMPTY_MESSAGE, fileSpan(path))] };
+  }
+
+  const tooDeep = findExcessiveNesting(tokens);
+  if (tooDeep) {
+    const d = diagnostic('E0101', `expressions are nested more than ${MAX_NESTING} levels deep`, tokenSpan(path, lines, tooDeep), {
+      help: 'split the expression into named steps',
+    });
+    return { ast: undefined, diagnostics: finish([...lexed.diagnostics, d], lines) };
+  }
+
+  const parser = getParser();
+  parser.lines = lines;
+  parser.input = tokens;
+  const cst = parser.modelFile();
+  const errors = parser.errors;
+  parser.input = []; // do not keep the file's tokens alive
+  parser.lines = EMPTY_LINES;
+
+  const builder = new AstBuilder(path, text, lines);
+  const ast = builder.modelFile(cst);
+
+  const diags: Diagnostic[] = [...lexed.diagnostics];
+  if (!ast.name && !(cst?.children.modelHeader)) {
+    const first = tokens[0];
+    diags.push(
+      diagnostic('E0102', `expected 'model' and the model's name, found ${T.describeToken(first)}`, tokenSpan(path, lines, first), {
+        help: 'start the file with `model NAME`',
+      }),
+    );
+  }
+  for (const e of errors) diags.push(syntaxDiagnostic(e, path, text, lines, tokens));
+  diags.push(...builder.diagnostics);
+  return { ast, diagnostics: finish(diags, lines) };
+}
+
+/**
+ * Source order; one diagnostic per position; and at most one syntax error per line, since a
+ * second error on a line is nearly always a consequence of the first. Lexical errors are
+ * always kept (each is about its own characters).
+ */
+function finish(diags: Diagnostic[], lines: LineMap): Diagnostic[] {
+  const sorted = sortDiagnostics(diags);
+  const lexical = new Set(['E0100', 'E0103', 'E0104']);
+  const out: Diagnostic[] = [];
+  const linesWithError = new Set<number>();
+  const covered: [number, number][] = [];
+  for (const d of sorted) {
+    if (lexical.has(d.code)) {
+      out.push(d);
+      linesWithError.add(d.span.line);
+      covered.push([d.span.start, Math.max(d.span.end, d.span.start + 1)]);
+      continue;
+    }
+    if (out.some((o) => o.span.start === d.span.start)) continue;
+    if (covered.some(([s, e]) => d.span.start >= s && d.span.start < e)) continue;
+    if (linesWithError.has(d.span.line)) continue;
+    linesWithError.add(d.span.line);
+    out.push(d);
+  }
+  void lines;
+  return sortDiagnostics(out);
+}
+
+// ---------------------------------------------------------------- syntax errors → diagnostics
+
+function tokenSpan(file: string, lines: LineMap, t: IToken): Span {
+  return lines.span(file, t.startOffset, t.startOffset + t.image.length);
+}
+
+function isEof(t: IToken | undefined): boolean {
+  return t === undefined || t.tokenType === EOF || Number.isNaN(t.startOffset);
+}
+
+function syntaxDiagnostic(e: IRecognitionException, file: string, text: string, lines: LineMap, tokens: IToken[]): Diagnostic {
+  const found = e.token;
+  const marks = e as unknown as { [INSERTED]?: TokenType; [UNEXPECTED]?: boolean; previousToken?: IToken };
+  const inserted = marks[INSERTED];
+  let previous = marks.previousToken;
+  if (isEof(previous)) previous = undefined;
+  const atEof = isEof(found);
+  const lastToken = tokens[tokens.length - 1];
+
+  // Where to point: at the unexpected token, unless the construct before it is what is
+  // unfinished (the token begins the next line's statement, or the file ended): then just
+  // after the last token of that construct.
+  let span: Span;
+  const before = previous ?? (atEof ? lastToken : undefined);
+  const afterPrevious =
+    before !== undefined &&
+    !marks[UNEXPECTED] &&
+    (atEof || (startsLine(text, before, found) && (found.tokenType === T.Identifier || STARTERS.has(found.tokenType))));
+  if (atEof && before === undefined) {
+    span = lines.span(file, text.trimEnd().length, text.trimEnd().length);
+  } else if (afterPrevious) {
+    const at = before!.startOffset + before!.image.length;
+    span = lines.span(file, at, at);
+  } else {
+    span = tokenSpan(file, lines, found);
+  }
+
+  // Clean message: Chevrotain's own messages are replaced by our provider's.
+  let message = e.message.split('\n')[0];
+  let code: 'E0101' | 'E0102' = atEof ? 'E0102' : 'E0101';
+  if (inserted) {
+    code = 'E0102';
+    message = `missing ${T.describeTokenType(inserted)}${previous ? ` after ${T.describeToken(previous)}` : ''}`;
+  }
+
+  const labels: Label[] = [];
+  const expectedCloser = inserted ?? (atEof ? closerIn(message) : undefined);
+  if (expectedCloser) {
+    const opener = unmatchedOpener(tokens, atEof ? tokens.length : indexOf(tokens, found), expectedCloser);
+    if (opener) labels.push({ span: tokenSpan(file, lines, opener), message: `this '${opener.image}' is not closed` });
+  }
+  return diagnostic(code, message, span, { labels });
+}
+
+function startsLine(text: string, prev: IToken, tok: IToken): boolean {
+  if (isEof(tok)) return true;
+  const i = text.indexOf('\n', prev.startOffset + prev.image.length);
+  return i !== -1 && i < tok.startOffset;
+}
+
+const CLOSERS = new Map<TokenType, TokenType>([
+  [T.RBrace, T.LBrace],
+  [T.RParen, T.LParen],
+  [T.RBracket, T.LBracket],
+]);
+
+function closerIn(message: string): TokenType | undefined {
+  if (message.startsWith("expected '}'")) return T.RBrace;
+  if (message.startsWith("expected ')'")) return T.RParen;
+  if (message.startsWith("expected ']'")) return T.RBracket;
+  return undefined;
+}
+
+/** The nearest opener of `closer`'s kind before token `index` that is not closed before it. */
+function unmatchedOpener(tokens: IToken[], index: number, closer: TokenType): IToken | undefined {
+  const opener = CLOSERS.get(closer);
+  if (!opener) return undefined;
+  let depth = 0;
+  for (let i = Math.min(index, tokens.length) - 1; i >= 0; i--) {
+    const t = tokens[i].tokenType;
+    if (t === closer) depth++;
+    else if (t === opener) {
+      if (depth === 0) return tokens[i];
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+function indexOf(tokens: IToken[], tok: IToken): number {
+  let lo = 0;
+  let hi = tokens.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokens[mid].startOffset < tok.startOffset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first token past MAX_NESTING levels of brackets or chained prefix minus signs. */
+function findExcessiveNesting(tokens: IToken[]): IToken | undefined {
+  let depth = 0;
+  let prefix = 0;
+  for (const t of tokens) {
+    const type = t.tokenType;
+    if (type === T.LParen || type === T.LBracket || type === T.LBrace) depth++;
+    else if (type === T.RParen || type === T.RBracket || type === T.RBrace) depth = Math.max(0, depth - 1);
+    if (type === T.Minus || type === T.Caret) prefix++;
+    else if (type !== T.LParen) prefix = 0;
+    if (depth + prefix > MAX_NESTING) return t;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- reading files
+
+export interface ReadResult {
+  source?: SourceFile;
+  diagnostics: Diagnostic[];
+}
+
+/** Read a `.mdl` file as UTF-8 (BOM stripped). Never throws. */
+export function readSourceFile(path: string): ReadResult {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (code ?? 'unknown error');
+    return { diagnostics: [diagnostic('E0001', `cannot read \`${path}\`: ${why}`, fileSpan(path))] };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    return {
+      diagnostics: [
+        diagnostic('E0002', `\`${path}\` is not valid UTF-8 (first bad byte at offset ${at})`, fileSpan(path), {
+          help: 'save the file as UTF-8',
+        }),
+      ],
+    };
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const source: SourceFile = { path, text };
+  if (isBlank(text)) return { source, diagnostics: [diagnostic('E0003', EMPTY_MESSAGE, fileSpan(path))] };
+  return { source, diagnostics: [] };
+}
+
+/** Nothing but whitespace and comments. */
+function isBlank(text: string): boolean {
+  return text.split('\n').every((line) => /^[ \t\r\f\v\ufeff]*(#.*)?$/.test(line));
+}
+
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  // Binary search for the longest valid prefix would be wrong (a prefix can end mid-sequence);
+  // scan sequences instead.
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n === 0) return i;
+    try {
+      dec.decode(bytes.subarray(i, i + n));
+    } catch {
+      return i;
+    }
+    i += n;
+  }
+  return i;
+}
