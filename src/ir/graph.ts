@@ -1,0 +1,89 @@
+/** Building IR graphs: every node is type-checked by its op's rule as it is added. */
+import type { Span } from '../diagnostics/span.js';
+import { OPS } from './ops/index.js';
+import type { TypeResult } from './ops/def.js';
+import type { Facts, Graph, Init, IRNode, OpAttrs, TensorType } from './types.js';
+
+export class GraphBuilder {
+  readonly graph: Graph = { nodes: [], params: [], inputs: [], outputs: new Map() };
+  /** Constants are shared: one node per (value, dtype). */
+  private consts = new Map<string, number>();
+
+  /** A builder that extends a copy of `g` (the original graph is left as it is). */
+  static extend(g: Graph): GraphBuilder {
+    const b = new GraphBuilder();
+    b.graph.nodes.push(...g.nodes);
+    b.graph.params.push(...g.params);
+    b.graph.inputs.push(...g.inputs);
+    for (const [k, v] of g.outputs) b.graph.outputs.set(k, v);
+    for (const n of g.nodes) if (n.attrs.op === 'const') b.consts.set(constKey(n.attrs.value, n.attrs.dtype), n.id);
+    return b;
+  }
+
+  node(id: number): IRNode {
+    return this.graph.nodes[id];
+  }
+
+  type(id: number): TensorType {
+    return this.graph.nodes[id].type;
+  }
+
+  /** Type-check and add a node; on a type error nothing is added and the failure is returned. */
+  tryAdd(attrs: OpAttrs, inputs: readonly number[], span?: Span, facts: Facts = {}): { id: number } | Extract<TypeResult, { ok: false }> {
+    const def = OPS[attrs.op];
+    if (inputs.length !== def.arity) throw new Error(`internal: ${attrs.op} takes ${def.arity} inputs, got ${inputs.length}`);
+    const result = def.type(
+      inputs.map((i) => this.type(i)),
+      attrs as never,
+    );
+    if (!result.ok) return result;
+    return { id: this.push(attrs, inputs, result.type, span, facts) };
+  }
+
+  /** Add a node the compiler made (gradients, optimizer): a type error here is a compiler bug. */
+  add(attrs: OpAttrs, inputs: readonly number[], span?: Span, facts: Facts = {}): number {
+    const r = this.tryAdd(attrs, inputs, span, facts);
+    if ('id' in r) return r.id;
+    throw new Error(`internal: ill-typed ${attrs.op} node: ${r.message}`);
+  }
+
+  constant(value: number, dtype: 'f32' | 'i32' = 'f32'): number {
+    const key = constKey(value, dtype);
+    const hit = this.consts.get(key);
+    if (hit !== undefined) return hit;
+    const facts: Facts = {};
+    if (!Number.isFinite(value)) facts.mayBeInfinite = true;
+    if (value === 0) facts.mayBeZero = true;
+    const id = this.push({ op: 'const', value, dtype }, [], { dtype, axes: [] }, undefined, facts);
+    this.consts.set(key, id);
+    return id;
+  }
+
+  param(name: string, type: TensorType, init: Init, span: Span): number {
+    const id = this.push({ op: 'param', name }, [], type, span, {});
+    this.graph.nodes[id].name = name;
+    this.graph.params.push({ name, node: id, type, init, span });
+    return id;
+  }
+
+  input(name: string, type: TensorType, span: Span): number {
+    const id = this.push({ op: 'input', name }, [], type, span, {});
+    this.graph.nodes[id].name = name;
+    this.graph.inputs.push({ name, node: id, type, span });
+    return id;
+  }
+
+  output(name: string, id: number): void {
+    this.graph.outputs.set(name, id);
+  }
+
+  private push(attrs: OpAttrs, inputs: readonly number[], type: TensorType, span: Span | undefined, facts: Facts): number {
+    const id = this.graph.nodes.length;
+    this.graph.nodes.push({ id, attrs, inputs: [...inputs], type, facts, span });
+    return id;
+  }
+}
+
+function constKey(value: number, dtype: string): string {
+  return `${dtype}:${Object.is(value, -0) ? '-0' : value}`;
+}

@@ -1,0 +1,28 @@
+/** `x as [seq -> key]`: the same data viewed with an axis replaced by another of equal size. */
+import { fail, ok, type OpDef } from './def.js';
+import { formatAxes, hasAxis } from '../types.js';
+
+export const renameOp: OpDef<'rename'> = {
+  op: 'rename',
+  arity: 1,
+  type: ([x], attrs) => {
+    let axes = [...x.axes];
+    for (const [from, to] of attrs.pairs) {
+      const i = axes.findIndex((a) => a.id === from.id);
+      if (i < 0) return fail('E0307', `cannot rename \`${from.name}\`: the value has axes ${formatAxes(axes)}`, `rename one of ${formatAxes(axes)}`, 0);
+      if (from.size !== to.size)
+        return fail('E0301', `cannot rename \`${from.name}\` (size ${from.size}) to \`${to.name}\` (size ${to.size})`, `declare \`axis ${to.name} = ${from.name}\` so the sizes agree`, 0);
+      if (from.id !== to.id && hasAxis({ axes }, to))
+        return fail('E0303', `renaming \`${from.name}\` to \`${to.name}\` would give the value axis \`${to.name}\` twice`, 'rename to an axis the value does not have', 0);
+      axes[i] = to;
+    }
+    axes = axes.slice();
+    return ok({ dtype: x.dtype, axes, indexOf: x.indexOf });
+  },
+  /** The layout is unchanged (out's axes are x's, in x's order, with substitutions): share the data. */
+  evaluate: ([x], _attrs, out) => {
+    if (out.axes.length !== x.type.axes.length || out.axes.some((a, i) => a.size !== x.type.axes[i].size))
+      throw new Error('internal: rename changed the layout');
+    return { type: out, data: x.data };
+  },
+};

@@ -1,0 +1,143 @@
+/**
+ * The named-axis IR: a dataflow graph whose values are tensors typed by a dtype and a list
+ * of named axes. Axes are identities (an `axis key = seq` alias is a different Axis of the
+ * same size); the order of `axes` in a type is the canonical layout the interpreter uses,
+ * never something the .mdl author sees or depends on.
+ */
+import type { Span } from '../diagnostics/span.js';
+
+export interface Axis {
+  /** Identity: two axes are the same axis iff their ids are equal. */
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+}
+
+export type DType = 'f32' | 'i32' | 'bool';
+
+export interface TensorType {
+  dtype: DType;
+  axes: readonly Axis[];
+  /** For index tensors (dtype i32): the axis whose positions the values are, e.g. `vocab`. */
+  indexOf?: Axis;
+}
+
+/** Semantic facts the checker tracks beyond the type. */
+export interface Facts {
+  /** The value is a probability distribution over this axis (sums to 1 along it), e.g. a softmax output. */
+  distributionOver?: Axis;
+  /** Where the distribution fact was established (the softmax call), for diagnostics. */
+  distributionSpan?: Span;
+  /** The value may contain +inf or -inf (e.g. a `where(mask, -inf, s)`). */
+  mayBeInfinite?: boolean;
+  /** The value may contain exact zeros (e.g. a mask cast to float, a relu). */
+  mayBeZero?: boolean;
+}
+
+export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'gelu' | 'gelu_grad' | 'relu' | 'step' | 'sigmoid' | 'abs' | 'square' | 'recip';
+export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min';
+export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+export type ReduceFn = 'sum' | 'max' | 'mean';
+
+/** Operation-specific attributes, discriminated by `op`. */
+export type OpAttrs =
+  | { op: 'const'; value: number; dtype: DType }
+  | { op: 'param'; name: string }
+  | { op: 'input'; name: string }
+  | { op: 'iota'; axis: Axis }
+  | { op: 'unary'; fn: UnaryFn }
+  | { op: 'cast'; to: DType }
+  | { op: 'binary'; fn: BinaryFn }
+  | { op: 'compare'; fn: CompareFn }
+  | { op: 'where' }
+  | { op: 'reduce'; fn: ReduceFn; axes: readonly Axis[] }
+  | { op: 'expand'; axes: readonly Axis[] }
+  | { op: 'contract'; over: readonly Axis[] }
+  | { op: 'gather'; axis: Axis }
+  | { op: 'scatter_add'; axis: Axis }
+  | { op: 'rename'; pairs: readonly (readonly [Axis, Axis])[] }
+  | { op: 'softmax'; axis: Axis }
+  | { op: 'cross_entropy'; axis: Axis };
+
+export type OpName = OpAttrs['op'];
+
+export interface IRNode {
+  readonly id: number;
+  readonly attrs: OpAttrs;
+  readonly inputs: readonly number[];
+  readonly type: TensorType;
+  facts: Facts;
+  /** The .mdl expression this node computes (absent for compiler-made nodes such as gradients). */
+  readonly span?: Span;
+  /** The .mdl name bound to this value, if any (`q`, `blocks.0.attention.wq`). */
+  name?: string;
+}
+
+/** Initializer of a parameter, evaluated to numbers at elaboration. */
+export type Init =
+  | { kind: 'zeros' }
+  | { kind: 'ones' }
+  | { kind: 'normal'; std: number; mean: number }
+  | { kind: 'uniform'; low: number; high: number };
+
+export interface ParamInfo {
+  /** Hierarchical name: `wte`, `blocks.2.attention.wq`. */
+  name: string;
+  node: number;
+  type: TensorType;
+  init: Init;
+  span: Span;
+}
+
+export interface InputInfo {
+  name: string;
+  node: number;
+  type: TensorType;
+  span: Span;
+}
+
+export interface Graph {
+  nodes: IRNode[];
+  params: ParamInfo[];
+  inputs: InputInfo[];
+  /** Named outputs: `logits`, `loss`, gradients `grad:wte`, updated params, ... */
+  outputs: Map<string, number>;
+}
+
+export function sameAxis(a: Axis, b: Axis): boolean {
+  return a.id === b.id;
+}
+
+export function hasAxis(t: { axes: readonly Axis[] }, a: Axis): boolean {
+  return t.axes.some((x) => x.id === a.id);
+}
+
+export function axisIndex(t: { axes: readonly Axis[] }, a: Axis): number {
+  return t.axes.findIndex((x) => x.id === a.id);
+}
+
+export function numElements(t: { axes: readonly Axis[] }): number {
+  let n = 1;
+  for (const a of t.axes) n *= a.size;
+  return n;
+}
+
+export function formatAxes(axes: readonly Axis[]): string {
+  return `[${axes.map((a) => a.name).join(', ')}]`;
+}
+
+export function formatType(t: TensorType): string {
+  if (t.dtype === 'i32' && t.indexOf) return `index${formatAxes(t.axes)} of ${t.indexOf.name}`;
+  return `${t.dtype}${formatAxes(t.axes)}`;
+}
+
+/** Allocates axis identities; one per elaboration so ids are stable and readable. */
+export class AxisTable {
+  private next = 0;
+  readonly all: Axis[] = [];
+  create(name: string, size: number): Axis {
+    const axis = { id: this.next++, name, size };
+    this.all.push(axis);
+    return axis;
+  }
+}
