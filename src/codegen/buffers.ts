@@ -1,0 +1,202 @@
+/**
+ * Buffer planning: every stored value gets a region of its arena. Values that outlive a step
+ * (parameters, optimizer state, inputs, host-read outputs) keep theirs; temporaries are live
+ * from the kernel that writes them to the last kernel that reads them, and their regions are
+ * reused by first fit. A kernel's outputs never overlap its inputs.
+ */
+import type { Access, Arena, Kernel, KExpr } from './spec.js';
+import type { Schedule, Value } from './schedule.js';
+
+/** Regions start at multiples of 16 elements (64 bytes): aligned for vec4 access. */
+export const ALIGN = 16;
+
+export interface Region {
+  arena: Arena;
+  offset: number;
+  size: number;
+}
+
+export interface BufferPlan {
+  regions: Map<number, Region>;
+  /** Elements per arena. */
+  arenaSize: Record<Arena, number>;
+  /** Sum of both arenas in bytes: the step's peak device memory for values. */
+  peakBytes: number;
+}
+
+export interface PlanOptions {
+  /** Values that live for the whole program, with their sizes (params, state, inputs, outputs). */
+  persistent: readonly Value[];
+  /** Values written in place over another value's region (`param:x` over `x`). */
+  aliases: ReadonlyMap<number, number>;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+class FreeList {
+  /** Sorted, non-overlapping free ranges [start, end). */
+  private free: [number, number][] = [];
+  top = 0;
+
+  alloc(size: number): number {
+    const need = align(Math.max(size, 1));
+    for (let i = 0; i < this.free.length; i++) {
+      const [s, e] = this.free[i];
+      if (e - s >= need) {
+        if (e - s === need) this.free.splice(i, 1);
+        else this.free[i] = [s + need, e];
+        return s;
+      }
+    }
+    const at = this.top;
+    this.top += need;
+    return at;
+  }
+
+  release(offset: number, size: number): void {
+    const range: [number, number] = [offset, offset + align(Math.max(size, 1))];
+    this.free.push(range);
+    this.free.sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const r of this.free) {
+      const last = merged.at(-1);
+      if (last && last[1] === r[0]) last[1] = r[1];
+      else merged.push([...r]);
+    }
+    this.free = merged;
+  }
+}
+
+/**
+ * Plan the regions of several schedules that run at different times over the same
+ * persistent values (the training step, evaluation, forward): persistent values get one
+ * region each, shared by all; each schedule's temporaries are placed above them, reusing
+ * space within the schedule, and overlapping freely with other schedules' temporaries.
+ */
+export function planBuffers(scheds: readonly Schedule[], options: PlanOptions): BufferPlan[] {
+  const base: Record<Arena, FreeList> = { f32: new FreeList(), i32: new FreeList() };
+  const shared = new Map<number, Region>();
+  const persistent = new Set(options.persistent.map((v) => v.node));
+  for (const v of options.persistent) {
+    if (options.aliases.has(v.node)) continue;
+    shared.set(v.node, { arena: v.arena, offset: base[v.arena].alloc(v.size), size: v.size });
+  }
+  for (const [value, target] of options.aliases) {
+    const r = shared.get(target);
+    if (!r) throw new Error(`internal: alias target ${target} has no region`);
+    persistent.add(value);
+    shared.set(value, r);
+  }
+  const plans = scheds.map((sched) => planOne(sched, shared, persistent, { f32: base.f32.top, i32: base.i32.top }));
+  const arenaSize = {
+    f32: Math.max(ALIGN, ...plans.map((p) => p.arenaSize.f32)),
+    i32: Math.max(ALIGN, ...plans.map((p) => p.arenaSize.i32)),
+  };
+  for (const p of plans) {
+    p.arenaSize = arenaSize;
+    p.peakBytes = 4 * (arenaSize.f32 + arenaSize.i32);
+  }
+  return plans;
+}
+
+function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persistent: ReadonlySet<number>, start: Record<Arena, number>): BufferPlan {
+  const lists: Record<Arena, FreeList> = { f32: new FreeList(), i32: new FreeList() };
+  lists.f32.top = align(start.f32);
+  lists.i32.top = align(start.i32);
+  const regions = new Map<number, Region>(shared);
+  const info = new Map<number, Value>([...sched.values, ...[...sched.temps.values()].map((t) => [t.node, t] as const)]);
+  const lastRead = new Map<number, number>();
+  sched.reads.forEach((rs, k) => rs.forEach((v) => lastRead.set(v, k)));
+
+  sched.kernels.forEach((_k, i) => {
+    for (const w of sched.writes[i]) {
+      if (regions.has(w)) continue;
+      const v = info.get(w);
+      if (!v) throw new Error(`internal: no size for value ${w}`);
+      regions.set(w, { arena: v.arena, offset: lists[v.arena].alloc(v.size), size: v.size });
+    }
+    // Free after the kernel: its outputs were placed while its inputs were still held.
+    for (const r of new Set([...sched.reads[i], ...sched.writes[i]])) {
+      if (persistent.has(r)) continue;
+      if ((lastRead.get(r) ?? i) <= i) {
+        const reg = regions.get(r);
+        if (!reg) throw new Error(`internal: value ${r} is read before it is written (kernel ${i})`);
+        lists[reg.arena].release(reg.offset, reg.size);
+        lastRead.set(r, Number.POSITIVE_INFINITY);
+      }
+    }
+  });
+  const arenaSize = { f32: lists.f32.top, i32: lists.i32.top };
+  return { regions, arenaSize, peakBytes: 4 * (arenaSize.f32 + arenaSize.i32) };
+}
+
+/** Every Access in a kernel (loads, gathers, stores, GEMM operands). */
+export function accessesOf(k: Kernel): Access[] {
+  const out: Access[] = [];
+  const visit = (e: KExpr) => {
+    switch (e.k) {
+      case 'load':
+        out.push(e.access);
+        break;
+      case 'gather':
+        out.push(e.access);
+        visit(e.index);
+        break;
+      case 'unary':
+      case 'cast':
+        visit(e.x);
+        break;
+      case 'binary':
+      case 'compare':
+        visit(e.a);
+        visit(e.b);
+        break;
+      case 'where':
+        visit(e.c);
+        visit(e.a);
+        visit(e.b);
+        break;
+      default:
+        break;
+    }
+  };
+  switch (k.kind) {
+    case 'map':
+      for (const s of k.stores) {
+        out.push(s.access);
+        visit(s.value);
+      }
+      break;
+    case 'reduce':
+    case 'softmax':
+      out.push(k.out);
+      visit(k.value);
+      break;
+    case 'ce_rows':
+      out.push(k.out);
+      visit(k.logits);
+      visit(k.target);
+      break;
+    case 'scatter':
+      out.push(k.out);
+      visit(k.value);
+      visit(k.index);
+      break;
+    case 'gemm':
+      out.push(k.out, k.a, k.b);
+      visit(k.epilogue);
+      break;
+  }
+  return out;
+}
+
+/** Fill in every access's offset from the plan. */
+export function resolveOffsets(kernels: readonly Kernel[], plan: BufferPlan): void {
+  for (const k of kernels) {
+    for (const a of accessesOf(k)) {
+      const r = plan.regions.get(a.value);
+      if (!r) throw new Error(`internal: value ${a.value} has no region (kernel ${k.name})`);
+      a.offset = r.offset;
+    }
+  }
+}

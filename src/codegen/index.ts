@@ -1,0 +1,132 @@
+/**
+ * Code generation entry point: a checked model → the files of `build/<model>/`:
+ * kernels/*.wgsl, model.ts/js, train.ts/js, ir.txt and report.json.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { diagnostic, type Diagnostic } from '../diagnostics/index.js';
+import type { ElaboratedModel } from '../ir/elaborate/model.js';
+import { buildTrainStep } from '../ir/optimizer/index.js';
+import { printGraph } from '../ir/print.js';
+import { emitModel, emitTrain } from './emit.js';
+import { planProgram, type ProgramPlan } from './program.js';
+import type { GemmVariant } from './wgsl/kernels.js';
+
+export { planProgram, type ProgramPlan } from './program.js';
+export { emitModel, emitTrain } from './emit.js';
+export type { GemmVariant } from './wgsl/kernels.js';
+
+/** WebGPU's default maxStorageBufferBindingSize; adapters may offer more. */
+export const DEFAULT_MAX_BINDING = 128 * 1024 * 1024;
+
+export interface BuildOptions {
+  outDir: string;
+  gemmVariant: GemmVariant;
+  /** The device's maxStorageBufferBindingSize, to report buffers that do not fit. */
+  maxBindingBytes?: number;
+}
+
+export interface BuildReport {
+  model: string;
+  gemmVariant: GemmVariant;
+  kernels: number;
+  perStep: { dispatches: number; submits: number; bytesMoved: number; flops: number; peakBufferBytes: number };
+  eval: { dispatches: number };
+  forward: { dispatches: number };
+  kernelKinds: Record<string, number>;
+}
+
+export interface BuildResult {
+  plan?: ProgramPlan;
+  report?: BuildReport;
+  diagnostics: Diagnostic[];
+  files: string[];
+}
+
+/** The package root (where runtime/ and dist/runtime/ live), from this file's location. */
+function packageRoot(): string {
+  // src/codegen/index.ts in the sources, dist/src/codegen/index.js when compiled.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const up = here.includes(`${join('dist', 'src')}`) ? '../../..' : '../..';
+  return resolve(here, up);
+}
+
+export function reportOf(plan: ProgramPlan): BuildReport {
+  const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+  const train = plan.entries.train.map((c) => byName.get(c.kernel)!);
+  const kinds: Record<string, number> = {};
+  for (const k of train) kinds[k.kind] = (kinds[k.kind] ?? 0) + 1;
+  return {
+    model: plan.model,
+    gemmVariant: plan.gemmVariant,
+    kernels: plan.kernels.length,
+    perStep: {
+      dispatches: plan.entries.train.length,
+      submits: 1,
+      bytesMoved: train.reduce((s, k) => s + k.bytes, 0),
+      flops: train.reduce((s, k) => s + k.flops, 0),
+      peakBufferBytes: plan.peakBytes,
+    },
+    eval: { dispatches: plan.entries.eval.length },
+    forward: { dispatches: plan.entries.forward.length },
+    kernelKinds: kinds,
+  };
+}
+
+/** Device limits the program must respect, checked at build time and reported by .mdl name. */
+export function checkLimits(model: ElaboratedModel, plan: ProgramPlan, maxBinding: number): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const arena of ['f32', 'i32'] as const) {
+    const bytes = plan.arenas[arena] * 4;
+    if (bytes <= maxBinding) continue;
+    // Name the largest values so the user knows which dims to shrink.
+    const big = model.graph.nodes
+      .filter((n) => (arena === 'f32') === (n.type.dtype === 'f32') && n.span)
+      .map((n) => ({ n, bytes: 4 * n.type.axes.reduce((s, a) => s * a.size, 1) }))
+      .sort((a, b) => b.bytes - a.bytes)[0];
+    const what = big ? `${big.n.name ? `\`${big.n.name}\`` : 'a value'} of ${(big.bytes / 2 ** 20).toFixed(1)} MiB over [${big.n.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}]` : 'its values';
+    out.push(
+      diagnostic('E0901', `the ${arena} buffers of one training step need ${(bytes / 2 ** 20).toFixed(1)} MiB, over the device's binding limit of ${(maxBinding / 2 ** 20).toFixed(0)} MiB; the largest is ${what}`, big?.n.span ?? model.graph.params[0].span, {
+        help: 'shrink the dims that size it (for example --set batch=... or --set seq=...)',
+      }),
+    );
+  }
+  return out;
+}
+
+export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
+  const step = buildTrainStep(model);
+  const plan = planProgram(model, { gemmVariant: options.gemmVariant, step });
+  const diagnostics = checkLimits(model, plan, options.maxBindingBytes ?? DEFAULT_MAX_BINDING);
+  if (diagnostics.length) return { diagnostics, files: [] };
+
+  const out = options.outDir;
+  mkdirSync(join(out, 'kernels'), { recursive: true });
+  for (const f of readdirSync(join(out, 'kernels'))) if (f.endsWith('.wgsl')) rmSync(join(out, 'kernels', f));
+  const files: string[] = [];
+  const write = (name: string, text: string) => {
+    writeFileSync(join(out, name), text);
+    files.push(join(out, name));
+  };
+  for (const k of plan.kernels) write(join('kernels', `${k.name}.wgsl`), k.code);
+  const model_ = emitModel(plan, sourcePath);
+  write('model.ts', model_.ts);
+  write('model.js', model_.js);
+  const root = packageRoot();
+  const rel = (p: string) => {
+    const r = relative(resolve(out), p).split('\\').join('/');
+    return r.startsWith('.') ? r : `./${r}`;
+  };
+  const train = emitTrain(model, plan, {
+    runtimeTs: rel(join(root, 'runtime', 'index.js')),
+    runtimeJs: rel(join(root, 'dist', 'runtime', 'index.js')),
+    sourcePath,
+  });
+  write('train.ts', train.ts);
+  write('train.js', train.js);
+  write('ir.txt', printGraph(step.graph, `training step of ${model.name} (forward, loss, gradients, AdamW)`));
+  const report = reportOf(plan);
+  write('report.json', JSON.stringify(report, null, 2) + '\n');
+  return { plan, report, diagnostics, files };
+}

@@ -1,0 +1,242 @@
+/**
+ * From a checked model to a program plan: the training step, evaluation and forward pass
+ * scheduled into kernels over one set of buffers, every kernel rendered to WGSL, and the
+ * layout of parameters, optimizer state, inputs and outputs in the arenas. The TypeScript
+ * emitter (emit.ts) turns the plan into `model.ts`; `report.json` is derived from it too.
+ */
+import type { ElaboratedModel } from '../ir/elaborate/model.js';
+import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
+import type { Axis, Graph, IRNode } from '../ir/types.js';
+import { planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
+import { arenaOf, schedule, type Schedule, type Value } from './schedule.js';
+import type { Arena, Kernel } from './spec.js';
+import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
+import type { Init } from '../ir/types.js';
+
+export interface TensorSlot {
+  name: string;
+  arena: Arena;
+  offset: number;
+  size: number;
+  /** Axis names and sizes of the layout (row-major). */
+  axes: { name: string; size: number }[];
+}
+
+export interface ParamSlot extends TensorSlot {
+  init: Init;
+  m: number;
+  v: number;
+  lrGroup: number;
+  weightDecay: number;
+}
+
+export interface KernelCall {
+  kernel: string;
+  dispatch: [number, number, number];
+  /** What the dispatch computes, in .mdl terms (for the comment in model.ts). */
+  what: string;
+}
+
+export interface KernelSource {
+  name: string;
+  code: string;
+  /** The comment that heads the .wgsl file: IR nodes and the .mdl lines they come from. */
+  comment: string;
+  kind: Kernel['kind'];
+  flops: number;
+  bytes: number;
+}
+
+export type EntryName = 'train' | 'eval' | 'forward';
+
+export interface ProgramPlan {
+  model: string;
+  gemmVariant: GemmVariant;
+  arenas: Record<Arena, number>;
+  params: ParamSlot[];
+  /** Inputs written by the host before a call: token windows and per-step scalars. */
+  inputs: TensorSlot[];
+  outputs: { loss: TensorSlot; gradNorm: TensorSlot; logits: TensorSlot };
+  lrGroups: { input: string; pattern?: string }[];
+  kernels: KernelSource[];
+  entries: Record<EntryName, KernelCall[]>;
+  peakBytes: number;
+}
+
+function slot(name: string, n: IRNode, offset: number): TensorSlot {
+  return { name, arena: arenaOf(n), offset, size: n.type.axes.reduce((s, a) => s * a.size, 1), axes: n.type.axes.map((a) => ({ name: a.name, size: a.size })) };
+}
+
+function valueOf(n: IRNode): Value {
+  return { node: n.id, arena: arenaOf(n), axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
+}
+
+export function planProgram(model: ElaboratedModel, options: { gemmVariant: GemmVariant; step?: TrainStep }): ProgramPlan {
+  const step = options.step ?? buildTrainStep(model);
+  const g = step.graph;
+  const logits = model.logits;
+  const trainOutputs = [step.loss, step.gradNorm, ...step.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
+  const entries: [EntryName, number[]][] = [
+    ['train', trainOutputs],
+    ['eval', [step.loss]],
+    ['forward', [logits]],
+  ];
+  // In-place updates: new parameters and optimizer state overwrite the old.
+  const aliases = new Map<number, number>();
+  for (const p of step.params) {
+    aliases.set(p.newParam, p.param.node);
+    aliases.set(p.newM, p.m);
+    aliases.set(p.newV, p.v);
+  }
+  const scheds = entries.map(([, outs]) => schedule(g, { outputs: outs, aliases }));
+
+  // Persistent: parameters, optimizer state, inputs, and what the host reads back.
+  const persistentNodes = new Set<number>([...g.params.map((p) => p.node), ...g.inputs.map((i) => i.node), step.loss, step.gradNorm, logits]);
+  const persistent = [...persistentNodes].map((id) => valueOf(g.nodes[id]));
+  const plans = planBuffers(scheds, { persistent, aliases });
+  scheds.forEach((s, i) => {
+    resolveOffsets(s.kernels, plans[i]);
+    checkInPlace(s, aliases);
+  });
+
+  const regionOf = (plan: BufferPlan, id: number) => plan.regions.get(id)!.offset;
+  const trainPlan = plans[0];
+  const kernels: KernelSource[] = [];
+  const calls: Record<EntryName, KernelCall[]> = { train: [], eval: [], forward: [] };
+  entries.forEach(([entry], i) => {
+    for (const k of scheds[i].kernels) {
+      k.name = `${entry}_${k.name}`;
+      const r = renderKernel(k, options.gemmVariant);
+      const comment = kernelComment(k, g);
+      kernels.push({ name: k.name, code: `${comment}\n${r.code}`, comment, kind: k.kind, flops: flopsOf(k), bytes: bytesOf(k) });
+      calls[entry].push({ kernel: k.name, dispatch: r.dispatch, what: describe(k, g) });
+    }
+  });
+
+  const params: ParamSlot[] = step.params.map((p) => ({
+    ...slot(p.param.name, g.nodes[p.param.node], regionOf(trainPlan, p.param.node)),
+    init: p.param.init,
+    m: regionOf(trainPlan, p.m),
+    v: regionOf(trainPlan, p.v),
+    lrGroup: p.lrGroup,
+    weightDecay: p.weightDecay,
+  }));
+  const stateInputs = new Set(step.params.flatMap((p) => [p.m, p.v]));
+  const inputs = g.inputs.filter((i) => !stateInputs.has(i.node)).map((i) => slot(i.name, g.nodes[i.node], regionOf(trainPlan, i.node)));
+  return {
+    model: model.name,
+    gemmVariant: options.gemmVariant,
+    arenas: trainPlan.arenaSize,
+    params,
+    inputs,
+    outputs: {
+      loss: slot('loss', g.nodes[step.loss], regionOf(trainPlan, step.loss)),
+      gradNorm: slot('grad_norm', g.nodes[step.gradNorm], regionOf(trainPlan, step.gradNorm)),
+      logits: slot(model.outputName, g.nodes[logits], regionOf(trainPlan, logits)),
+    },
+    lrGroups: step.lrGroups.map((l) => ({ input: l.input, pattern: l.pattern })),
+    kernels,
+    entries: calls,
+    peakBytes: trainPlan.peakBytes,
+  };
+}
+
+/**
+ * In-place updates (`param:x` written over `x`) are safe only in a map kernel that reads the
+ * old value at exactly the element it writes.
+ */
+function checkInPlace(s: Schedule, aliases: ReadonlyMap<number, number>) {
+  s.kernels.forEach((k, i) => {
+    for (const w of s.writes[i]) {
+      const target = aliases.get(w);
+      if (target === undefined) continue;
+      if (k.kind !== 'map') throw new Error(`internal: in-place update of ${w} by a ${k.kind} kernel`);
+      const store = k.stores.find((st) => st.access.value === w)!;
+      const same = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
+      const check = (e: import('./spec.js').KExpr): void => {
+        if (e.k === 'load' && (e.access.value === target || e.access.value === w) && !same(e.access.strides, store.access.strides))
+          throw new Error(`internal: in-place update of ${w} reads ${target} at another element`);
+        for (const c of children(e)) check(c);
+      };
+      check(store.value);
+    }
+  });
+}
+
+function children(e: import('./spec.js').KExpr): import('./spec.js').KExpr[] {
+  switch (e.k) {
+    case 'unary':
+    case 'cast':
+      return [e.x];
+    case 'binary':
+    case 'compare':
+      return [e.a, e.b];
+    case 'where':
+      return [e.c, e.a, e.b];
+    case 'gather':
+      return [e.index];
+    default:
+      return [];
+  }
+}
+
+function nodeLabel(n: IRNode): string {
+  const a = n.attrs;
+  const op = a.op === 'unary' || a.op === 'binary' || a.op === 'compare' || a.op === 'reduce' ? `${a.op === 'reduce' ? 'reduce ' : ''}${a.fn}` : a.op;
+  return `%${n.id} ${op}${n.name ? ` (${n.name})` : ''}`;
+}
+
+function kernelComment(k: Kernel, g: Graph): string {
+  const nodes = k.nodes.map((id) => g.nodes[id]).filter(Boolean);
+  const lines = [
+    `// ${k.name}: ${k.kind} kernel`,
+    `// IR nodes: ${nodes.map(nodeLabel).join(', ') || '(temporary)'}`,
+    `// from: ${k.lines.join(', ') || 'compiler-generated (gradients / optimizer)'}`,
+  ];
+  return lines.join('\n');
+}
+
+function describe(k: Kernel, g: Graph): string {
+  const names = k.nodes.map((id) => g.nodes[id]?.name).filter((x): x is string => !!x);
+  const where = k.lines.length ? ` (${k.lines.slice(0, 3).join(', ')}${k.lines.length > 3 ? ', …' : ''})` : '';
+  return `${k.kind}${names.length ? ' ' + [...new Set(names)].slice(0, 4).join(', ') : ''}${where}`;
+}
+
+function size(axes: readonly Axis[]): number {
+  return axes.reduce((s, a) => s * a.size, 1);
+}
+
+/** Floating-point operations of a kernel (2 per multiply-add in GEMMs; 1 per element otherwise). */
+export function flopsOf(k: Kernel): number {
+  switch (k.kind) {
+    case 'gemm':
+      return 2 * size(k.batch) * size(k.m) * size(k.n) * size(k.k);
+    case 'map':
+      return size(k.axes);
+    case 'reduce':
+      return size(k.axes) * size(k.over);
+    case 'softmax':
+    case 'ce_rows':
+      return 4 * size(k.axes) * k.axis.size;
+    case 'scatter':
+      return size(k.axes) * size(k.positions);
+  }
+}
+
+/** Bytes a kernel must move at least: its outputs written and inputs read once. */
+export function bytesOf(k: Kernel): number {
+  switch (k.kind) {
+    case 'gemm':
+      return 4 * (size(k.batch) * (size(k.m) * size(k.k) + size(k.n) * size(k.k) + size(k.m) * size(k.n)));
+    case 'map':
+      return 4 * size(k.axes) * (1 + k.stores.length);
+    case 'reduce':
+      return 4 * (size(k.axes) * size(k.over) + size(k.axes));
+    case 'softmax':
+      return 8 * size(k.axes) * k.axis.size;
+    case 'ce_rows':
+      return 4 * size(k.axes) * (k.axis.size + 2);
+    case 'scatter':
+      return 4 * (size(k.axes) + size(k.positions) * (1 + size(k.axes) / k.axis.size));
+  }
+}

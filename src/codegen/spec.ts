@@ -1,0 +1,135 @@
+/**
+ * Kernel specifications: what the scheduler decides and the WGSL generators render.
+ *
+ * Memory model: every value lives in one of two arenas, a storage buffer of f32 (`arena`)
+ * and one of i32 (`iarena`) for indices and masks, each bound once per kernel. A value is a
+ * region of an arena: an offset plus row-major strides over its axes. Views (renames and
+ * broadcasts) are just other strides over the same region, so they never cost a kernel.
+ * One binding per arena means no binding-count limits and no aliasing rules to satisfy;
+ * the buffer planner guarantees that a kernel never writes a region it also reads (except
+ * the same element, for in-place parameter updates).
+ */
+import type { Axis, BinaryFn, CompareFn, DType, UnaryFn } from '../ir/types.js';
+
+export type Arena = 'f32' | 'i32';
+
+/** Where a tensor lives: `arena[offset + Σ index(axis) * stride(axis)]`. */
+export interface Access {
+  arena: Arena;
+  /** The stored value accessed: an IR node id, or a negative id for a kernel temporary. The buffer planner sets `offset` from it. */
+  value: number;
+  /** Element offset of the region in its arena. */
+  offset: number;
+  /** Stride per iteration axis (by axis id); axes absent here are broadcast (stride 0). */
+  strides: ReadonlyMap<number, number>;
+}
+
+/** An expression evaluated per element of a kernel's iteration space. */
+export type KExpr =
+  | { k: 'load'; access: Access; dtype: DType }
+  /** Read a table at the position held by `index` along the table's `axis`: a gather. */
+  | { k: 'gather'; access: Access; dtype: DType; axis: Axis; index: KExpr }
+  | { k: 'const'; value: number; dtype: Arena }
+  /** The current position along an iteration axis. */
+  | { k: 'iota'; axis: Axis }
+  | { k: 'unary'; fn: UnaryFn; x: KExpr }
+  | { k: 'binary'; fn: BinaryFn; a: KExpr; b: KExpr; dtype: Arena }
+  | { k: 'compare'; fn: CompareFn; a: KExpr; b: KExpr }
+  | { k: 'where'; c: KExpr; a: KExpr; b: KExpr }
+  | { k: 'cast'; to: DType; from: DType; x: KExpr }
+  /** The accumulator of a contraction, in a GEMM epilogue. */
+  | { k: 'acc' }
+  /** A value computed earlier in the same invocation (row kernels: a per-row reduction). */
+  | { k: 'local'; name: string };
+
+/** A tensor a kernel writes: region + strides over the kernel's iteration axes. */
+export interface Store {
+  access: Access;
+  value: KExpr;
+  /** IR node ids whose values this store materialises (for comments and the report). */
+  nodes: number[];
+}
+
+interface KernelBase {
+  /** Stable name, used for the .wgsl file and the pipeline. */
+  name: string;
+  /** IR nodes this kernel computes (for the comment at the top of the .wgsl file). */
+  nodes: number[];
+  /** `.mdl` lines they came from. */
+  lines: string[];
+}
+
+/** One invocation per element of `axes` (in this order, last fastest); every store shares it. */
+export interface MapKernel extends KernelBase {
+  kind: 'map';
+  axes: Axis[];
+  stores: Store[];
+}
+
+/** One invocation per element of `axes`, looping over `over` to reduce `value`. */
+export interface ReduceKernel extends KernelBase {
+  kind: 'reduce';
+  axes: Axis[];
+  over: Axis[];
+  fn: 'sum' | 'max' | 'mean';
+  value: KExpr;
+  out: Access;
+}
+
+/**
+ * Softmax along `axis`, one invocation per row (the other axes): three passes over the row
+ * (max, sum of exp, write), the input expression recomputed in each.
+ */
+export interface SoftmaxKernel extends KernelBase {
+  kind: 'softmax';
+  axes: Axis[];
+  axis: Axis;
+  value: KExpr;
+  out: Access;
+}
+
+/** Per-row cross-entropy terms logsumexp(row) − row[target], one invocation per row. */
+export interface CrossEntropyRowsKernel extends KernelBase {
+  kind: 'ce_rows';
+  axes: Axis[];
+  axis: Axis;
+  logits: KExpr;
+  /** The target index at the row (an i32 expression). */
+  target: KExpr;
+  out: Access;
+}
+
+/**
+ * Deterministic scatter-add: one invocation per output element [axis, rest...] loops over
+ * every index position and sums the values whose index equals its row (no atomics).
+ */
+export interface ScatterKernel extends KernelBase {
+  kind: 'scatter';
+  /** Output axes: [axis, ...rest]. */
+  axes: Axis[];
+  axis: Axis;
+  /** The index positions looped over. */
+  positions: Axis[];
+  index: KExpr;
+  value: KExpr;
+  out: Access;
+}
+
+/**
+ * Batched GEMM: C[batch, M, N] = Σ_K A[batch, M, K] · B[batch, N, K], each axis group
+ * possibly several axes, operands read through strides (no transposes), and an epilogue
+ * expression (`acc` is the sum) stored through `out`'s strides.
+ */
+export interface GemmKernel extends KernelBase {
+  kind: 'gemm';
+  batch: Axis[];
+  m: Axis[];
+  n: Axis[];
+  k: Axis[];
+  a: Access;
+  b: Access;
+  epilogue: KExpr;
+  out: Access;
+}
+
+export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel;

@@ -1,0 +1,183 @@
+/**
+ * WGSL for the non-GEMM kernel kinds: map (fused elementwise), reduce, softmax, per-row
+ * cross-entropy and deterministic scatter-add. All are one invocation per output element or
+ * row, with loops for the reduced axes: barrier-free, which is what lavapipe runs fast, and
+ * correct (if not optimal) on GPUs.
+ */
+import type { Axis } from '../../ir/types.js';
+import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, ScatterKernel, SoftmaxKernel } from '../spec.js';
+import { accessIndex, BINDINGS, emitExpr, f32Literal, PRELUDE, storeValue, type EmitContext } from './expr.js';
+import { gemmWgsl } from './gemm.js';
+
+export const WORKGROUP = 64;
+const MAX_GROUPS = 65535;
+
+export interface RenderedKernel {
+  code: string;
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+}
+
+export type GemmVariant = 'register' | 'tiled';
+
+const ix = (a: Axis) => `i${a.id}`;
+const cxFor = (extra: Partial<EmitContext> = {}): EmitContext => ({ index: ix, ...extra });
+
+function count(axes: readonly Axis[]): number {
+  return axes.reduce((n, a) => n * a.size, 1);
+}
+
+/** Declarations of the position variables of `axes` from a flat index `f` (last axis fastest). */
+function decompose(axes: readonly Axis[], f = 'f'): string {
+  const lines: string[] = [];
+  let stride = 1;
+  const strides: number[] = [];
+  for (let i = axes.length - 1; i >= 0; i--) {
+    strides[i] = stride;
+    stride *= axes[i].size;
+  }
+  axes.forEach((a, i) => {
+    const q = strides[i] === 1 ? f : `(${f} / ${strides[i]}u)`;
+    lines.push(`  let ${ix(a)} = ${i === 0 ? q : `${q} % ${a.size}u`};`);
+  });
+  return lines.join('\n');
+}
+
+function loops(axes: readonly Axis[], body: string, indent = '  '): string {
+  let open = '';
+  let close = '';
+  axes.forEach((a, d) => {
+    const pad = indent + '  '.repeat(d);
+    open += `${pad}for (var ${ix(a)}: u32 = 0u; ${ix(a)} < ${a.size}u; ${ix(a)} = ${ix(a)} + 1u) {\n`;
+    close = `${pad}}\n` + close;
+  });
+  const pad = indent + '  '.repeat(axes.length);
+  return open + body.split('\n').map((l) => pad + l).join('\n') + '\n' + close;
+}
+
+function grid(invocations: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / WORKGROUP));
+  const x = Math.min(groups, MAX_GROUPS);
+  return [x, Math.ceil(groups / x), 1];
+}
+
+function header(total: number): string {
+  return `${BINDINGS}${PRELUDE}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let f = gid.x + gid.y * nwg.x * ${WORKGROUP}u;
+  if (f >= ${total}u) { return; }
+`;
+}
+
+function mapKernel(k: MapKernel): RenderedKernel {
+  const total = count(k.axes);
+  const cx = cxFor();
+  const body = k.stores
+    .map((s) => {
+      const arena = s.access.arena === 'f32' ? 'arena' : 'iarena';
+      const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
+      return `  ${arena}[${accessIndex(s.access, cx)}] = ${storeValue(s.value, dtype, cx)};`;
+    })
+    .join('\n');
+  return { code: `${header(total)}${decompose(k.axes)}\n${body}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+/** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
+function exprDtype(e: import('../spec.js').KExpr): 'i32' | 'bool' {
+  switch (e.k) {
+    case 'compare':
+      return 'bool';
+    case 'load':
+    case 'gather':
+      return e.dtype === 'bool' ? 'bool' : 'i32';
+    case 'where':
+      return exprDtype(e.a);
+    case 'cast':
+      return e.to === 'bool' ? 'bool' : 'i32';
+    default:
+      return 'i32';
+  }
+}
+
+function reduceKernel(k: ReduceKernel): RenderedKernel {
+  const total = count(k.axes);
+  const cx = cxFor();
+  const v = emitExpr(k.value, cx);
+  const init = k.fn === 'max' ? f32Literal(-Infinity) : '0.0';
+  const step = k.fn === 'max' ? `acc = max(acc, ${v});` : `acc = acc + ${v};`;
+  const fin = k.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : '';
+  const code = `${header(total)}${decompose(k.axes)}
+  var acc: f32 = ${init};
+${loops(k.over, step)}  arena[${accessIndex(k.out, cx)}] = acc${fin};
+}
+`;
+  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+function softmaxKernel(k: SoftmaxKernel): RenderedKernel {
+  const total = count(k.axes);
+  const cx = cxFor();
+  const v = emitExpr(k.value, cx);
+  const a = ix(k.axis);
+  const loop = (body: string) => `  for (var ${a}: u32 = 0u; ${a} < ${k.axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
+  const code = `${header(total)}${decompose(k.axes)}
+  var m: f32 = ${f32Literal(-Infinity)};
+${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
+${loop(`s = s + exp(${v} - m);`)}  let r = 1.0 / s;
+${loop(`arena[${accessIndex(k.out, cx)}] = exp(${v} - m) * r;`)}}
+`;
+  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+function crossEntropyRows(k: CrossEntropyRowsKernel): RenderedKernel {
+  const total = count(k.axes);
+  const cx = cxFor();
+  const v = emitExpr(k.logits, cx);
+  const a = ix(k.axis);
+  const loop = (body: string) => `  for (var ${a}: u32 = 0u; ${a} < ${k.axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
+  const code = `${header(total)}${decompose(k.axes)}
+  var m: f32 = ${f32Literal(-Infinity)};
+${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
+${loop(`s = s + exp(${v} - m);`)}  var picked: f32;
+  {
+    let ${a} = u32(${emitExpr(k.target, cx)});
+    picked = ${v};
+  }
+  arena[${accessIndex(k.out, cx)}] = m + log(s) - picked;
+}
+`;
+  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+function scatterKernel(k: ScatterKernel): RenderedKernel {
+  const total = count(k.axes);
+  const cx = cxFor();
+  const idx = emitExpr(k.index, cx);
+  const v = emitExpr(k.value, cx);
+  const code = `${header(total)}${decompose(k.axes)}
+  let row = i32(${ix(k.axis)});
+  var acc: f32 = 0.0;
+${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${accessIndex(k.out, cx)}] = acc;
+}
+`;
+  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+/** Render any kernel; GEMMs in the variant suited to the adapter. */
+export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
+  switch (k.kind) {
+    case 'map':
+      return mapKernel(k);
+    case 'reduce':
+      return reduceKernel(k);
+    case 'softmax':
+      return softmaxKernel(k);
+    case 'ce_rows':
+      return crossEntropyRows(k);
+    case 'scatter':
+      return scatterKernel(k);
+    case 'gemm':
+      return gemmWgsl(k, gemm);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `mdlc build` output: the files exist, every kernel file starts with its IR nodes and .mdl
+ * lines, the report counts dispatches, and the generated model.ts and train.ts type-check
+ * under `tsc --strict`.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import { compileFile } from '../../src/driver/index.js';
+import { build } from '../../src/codegen/index.js';
+
+const outDir = resolve('build', `test-emit-${process.pid}`);
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe('mdlc build output', () => {
+  const r = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 2, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
+  mkdirSync(outDir, { recursive: true });
+  const result = build(r.model!, 'models/transformer.mdl', { outDir, gemmVariant: 'register' });
+
+  it('writes kernels, model.ts/js, train.ts/js, ir.txt and report.json', () => {
+    expect(result.diagnostics).toEqual([]);
+    for (const f of ['model.ts', 'model.js', 'train.ts', 'train.js', 'ir.txt', 'report.json']) expect(existsSync(join(outDir, f)), f).toBe(true);
+    const kernels = readdirSync(join(outDir, 'kernels'));
+    expect(kernels.length).toBe(result.report!.kernels);
+    for (const k of kernels) {
+      const text = readFileSync(join(outDir, 'kernels', k), 'utf8');
+      expect(text.split('\n')[0]).toMatch(/^\/\/ \w+: \w+ kernel$/);
+      expect(text.split('\n')[1]).toMatch(/^\/\/ IR nodes: /);
+      expect(text.split('\n')[2]).toMatch(/^\/\/ from: /);
+    }
+    // Forward kernels name the .mdl lines they come from.
+    const fwd = kernels.filter((k) => k.startsWith('forward_')).map((k) => readFileSync(join(outDir, 'kernels', k), 'utf8'));
+    expect(fwd.some((t) => /transformer\.mdl:\d+/.test(t))).toBe(true);
+  });
+
+  it('reports one submit per step and counts dispatches by kind', () => {
+    const rep = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
+    expect(rep.perStep.submits).toBe(1);
+    expect(rep.perStep.dispatches).toBe(Object.values(rep.kernelKinds as Record<string, number>).reduce((a, b) => a + b, 0));
+    expect(rep.perStep.flops).toBeGreaterThan(0);
+    expect(rep.perStep.peakBufferBytes).toBeGreaterThan(0);
+  });
+
+  it('annotates every dispatch in model.ts with the code it runs', () => {
+    const text = readFileSync(join(outDir, 'model.ts'), 'utf8');
+    const dispatches = text.match(/dispatchWorkgroups\(\d+, \d+, \d+\)/g) ?? [];
+    expect(dispatches.length).toBe(result.report!.perStep.dispatches + result.report!.eval.dispatches + result.report!.forward.dispatches);
+    expect(text).toMatch(/\/\/ gemm .*transformer\.mdl:\d+/);
+  });
+
+  it('emits a model.ts and train.ts that type-check under --strict', () => {
+    const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'train.ts')], {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ['node', '@webgpu/types'],
+      skipLibCheck: true,
+    });
+    const diags = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n') + (d.file ? ` (${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1})` : ''));
+    expect(diags).toEqual([]);
+  }, 60000);
+});

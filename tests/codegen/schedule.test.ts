@@ -1,0 +1,137 @@
+/**
+ * Scheduler and buffer planner, without a device: which nodes fuse into which kernels, and
+ * that no live regions overlap.
+ */
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../src/ir/graph.js';
+import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
+import { schedule } from '../../src/codegen/schedule.js';
+import { accessesOf, planBuffers, resolveOffsets, ALIGN } from '../../src/codegen/buffers.js';
+import { f32Literal, emitExpr } from '../../src/codegen/wgsl/expr.js';
+import { compileFile } from '../../src/driver/index.js';
+import { buildTrainStep } from '../../src/ir/optimizer/index.js';
+
+const span = { file: 't.mdl', line: 3, column: 1, endLine: 3, endColumn: 2, start: 0, end: 1 };
+const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
+
+function axes(...spec: [string, number][]): Axis[] {
+  const t = new AxisTable();
+  return spec.map(([n, s]) => t.create(n, s));
+}
+
+describe('schedule', () => {
+  it('inlines single-use elementwise producers and keeps views free', () => {
+    const [x, y, z] = axes(['x', 3], ['y', 4], ['z', 4]);
+    const b = new GraphBuilder();
+    const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+    const c = b.param('c', f32(z), { kind: 'zeros' }, span);
+    const cz = b.add({ op: 'rename', pairs: [[z, y]] }, [c]);
+    const out = b.add({ op: 'unary', fn: 'exp' }, [b.add({ op: 'binary', fn: 'add' }, [a, cz])]);
+    const s = schedule(b.graph, { outputs: [out] });
+    expect(s.kernels.map((k) => k.kind)).toEqual(['map']);
+    // The rename is a stride: `c` is read at the position of axis y.
+    const loads = accessesOf(s.kernels[0]).filter((acc) => acc.value === c);
+    expect([...loads[0].strides.keys()]).toEqual([y.id]);
+  });
+
+  it('materialises a value used by two kernels once', () => {
+    const [x] = axes(['x', 5]);
+    const b = new GraphBuilder();
+    const a = b.param('a', f32(x), { kind: 'zeros' }, span);
+    const e = b.add({ op: 'unary', fn: 'exp' }, [a]);
+    const s1 = b.add({ op: 'reduce', fn: 'sum', axes: [x] }, [e]);
+    const s2 = b.add({ op: 'reduce', fn: 'max', axes: [x] }, [e]);
+    const s = schedule(b.graph, { outputs: [s1, s2] });
+    expect(s.kernels.map((k) => k.kind)).toEqual(['map', 'reduce', 'reduce']);
+  });
+
+  it('fuses scale, bias, GELU and a residual add into the GEMM epilogue', () => {
+    const [m, k, n] = axes(['m', 8], ['k', 4], ['n', 4]);
+    const b = new GraphBuilder();
+    const x = b.param('x', f32(m, k), { kind: 'zeros' }, span);
+    const w = b.param('w', f32(k, n), { kind: 'zeros' }, span);
+    const bias = b.param('b', f32(n), { kind: 'zeros' }, span);
+    const res = b.param('r', f32(m, n), { kind: 'zeros' }, span);
+    const y = b.add({ op: 'contract', over: [k] }, [x, w]);
+    const g = b.add({ op: 'unary', fn: 'gelu' }, [b.add({ op: 'binary', fn: 'add' }, [b.add({ op: 'binary', fn: 'mul' }, [y, b.constant(0.5)]), bias])]);
+    const out = b.add({ op: 'binary', fn: 'add' }, [res, g]);
+    const s = schedule(b.graph, { outputs: [out] });
+    expect(s.kernels.map((kk) => kk.kind)).toEqual(['gemm']);
+  });
+
+  it('fuses a causal mask and a scale into the softmax prologue', () => {
+    const [q, kk] = axes(['seq', 6], ['key', 6]);
+    const b = new GraphBuilder();
+    const sc = b.param('s', f32(q, kk), { kind: 'zeros' }, span);
+    const mask = b.add({ op: 'compare', fn: 'gt' }, [b.add({ op: 'iota', axis: kk }, []), b.add({ op: 'iota', axis: q }, [])]);
+    const p = b.add({ op: 'softmax', axis: kk }, [b.add({ op: 'where' }, [mask, b.constant(-Infinity), b.add({ op: 'binary', fn: 'div' }, [sc, b.constant(2)])])]);
+    const s = schedule(b.graph, { outputs: [p] });
+    expect(s.kernels.map((x) => x.kind)).toEqual(['softmax']);
+  });
+});
+
+describe('buffer planning', () => {
+  it('never overlaps values that are live at the same time, and reuses freed space', () => {
+    const r = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 2, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
+    expect(r.ok).toBe(true);
+    const step = buildTrainStep(r.model!);
+    const outputs = [step.loss, step.gradNorm, ...step.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
+    const sched = schedule(step.graph, { outputs });
+    const g = step.graph;
+    const persistent = [...new Set([...g.params.map((p) => p.node), ...g.inputs.map((i) => i.node), step.loss, step.gradNorm])].map((id) => {
+      const n = g.nodes[id];
+      return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
+    });
+    const aliases = new Map<number, number>();
+    for (const p of step.params) {
+      aliases.set(p.newParam, p.param.node);
+      aliases.set(p.newM, p.m);
+      aliases.set(p.newV, p.v);
+    }
+    const [plan] = planBuffers([sched], { persistent, aliases });
+    resolveOffsets(sched.kernels, plan);
+    // Live intervals per value: [first write, last read] in kernel order.
+    const first = new Map<number, number>();
+    const last = new Map<number, number>();
+    sched.writes.forEach((ws, i) => ws.forEach((w) => first.has(w) || first.set(w, i)));
+    sched.reads.forEach((rs, i) => rs.forEach((r) => last.set(r, i)));
+    const persistentIds = new Set([...persistent.map((v) => v.node), ...aliases.keys()]);
+    const temps = [...first.keys()].filter((v) => !persistentIds.has(v));
+    let total = 0;
+    for (const v of temps) total += plan.regions.get(v)!.size;
+    for (let i = 0; i < temps.length; i++) {
+      for (let j = i + 1; j < temps.length; j++) {
+        const a = temps[i];
+        const b = temps[j];
+        const ra = plan.regions.get(a)!;
+        const rb = plan.regions.get(b)!;
+        if (ra.arena !== rb.arena) continue;
+        const liveTogether = first.get(a)! <= (last.get(b) ?? first.get(b)!) && first.get(b)! <= (last.get(a) ?? first.get(a)!);
+        const overlap = ra.offset < rb.offset + rb.size && rb.offset < ra.offset + ra.size;
+        expect(liveTogether && overlap, `values ${a} and ${b} overlap while live`).toBe(false);
+      }
+    }
+    for (const r of plan.regions.values()) expect(r.offset % ALIGN).toBe(0);
+    // Reuse: the arena is much smaller than all temporaries laid end to end.
+    expect(plan.arenaSize.f32).toBeLessThan(total);
+  });
+});
+
+describe('WGSL expressions', () => {
+  it('writes f32 literals WGSL accepts, with infinities as bit patterns', () => {
+    expect(f32Literal(1)).toBe('1.00000000');
+    for (const v of [1e-5, 0.02, 3.14159, 1e12, -7e-9, 123456]) expect(Math.fround(parseFloat(f32Literal(v).replace(/[()]/g, '')))).toBe(Math.fround(v));
+    expect(f32Literal(1e-5)).toBe('9.99999975e-6');
+    expect(f32Literal(-2.5)).toBe('(-2.50000000)');
+    expect(f32Literal(-Infinity)).toBe('(-pos_inf())');
+    expect(f32Literal(Infinity)).toBe('pos_inf()');
+  });
+
+  it('selects with where(c, a, b) as select(b, a, c)', () => {
+    const text = emitExpr(
+      { k: 'where', c: { k: 'compare', fn: 'gt', a: { k: 'const', value: 1, dtype: 'i32' }, b: { k: 'const', value: 0, dtype: 'i32' } }, a: { k: 'const', value: 2, dtype: 'f32' }, b: { k: 'const', value: 3, dtype: 'f32' } },
+      { index: (a) => `i${a.id}` },
+    );
+    expect(text).toBe('select(3.00000000, 2.00000000, (1i > 0i))');
+  });
+});

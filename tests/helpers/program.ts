@@ -1,0 +1,110 @@
+/**
+ * Test harness: schedule an IR graph, plan its buffers, render its kernels, run them on the
+ * WebGPU device in one pass, and return the requested outputs, so kernels can be compared
+ * with the reference interpreter on the same graph and inputs.
+ */
+import type { Graph } from '../../src/ir/types.js';
+import { schedule } from '../../src/codegen/schedule.js';
+import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
+import { renderKernel, type GemmVariant } from '../../src/codegen/wgsl/kernels.js';
+import type { Tensor } from '../../src/ir/interpret/index.js';
+import type { GpuContext } from '../../runtime/device.js';
+
+export interface DeviceRun {
+  outputs: Map<number, Float32Array | Int32Array>;
+  kernels: number;
+  kinds: string[];
+}
+
+/** Row-major data of a tensor as f32 or i32. */
+function toArray(t: Tensor): Float32Array | Int32Array {
+  if (t.type.dtype === 'f32') return Float32Array.from(t.data as ArrayLike<number>);
+  return Int32Array.from(t.data as ArrayLike<number>);
+}
+
+export async function runOnDevice(
+  gpu: GpuContext,
+  graph: Graph,
+  outputs: readonly number[],
+  feeds: { params: ReadonlyMap<string, Tensor>; inputs: ReadonlyMap<string, Tensor> },
+  variant: GemmVariant = 'register',
+): Promise<DeviceRun> {
+  const device = gpu.device;
+  const sched = schedule(graph, { outputs });
+  const value = (id: number) => {
+    const n = graph.nodes[id];
+    return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
+  };
+  const persistent = [...new Set([...graph.params.map((p) => p.node), ...graph.inputs.map((i) => i.node), ...outputs])].map(value);
+  const [plan] = planBuffers([sched], { persistent, aliases: new Map() });
+  resolveOffsets(sched.kernels, plan);
+
+  const f32 = new Float32Array(plan.arenaSize.f32);
+  const i32 = new Int32Array(plan.arenaSize.i32);
+  const place = (id: number, t: Tensor) => {
+    const r = plan.regions.get(id)!;
+    // Feeds must be in the declared axis order (the interpreter's layout).
+    const data = toArray(t);
+    if (r.arena === 'f32') f32.set(data as Float32Array, r.offset);
+    else i32.set(data as Int32Array, r.offset);
+  };
+  for (const p of graph.params) place(p.node, feeds.params.get(p.name)!);
+  for (const i of graph.inputs) place(i.node, feeds.inputs.get(i.name)!);
+
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const arena = device.createBuffer({ size: f32.byteLength, usage });
+  const iarena = device.createBuffer({ size: i32.byteLength, usage });
+  device.queue.writeBuffer(arena, 0, f32);
+  device.queue.writeBuffer(iarena, 0, i32);
+  const layout = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })) });
+  const bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: iarena } }] });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setBindGroup(0, bindGroup);
+  for (const k of sched.kernels) {
+    const r = renderKernel(k, variant);
+    const module = device.createShaderModule({ code: r.code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) throw new Error(`WGSL of ${k.name} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}\n${r.code}`);
+    const pipeline = device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+    pass.setPipeline(pipeline);
+    pass.dispatchWorkgroups(...r.dispatch);
+  }
+  pass.end();
+  const readF = device.createBuffer({ size: f32.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const readI = device.createBuffer({ size: i32.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(arena, 0, readF, 0, f32.byteLength);
+  encoder.copyBufferToBuffer(iarena, 0, readI, 0, i32.byteLength);
+  device.queue.submit([encoder.finish()]);
+  await gpu.sync();
+  await readF.mapAsync(GPUMapMode.READ);
+  await readI.mapAsync(GPUMapMode.READ);
+  const outF = new Float32Array(readF.getMappedRange().slice(0));
+  const outI = new Int32Array(readI.getMappedRange().slice(0));
+  readF.unmap();
+  readI.unmap();
+  for (const b of [arena, iarena, readF, readI]) b.destroy();
+
+  const result = new Map<number, Float32Array | Int32Array>();
+  for (const o of outputs) {
+    const r = plan.regions.get(o)!;
+    result.set(o, r.arena === 'f32' ? outF.slice(r.offset, r.offset + r.size) : outI.slice(r.offset, r.offset + r.size));
+  }
+  return { outputs: result, kernels: sched.kernels.length, kinds: sched.kernels.map((k) => k.kind) };
+}
+
+/** Largest |a-b| / (|b| + scale) over elements, where scale is the mean |b| (robust near zero). */
+export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale += Math.abs(b[i]);
+  scale = scale / Math.max(1, b.length) + 1e-12;
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + scale);
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+  }
+  return worst;
+}

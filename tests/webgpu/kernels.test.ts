@@ -1,0 +1,165 @@
+/**
+ * Every kernel kind the scheduler produces, run on the WebGPU adapter and compared with the
+ * reference interpreter on the same graph and random inputs, at several shapes (including
+ * sizes that are not multiples of workgroup or tile sizes).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../src/ir/graph.js';
+import { AxisTable, type Axis, type Graph, type TensorType } from '../../src/ir/types.js';
+import { interpret, tensor, makeRng, type Tensor } from '../../src/ir/interpret/index.js';
+import { gradients } from '../../src/ir/autodiff/index.js';
+import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
+import { maxRelError, runOnDevice } from '../helpers/program.js';
+import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
+
+const gpu = await getTestDevice();
+afterAll(releaseTestDevice);
+
+const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
+
+function randomFeeds(g: Graph, seed: number, indexRanges: Map<string, number> = new Map()) {
+  const rng = makeRng(seed, 'feeds');
+  const params = new Map<string, Tensor>();
+  const inputs = new Map<string, Tensor>();
+  const fill = (t: TensorType, name: string) => {
+    const n = t.axes.reduce((s, a) => s * a.size, 1);
+    if (t.dtype === 'i32') {
+      const hi = indexRanges.get(name) ?? t.indexOf?.size ?? 4;
+      return tensor(t, Int32Array.from({ length: n }, () => rng.int(hi)));
+    }
+    return tensor(t, Float32Array.from({ length: n }, () => rng.normal()));
+  };
+  for (const p of g.params) params.set(p.name, fill(p.type, p.name));
+  for (const i of g.inputs) inputs.set(i.name, fill(i.type, i.name));
+  return { params, inputs };
+}
+
+const span = { file: 'test.mdl', line: 1, column: 1, endLine: 1, endColumn: 1, start: 0, end: 0 };
+
+async function compare(g: Graph, outputs: number[], opts: { seed?: number; variant?: GemmVariant; tol?: number } = {}) {
+  const feeds = randomFeeds(g, opts.seed ?? 1);
+  const want = interpret(g, feeds, { precision: 'f32', outputs });
+  const got = await runOnDevice(gpu!, g, outputs, feeds, opts.variant);
+  for (const o of outputs) {
+    const w = want.get(o)!.data;
+    const d = got.outputs.get(o)!;
+    expect(d.length).toBe(w.length);
+    expect(maxRelError(d, w as ArrayLike<number>)).toBeLessThan(opts.tol ?? 1e-4);
+  }
+  return got;
+}
+
+function axes(...spec: [string, number][]): Axis[] {
+  const t = new AxisTable();
+  return spec.map(([n, s]) => t.create(n, s));
+}
+
+describe.runIf(gpu)('kernels vs the interpreter', () => {
+  it('fuses an elementwise chain with broadcasting and renames into one map kernel', async () => {
+    for (const [X, Y] of [[3, 5], [1, 1], [67, 13]]) {
+      const [x, y, z] = axes(['x', X], ['y', Y], ['z', Y]);
+      const b = new GraphBuilder();
+      const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+      const c = b.param('c', f32(y), { kind: 'zeros' }, span);
+      const d = b.param('d', f32(z, x), { kind: 'zeros' }, span);
+      const dz = b.add({ op: 'rename', pairs: [[z, y]] }, [d]);
+      const e = b.add({ op: 'binary', fn: 'mul' }, [c, b.add({ op: 'unary', fn: 'exp' }, [dz])]);
+      const out = b.add({ op: 'unary', fn: 'tanh' }, [b.add({ op: 'binary', fn: 'add' }, [a, e])]);
+      const r = await compare(b.graph, [out]);
+      expect(r.kinds).toEqual(['map']);
+    }
+  });
+
+  it('computes reductions (sum, mean, max) over one and two axes', async () => {
+    for (const [A, B, C] of [[3, 5, 7], [1, 1, 1], [2, 130, 3]]) {
+      const [a, bb, c] = axes(['a', A], ['b', B], ['c', C]);
+      const g = new GraphBuilder();
+      const x = g.param('x', f32(a, bb, c), { kind: 'zeros' }, span);
+      const sq = g.add({ op: 'unary', fn: 'square' }, [x]);
+      const s = g.add({ op: 'reduce', fn: 'sum', axes: [bb] }, [sq]);
+      const m = g.add({ op: 'reduce', fn: 'mean', axes: [a, c] }, [x]);
+      const mx = g.add({ op: 'reduce', fn: 'max', axes: [c] }, [x]);
+      await compare(g.graph, [s, m, mx]);
+    }
+  });
+
+  it('computes a causally masked softmax in one kernel (mask and scale fused)', async () => {
+    for (const [B, T] of [[2, 5], [3, 64], [1, 1]]) {
+      const [bt, q, k] = axes(['batch', B], ['seq', T], ['key', T]);
+      const g = new GraphBuilder();
+      const s = g.param('s', f32(bt, q, k), { kind: 'zeros' }, span);
+      const scaled = g.add({ op: 'binary', fn: 'div' }, [s, g.constant(4)]);
+      const mask = g.add({ op: 'compare', fn: 'gt' }, [g.add({ op: 'iota', axis: k }, []), g.add({ op: 'iota', axis: q }, [])]);
+      const masked = g.add({ op: 'where' }, [mask, g.constant(-Infinity), scaled]);
+      const p = g.add({ op: 'softmax', axis: k }, [masked]);
+      const r = await compare(g.graph, [p]);
+      expect(r.kinds).toEqual(['softmax']);
+    }
+  });
+
+  it('computes cross-entropy against index targets', async () => {
+    for (const [B, V] of [[4, 7], [33, 65]]) {
+      const [bt, v] = axes(['batch', B], ['vocab', V]);
+      const g = new GraphBuilder();
+      const logits = g.param('logits', f32(bt, v), { kind: 'zeros' }, span);
+      const targets = g.input('targets', { dtype: 'i32', axes: [bt], indexOf: v }, span);
+      const loss = g.add({ op: 'cross_entropy', axis: v }, [logits, targets]);
+      const r = await compare(g.graph, [loss]);
+      expect(r.kinds).toEqual(['ce_rows', 'reduce']);
+    }
+  });
+
+  it('gathers rows (fused into the consumer) and scatter-adds them back deterministically', async () => {
+    const [bt, s, v, e] = axes(['batch', 3], ['seq', 5], ['vocab', 4], ['embed', 6]);
+    const g = new GraphBuilder();
+    const table = g.param('table', f32(v, e), { kind: 'zeros' }, span);
+    const pos = g.param('pos', f32(s, e), { kind: 'zeros' }, span);
+    const idx = g.input('tokens', { dtype: 'i32', axes: [bt, s], indexOf: v }, span);
+    const x = g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'gather', axis: v }, [table, idx]), pos]);
+    const back = g.add({ op: 'scatter_add', axis: v }, [x, idx]);
+    const r = await compare(g.graph, [x, back]);
+    expect(r.kinds).toContain('scatter');
+  });
+
+  for (const variant of ['register', 'tiled'] as const) {
+    it(`contracts with a fused epilogue (bias + gelu), ${variant} GEMM, odd shapes`, async () => {
+      for (const [M, K, N] of [[37, 29, 23], [64, 64, 64], [1, 1, 1], [12, 128, 65]]) {
+        const [m, k, n] = axes(['m', M], ['k', K], ['n', N]);
+        const g = new GraphBuilder();
+        const x = g.param('x', f32(m, k), { kind: 'zeros' }, span);
+        const w = g.param('w', f32(k, n), { kind: 'zeros' }, span);
+        const bias = g.param('bias', f32(n), { kind: 'zeros' }, span);
+        const y = g.add({ op: 'contract', over: [k] }, [x, w]);
+        const h = g.add({ op: 'unary', fn: 'gelu' }, [g.add({ op: 'binary', fn: 'add' }, [y, bias])]);
+        const r = await compare(g.graph, [h], { variant });
+        expect(r.kinds).toEqual(['gemm']);
+      }
+    });
+
+    it(`contracts attention-shaped operands through renames and a batch axis, ${variant} GEMM`, async () => {
+      const [bt, q, hd, h, kk] = axes(['batch', 2], ['seq', 9], ['head', 8], ['heads', 3], ['key', 9]);
+      const g = new GraphBuilder();
+      const Q = g.param('q', f32(bt, q, h, hd), { kind: 'zeros' }, span);
+      const K = g.param('k', f32(bt, q, h, hd), { kind: 'zeros' }, span);
+      const Kr = g.add({ op: 'rename', pairs: [[q, kk]] }, [K]);
+      const s = g.add({ op: 'contract', over: [hd] }, [Q, Kr]);
+      const scaled = g.add({ op: 'binary', fn: 'mul' }, [s, g.constant(0.35)]);
+      await compare(g.graph, [scaled], { variant });
+    });
+  }
+
+  it('runs the whole gradient graph of a two-layer MLP with cross-entropy', async () => {
+    const [bt, i, hdn, v] = axes(['batch', 5], ['in', 7], ['hidden', 11], ['vocab', 6]);
+    const g = new GraphBuilder();
+    const x = g.input('x', f32(bt, i), span);
+    const t = g.input('t', { dtype: 'i32', axes: [bt], indexOf: v }, span);
+    const w1 = g.param('w1', f32(i, hdn), { kind: 'zeros' }, span);
+    const b1 = g.param('b1', f32(hdn), { kind: 'zeros' }, span);
+    const w2 = g.param('w2', f32(hdn, v), { kind: 'zeros' }, span);
+    const h = g.add({ op: 'unary', fn: 'gelu' }, [g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'contract', over: [i] }, [x, w1]), b1])]);
+    const logits = g.add({ op: 'contract', over: [hdn] }, [h, w2]);
+    const loss = g.add({ op: 'cross_entropy', axis: v }, [logits, t]);
+    const grads = gradients(g, loss, [w1, b1, w2]);
+    await compare(g.graph, [loss, ...grads.values()]);
+  });
+});
