@@ -1,0 +1,44 @@
+// Training throughput of the cpu backend (the reference interpreter) on a small transformer:
+// tokens per second over a few steps of models/transformer.mdl on Tiny Shakespeare.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { machine, requireBuild, root, writeSection } from './lib.mjs';
+
+requireBuild();
+const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
+if (!existsSync(data)) {
+  console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
+  process.exit(2);
+}
+const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const { openSession } = await imp('src/train/session.js');
+const { trainCpu } = await imp('src/train/cpu.js');
+const { readSourceFile } = await imp('src/parser/index.js');
+
+const configs = [
+  { name: 'small (1 layer, embed 32, seq 16, batch 8)', set: { layers: 1, embed: 32, heads: 2, seq: 16, batch: 8 }, steps: 20 },
+  { name: 'nanoGPT CPU size (4 layers, embed 128, seq 64, batch 12)', set: { layers: 4, embed: 128, heads: 4, seq: 64, batch: 12 }, steps: 3 },
+];
+const rows = [];
+for (const c of configs) {
+  const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
+  const overrides = new Map(Object.entries({ ...c.set, eval_every: 1e9 }));
+  const opened = await openSession(source, { dataPath: data, overrides });
+  if (!opened.ok) throw new Error('model does not compile');
+  trainCpu(opened.session, { steps: 1 }); // warm-up (JIT)
+  const r = trainCpu(opened.session, { steps: c.steps });
+  rows.push({ ...c, tps: r.tokensPerSecond, loss: r.finalLoss });
+  console.log(`${c.name}: ${r.tokensPerSecond.toFixed(0)} tokens/s (${c.steps} steps, final loss ${r.finalLoss.toFixed(3)})`);
+}
+writeSection(
+  'train-cpu',
+  `## cpu backend training throughput
+
+Measured by \`node bench/train-cpu.mjs\` on ${machine()}, ${new Date().toISOString().slice(0, 10)}: \`models/transformer.mdl\` on Tiny Shakespeare, f32, single-threaded JavaScript interpreter.
+
+| config | tokens/s |
+|---|---|
+${rows.map((r) => `| ${r.name} | ${r.tps.toFixed(0)} |`).join('\n')}
+`,
+);

@@ -1,0 +1,52 @@
+/** Pieces every `mdlc` command shares: output, diagnostics reporting, file arguments. */
+import { existsSync } from 'node:fs';
+import { lookupFrom, renderAll, type Diagnostic, type OutputFormat, type SourceFile } from '../diagnostics/index.js';
+import { flag, overrides, UsageError, type ParsedArgs } from './args.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  color: boolean;
+}
+
+export const defaultIo: Io = {
+  out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+  err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  color: !!process.stderr.isTTY && !process.env.NO_COLOR,
+};
+
+export function formatOf(args: ParsedArgs): OutputFormat {
+  const f = flag(args, 'format') ?? 'human';
+  if (f !== 'human' && f !== 'json' && f !== 'github') throw new UsageError(`--format must be human, json or github, got '${f}'`);
+  return f;
+}
+
+export function compileOptions(args: ParsedArgs) {
+  const vocab = flag(args, 'vocab');
+  let data;
+  if (vocab !== undefined) {
+    const n = Number(vocab);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--vocab needs a positive integer, got '${vocab}'`);
+    data = { vocab: n };
+  }
+  return { overrides: overrides(args), data };
+}
+
+export function files(args: ParsedArgs, atMostOne = false): string[] {
+  if (args.positional.length === 0) throw new UsageError('no model file given');
+  if (atMostOne && args.positional.length > 1) throw new UsageError('give one model file');
+  for (const f of args.positional) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  return args.positional;
+}
+
+export function report(diags: Diagnostic[], sources: SourceFile[], format: OutputFormat, io: Io) {
+  if (format === 'json') {
+    io.out(renderAll(diags, 'json', lookupFrom(sources)));
+    return;
+  }
+  if (diags.length === 0) return;
+  const text = renderAll(diags, format, lookupFrom(sources), io.color && format === 'human');
+  if (format === 'github') io.out(text);
+  else io.err(text + '\n');
+}
+
