@@ -134,8 +134,11 @@ async function compile(code, layout) {
   return device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' } });
 }
 
-/** Time `dispatch` (groups) of `pipeline`: first dispatch (LLVM compile) then GFLOP/s. */
-async function time(pipeline, bindGroup, groups, flops) {
+/**
+ * A timer for `groups` dispatches of `pipeline`: the first dispatch (LLVM's compile at first
+ * use included), then `sample()` gives the time of one dispatch from a submit of many.
+ */
+async function timer(pipeline, bindGroup, groups) {
   const run = async (count) => {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
@@ -148,14 +151,18 @@ async function time(pipeline, bindGroup, groups, flops) {
     await device.queue.onSubmittedWorkDone();
     return performance.now() - t0;
   };
-  const first = await run(1); // includes the shader compile at first dispatch
+  const first = await run(1);
   const once = Math.max(0.01, await run(1));
   const count = Math.max(2, Math.min(2000, Math.round((secondsPerRun * 1000) / once)));
   await run(count); // warm-up
-  const samples = [];
-  for (let r = 0; r < repeats; r++) samples.push((await run(count)) / count);
-  const ms = median(samples);
-  return { first, ms, gflops: flops / (ms * 1e6) };
+  return { first, sample: async () => (await run(count)) / count };
+}
+
+/** Samples the timers in turns (so that a change of machine load hits all alike); medians in ms. */
+async function interleaved(timers) {
+  const samples = timers.map(() => []);
+  for (let r = 0; r < repeats; r++) for (const [i, t] of timers.entries()) samples[i].push(await t.sample());
+  return samples.map(median);
 }
 
 const layoutOf = (n) =>
@@ -180,9 +187,11 @@ for (const c of cases()) {
   const allB = [...c.batch, ...c.n, ...c.k];
   const lenA = size(allA.filter((a) => c.a.has(a.id)));
   const lenB = size(allB.filter((a) => c.b.has(a.id)));
-  const offA = 0, offB = lenA, offOut = lenA + lenB;
-  const arenaData = new Float32Array(offOut + batches * M * N);
-  arenaData.set(randomFill(lenA + lenB, 7));
+  // regions at multiples of 16 elements, as the buffer planner places them
+  const align = (x) => Math.ceil(x / 16) * 16;
+  const offA = 0, offB = align(lenA), offOut = align(offB + lenB);
+  const arenaData = new Float32Array(align(offOut + batches * M * N));
+  arenaData.set(randomFill(offOut, 7));
   const spec = {
     kind: 'gemm', name: c.name, nodes: [], lines: [], batch: c.batch, m: c.m, n: c.n, k: c.k,
     a: { arena: 'f32', value: 1, offset: offA, strides: pick(c.a, allA) },
@@ -190,14 +199,16 @@ for (const c of cases()) {
     epilogue: { k: 'acc' },
     out: { arena: 'f32', value: 3, offset: offOut, strides: c.out },
   };
-  const g = gemmWgsl(spec, variant);
+  const tunings = process.env.TUNINGS ? JSON.parse(process.env.TUNINGS) : [undefined];
   const arena = device.createBuffer({ size: arenaData.byteLength, usage });
   device.queue.writeBuffer(arena, 0, arenaData);
-  const t0 = performance.now();
-  const genPipe = await compile(g.code, genLayout);
-  const genCreate = performance.now() - t0;
-  const genBind = device.createBindGroup({ layout: genPipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: iarena } }] });
-  const gen = await time(genPipe, genBind, g.dispatch, flops);
+  const gens = [];
+  for (const tuning of tunings) {
+    const g = gemmWgsl(spec, variant, tuning ? { tuning } : {});
+    const pipe = await compile(g.code, genLayout);
+    const bind = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: iarena } }] });
+    gens.push({ g, tuning, t: await timer(pipe, bind, g.dispatch) });
+  }
 
   // best case: contiguous row-major A[batch][M][K], B[batch][K][N] as vec4, C as vec4
   const bufA = device.createBuffer({ size: batches * M * K * 4, usage });
@@ -207,9 +218,17 @@ for (const c of cases()) {
   device.queue.writeBuffer(bufB, 0, randomFill(batches * K * N, 5));
   const bestPipe = await compile(bestWgsl(M, N, K), bestLayout);
   const bestBind = device.createBindGroup({ layout: bestPipe.getBindGroupLayout(0), entries: [bufA, bufB, bufC].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  const best = await time(bestPipe, bestBind, [Math.ceil(N / 8 / 16), M / 8, batches], flops);
+  const bestTimer = await timer(bestPipe, bestBind, [Math.ceil(N / 8 / 16), M / 8, batches]);
+  const ms = await interleaved([...gens.map((x) => x.t), bestTimer]);
+  const result = (t, m) => ({ first: t.first, ms: m, gflops: flops / (m * 1e6) });
+  const best = result(bestTimer, ms[ms.length - 1]);
+  for (const [i, x] of gens.entries()) {
+    if (tunings.length > 1) console.log(`  tuning ${JSON.stringify(x.tuning)}: ${result(x.t, ms[i]).gflops.toFixed(2)} GFLOP/s, first ${x.t.first.toFixed(0)} ms`);
+  }
+  const gen = result(gens[0].t, ms[0]);
+  const g = gens[0].g;
 
-  const row = { ...c, batches, M, N, K, gen, best, genCreate, workgroup: g.workgroupSize, dispatch: g.dispatch };
+  const row = { ...c, batches, M, N, K, gen, best, workgroup: g.workgroupSize, dispatch: g.dispatch };
   rows.push(row);
   console.log(
     `${c.name.padEnd(30)} generated ${gen.gflops.toFixed(2).padStart(6)} GFLOP/s (${gen.ms.toFixed(3)} ms, first dispatch ${gen.first.toFixed(0)} ms)` +

@@ -11,4 +11,6 @@ if (!existsSync(entry)) {
   process.exit(2);
 }
 const { main } = await import(pathToFileURL(entry).href);
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a WebGPU instance (dawn.node) keeps the event loop alive.
+const code = await main(process.argv.slice(2));
+process.stdout.write('', () => process.exit(code));

@@ -154,6 +154,16 @@ function snapshotLimits(limits: GPUSupportedLimits): DeviceLimits {
 
 let dawnGlobalsInstalled = false;
 
+/**
+ * One Dawn instance per set of options, for the whole process. A second instance created
+ * after the first was released, or the first collected while the second lives, aborts the
+ * process inside Dawn ("The futex facility returned an unexpected error code"), e.g. when a
+ * build probes the adapter and the generated program then acquires its own device. Keeping
+ * them module-referenced means the process must exit explicitly (dawn.node keeps the event
+ * loop alive): the CLI and scripts call process.exit.
+ */
+const dawnInstances = new Map<string, GPU>();
+
 async function loadDawn(options: string[]): Promise<GPU> {
   let mod: typeof import('webgpu');
   try {
@@ -173,8 +183,13 @@ async function loadDawn(options: string[]): Promise<GPU> {
     }
     dawnGlobalsInstalled = true;
   }
+  const key = options.join('\u0000');
+  const cached = dawnInstances.get(key);
+  if (cached) return cached;
   try {
-    return mod.create(options);
+    const gpu = mod.create(options);
+    dawnInstances.set(key, gpu);
+    return gpu;
   } catch (cause) {
     throw new WebGpuUnavailableError(`Dawn's create() failed: ${(cause as Error)?.message ?? cause}`, { cause });
   }

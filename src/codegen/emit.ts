@@ -50,6 +50,8 @@ export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; 
   const project = newProject();
   const f = project.createSourceFile('model.ts', '', { overwrite: true });
   f.insertText(0, `${HEADER(plan.model, sourcePath)}/// <reference types="@webgpu/types" />\n`);
+  const allCalls = [...plan.entries.train, ...plan.entries.eval, ...plan.entries.forward];
+  const slotOf = new Map(allCalls.map((c, i) => [c, i]));
 
   f.addVariableStatements([
     { isExported: true, declarationKind: VariableDeclarationKind.Const, docs: ['Elements of the f32 and i32 arenas (every value of the program lives in one of them).'], declarations: [{ name: 'ARENA', initializer: lit(plan.arenas) }] },
@@ -67,6 +69,11 @@ export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; 
     },
     { isExported: true, declarationKind: VariableDeclarationKind.Const, declarations: [{ name: 'OUTPUTS', initializer: lit(plan.outputs) }] },
     { isExported: true, declarationKind: VariableDeclarationKind.Const, declarations: [{ name: 'LR_GROUPS', initializer: lit(plan.lrGroups) }] },
+    {
+      declarationKind: VariableDeclarationKind.Const,
+      docs: ['Arena offsets read by each dispatch (slot i of the offsets uniform is dispatch i), so one pipeline serves every layer.'],
+      declarations: [{ name: 'CALL_OFFSETS', type: 'readonly (readonly number[])[]', initializer: lit(allCalls.map((c) => c.offsets)) }],
+    },
     {
       isExported: true,
       declarationKind: VariableDeclarationKind.Const,
@@ -107,6 +114,7 @@ export interface StepScalars {
   const dispatches = (entry: keyof ProgramPlan['entries'], w: CodeBlockWriter) => {
     for (const call of plan.entries[entry]) {
       w.writeLine(`// ${call.what}`);
+      w.writeLine(`pass.setBindGroup(1, this.offsets, [${slotOf.get(call)! * 256}]);`);
       w.writeLine(`pass.setPipeline(this.pipeline(${lit(call.kernel)}));`);
       w.writeLine(`pass.dispatchWorkgroups(${call.dispatch.join(', ')});`);
     }
@@ -124,6 +132,8 @@ export interface StepScalars {
       { name: 'iarena', isReadonly: true, type: 'GPUBuffer' },
       { name: 'readback', isReadonly: true, type: 'GPUBuffer' },
       { name: 'bindGroup', isReadonly: true, type: 'GPUBindGroup' },
+      { name: 'offsetsBuffer', isReadonly: true, type: 'GPUBuffer' },
+      { name: 'offsets', isReadonly: true, type: 'GPUBindGroup' },
       { name: 'pipelines', isReadonly: true, type: 'Map<string, GPUComputePipeline>' },
     ],
     ctors: [
@@ -133,14 +143,21 @@ export interface StepScalars {
           { name: 'device', type: 'GPUDevice' },
           { name: 'pipelines', type: 'Map<string, GPUComputePipeline>' },
           { name: 'layout', type: 'GPUBindGroupLayout' },
+          { name: 'offsetsLayout', type: 'GPUBindGroupLayout' },
         ],
         statements: (w) => {
           w.writeLine('this.device = device;');
           w.writeLine('this.pipelines = pipelines;');
           w.writeLine("this.arena = device.createBuffer({ label: 'arena', size: ARENA.f32 * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });");
           w.writeLine("this.iarena = device.createBuffer({ label: 'iarena', size: ARENA.i32 * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });");
-          w.writeLine(`this.readback = device.createBuffer({ label: 'readback', size: Math.max(16, ${plan.outputs.logits.size} * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });`);
+          w.writeLine(`this.readback = device.createBuffer({ label: 'readback', size: ${4 * Math.max(4, plan.outputs.logits.size, ...plan.params.map((p) => p.size))}, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });`);
           w.writeLine("this.bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: this.arena } }, { binding: 1, resource: { buffer: this.iarena } }] });");
+          w.writeLine('// One 256-byte block of offsets per dispatch, selected by a dynamic offset.');
+          w.writeLine('const table = new Uint32Array(Math.max(1, CALL_OFFSETS.length) * 64);');
+          w.writeLine('CALL_OFFSETS.forEach((offsets, i) => table.set(offsets, i * 64));');
+          w.writeLine("this.offsetsBuffer = device.createBuffer({ label: 'offsets', size: table.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });");
+          w.writeLine('device.queue.writeBuffer(this.offsetsBuffer, 0, table);');
+          w.writeLine('this.offsets = device.createBindGroup({ layout: offsetsLayout, entries: [{ binding: 0, resource: { buffer: this.offsetsBuffer, size: 256 } }] });');
         },
       },
     ],
@@ -154,10 +171,11 @@ export interface StepScalars {
         returnType: 'Promise<Model>',
         statements: (w) => {
           w.writeLine('const layout = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" as const } })) });');
-          w.writeLine('const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });');
+          w.writeLine('const offsetsLayout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" as const, hasDynamicOffset: true } }] });');
+          w.writeLine('const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout, offsetsLayout] });');
           w.writeLine('const entries = Object.entries(KERNELS);');
           w.writeLine('const compiled = await Promise.all(entries.map(([name, code]) => device.createComputePipelineAsync({ label: name, layout: pipelineLayout, compute: { module: device.createShaderModule({ label: name, code }), entryPoint: "main" } })));');
-          w.writeLine('const model = new Model(device, new Map(entries.map(([name], i) => [name, compiled[i]])), layout);');
+          w.writeLine('const model = new Model(device, new Map(entries.map(([name], i) => [name, compiled[i]])), layout, offsetsLayout);');
           w.writeLine('await model.warmUp();');
           w.writeLine('return model;');
         },
@@ -181,6 +199,7 @@ export interface StepScalars {
           w.writeLine('const encoder = this.device.createCommandEncoder();');
           w.writeLine('const pass = encoder.beginComputePass();');
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
+          w.writeLine('pass.setBindGroup(1, this.offsets, [0]);');
           w.writeLine('for (const p of this.pipelines.values()) { pass.setPipeline(p); pass.dispatchWorkgroups(1); }');
           w.writeLine('pass.end();');
           w.writeLine('this.device.queue.submit([encoder.finish()]);');
@@ -325,7 +344,7 @@ export interface StepScalars {
       },
       {
         name: 'destroy',
-        statements: ['this.arena.destroy();', 'this.iarena.destroy();', 'this.readback.destroy();'],
+        statements: ['this.arena.destroy();', 'this.iarena.destroy();', 'this.readback.destroy();', 'this.offsetsBuffer.destroy();'],
       },
     ],
   });

@@ -7,7 +7,7 @@
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
-import { planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
+import { accessesOf, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, schedule, type Schedule, type Value } from './schedule.js';
 import type { Arena, Kernel } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
@@ -31,8 +31,11 @@ export interface ParamSlot extends TensorSlot {
 }
 
 export interface KernelCall {
+  /** The pipeline (distinct WGSL) this dispatch runs. */
   kernel: string;
   dispatch: [number, number, number];
+  /** Arena offsets of the regions it accesses, in the kernel's offset slots (`off[...]`). */
+  offsets: number[];
   /** What the dispatch computes, in .mdl terms (for the comment in model.ts). */
   what: string;
 }
@@ -45,6 +48,8 @@ export interface KernelSource {
   kind: Kernel['kind'];
   flops: number;
   bytes: number;
+  /** Every dispatch that runs this kernel: its IR nodes and .mdl lines. */
+  uses: string[];
 }
 
 export type EntryName = 'train' | 'eval' | 'forward';
@@ -103,15 +108,29 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   const trainPlan = plans[0];
   const kernels: KernelSource[] = [];
   const calls: Record<EntryName, KernelCall[]> = { train: [], eval: [], forward: [] };
+  // Kernels read their regions' offsets from a uniform, so kernels that differ only in where
+  // their data lives (the same op in every layer) share one WGSL module and one pipeline.
+  const byCode = new Map<string, KernelSource>();
   entries.forEach(([entry], i) => {
     for (const k of scheds[i].kernels) {
       k.name = `${entry}_${k.name}`;
+      const offsets = parameterizeOffsets(k);
       const r = renderKernel(k, options.gemmVariant);
-      const comment = kernelComment(k, g);
-      kernels.push({ name: k.name, code: `${comment}\n${r.code}`, comment, kind: k.kind, flops: flopsOf(k), bytes: bytesOf(k) });
-      calls[entry].push({ kernel: k.name, dispatch: r.dispatch, what: describe(k, g) });
+      const code = offsetsFromUniform(r.code, offsets.length);
+      let source = byCode.get(code);
+      if (!source) {
+        source = { name: `${k.kind}_${byCode.size}`, code, comment: '', kind: k.kind, flops: flopsOf(k), bytes: bytesOf(k), uses: [] };
+        byCode.set(code, source);
+        kernels.push(source);
+      }
+      source.uses.push(kernelUse(k, g));
+      calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: describe(k, g) });
     }
   });
+  for (const k of kernels) {
+    k.comment = kernelComment(k);
+    k.code = `${k.comment}\n${k.code}`;
+  }
 
   const params: ParamSlot[] = step.params.map((p) => ({
     ...slot(p.param.name, g.nodes[p.param.node], regionOf(trainPlan, p.param.node)),
@@ -186,14 +205,49 @@ function nodeLabel(n: IRNode): string {
   return `%${n.id} ${op}${n.name ? ` (${n.name})` : ''}`;
 }
 
-function kernelComment(k: Kernel, g: Graph): string {
+function kernelUse(k: Kernel, g: Graph): string {
   const nodes = k.nodes.map((id) => g.nodes[id]).filter(Boolean);
-  const lines = [
-    `// ${k.name}: ${k.kind} kernel`,
-    `// IR nodes: ${nodes.map(nodeLabel).join(', ') || '(temporary)'}`,
-    `// from: ${k.lines.join(', ') || 'compiler-generated (gradients / optimizer)'}`,
-  ];
-  return lines.join('\n');
+  const from = k.lines.length ? k.lines.join(', ') : 'compiler-generated (gradients / optimizer)';
+  return `${k.name}: ${nodes.map(nodeLabel).join(', ') || '(temporary)'} — from ${from}`;
+}
+
+/** The .wgsl header: what the kernel is and, for each dispatch running it, the IR nodes and .mdl lines. */
+function kernelComment(k: KernelSource): string {
+  const shown = k.uses.slice(0, 12).map((u) => `//   ${u}`);
+  if (k.uses.length > 12) shown.push(`//   ... and ${k.uses.length - 12} more dispatches`);
+  return [`// ${k.name}: ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'}`, '// IR nodes and .mdl lines, per dispatch:', ...shown].join('\n');
+}
+
+/** Offsets stand-ins: multiples of 16 (as real regions), far above any real offset. */
+const SENTINEL_BASE = 0x40000000;
+const SENTINEL_STEP = 0x10000;
+/** Offset slots a kernel may have: one 256-byte uniform block of u32s. */
+export const MAX_OFFSET_SLOTS = 64;
+
+/**
+ * Replace each distinct region offset in a kernel by a stand-in, in order of first access
+ * (so structurally equal kernels get equal text); returns the real offsets by slot.
+ */
+function parameterizeOffsets(k: Kernel): number[] {
+  const slots: number[] = [];
+  for (const a of accessesOf(k)) {
+    let j = slots.indexOf(a.offset);
+    if (j < 0) {
+      j = slots.length;
+      slots.push(a.offset);
+    }
+    a.offset = SENTINEL_BASE + j * SENTINEL_STEP;
+  }
+  if (slots.length > MAX_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} accesses ${slots.length} regions`);
+  return slots;
+}
+
+/** Turn the stand-in literals into reads of the per-dispatch offsets uniform. */
+function offsetsFromUniform(code: string, slots: number): string {
+  let out = code;
+  for (let j = 0; j < slots; j++) out = out.split(`${SENTINEL_BASE + j * SENTINEL_STEP}u`).join(`off[${j >> 2}].${'xyzw'[j & 3]}`);
+  if (/\b10737\d{5}u\b/.test(out)) throw new Error('internal: an offset stand-in was transformed by a kernel generator');
+  return `@group(1) @binding(0) var<uniform> off: array<vec4<u32>, ${MAX_OFFSET_SLOTS / 4}>;\n${out}`;
 }
 
 function describe(k: Kernel, g: Graph): string {

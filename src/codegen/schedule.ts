@@ -306,7 +306,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
         axes: [],
         over: rows,
         fn: 'mean',
-        value: { k: 'load', access: tempAccess, dtype: 'f32' },
+        value: { k: 'load', access: { ...tempAccess, strides: new Map(tempAccess.strides) }, dtype: 'f32' },
         out: outAccess,
       };
       readSet.clear();

@@ -3,23 +3,25 @@
  * grammar itself, so the document cannot drift from the parser. A test compares the file
  * with `generateEbnf()`; `UPDATE_GRAMMAR=1 npx vitest run tests/parser` rewrites it.
  */
-import {
+import type { IProduction, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
+import * as T from './lexer.js';
+import { getParser } from './parser.js';
+
+const {
   Alternation,
   Alternative,
+  Lexer,
   NonTerminal,
   Option,
   Repetition,
   RepetitionMandatory,
   RepetitionMandatoryWithSeparator,
   RepetitionWithSeparator,
-  Rule,
   Terminal,
-  Lexer,
-  type IProduction,
-  type TokenType,
-} from 'chevrotain';
-import * as T from './lexer.js';
-import { getParser } from './parser.js';
+} = chevrotain;
+type Rule = InstanceType<typeof chevrotain.Rule>;
+type Alternative = InstanceType<typeof Alternative>;
 
 const HEADER = `(* The .mdl language: reference grammar.
    GENERATED from src/parser/parser.ts by src/parser/ebnf.ts - do not edit by hand;
@@ -37,7 +39,9 @@ const HEADER = `(* The .mdl language: reference grammar.
      power       ^                    right-associative; x ^ -1 is allowed
      postfix     f(args)  e[i]  e[a .. b]  e as [a -> b]
    A dotted name in a dim expression must be data.NAME; (e) is a Paren, (a, b) and () are
-   Tuples; a .. b (a Range) is only valid inside [ ]. *)
+   Tuples; a .. b (a Range) is only valid inside [ ]. An IDENTIFIER followed by '=' always
+   starts a statement or setting, never an operand: in "x = a +" followed by "y = b" on the
+   next line, the first expression is unfinished. *)
 `;
 
 export function generateEbnf(): string {

@@ -5,7 +5,8 @@
  *   parseModel(source)   → ModelFile + diagnostics (E0100–E0104); never throws
  */
 import { readFileSync } from 'node:fs';
-import { EOF, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import type { IRecognitionException, IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import { diagnostic, sortDiagnostics, type Diagnostic, type Label } from '../diagnostics/diagnostic.js';
 import { fileSpan, type SourceFile, type Span } from '../diagnostics/span.js';
 import type { ModelFile } from './ast.js';
@@ -14,6 +15,8 @@ import * as T from './lexer.js';
 import { lex } from './lexer.js';
 import { LineMap } from './lines.js';
 import { getParser, INSERTED, STARTERS, UNEXPECTED } from './parser.js';
+
+const { EOF } = chevrotain;
 
 export type * from './ast.js';
 export { tokenKeywords } from './lexer.js';
@@ -96,23 +99,25 @@ function parseUnguarded(source: SourceFile): ParseResult {
 function finish(diags: Diagnostic[], lines: LineMap): Diagnostic[] {
   const sorted = sortDiagnostics(diags);
   const lexical = new Set(['E0100', 'E0103', 'E0104']);
+  // Characters a lexical diagnostic is about: a syntax error there is its consequence.
+  const covered = new Uint8Array(lines.text.length + 1);
+  for (const d of sorted) {
+    if (lexical.has(d.code)) covered.fill(1, d.span.start, Math.max(d.span.end, d.span.start + 1));
+  }
   const out: Diagnostic[] = [];
+  const starts = new Set<number>();
   const linesWithError = new Set<number>();
-  const covered: [number, number][] = [];
   for (const d of sorted) {
     if (lexical.has(d.code)) {
       out.push(d);
+      starts.add(d.span.start);
       linesWithError.add(d.span.line);
-      covered.push([d.span.start, Math.max(d.span.end, d.span.start + 1)]);
-      continue;
+    } else if (!starts.has(d.span.start) && !covered[d.span.start] && !linesWithError.has(d.span.line)) {
+      out.push(d);
+      starts.add(d.span.start);
+      linesWithError.add(d.span.line);
     }
-    if (out.some((o) => o.span.start === d.span.start)) continue;
-    if (covered.some(([s, e]) => d.span.start >= s && d.span.start < e)) continue;
-    if (linesWithError.has(d.span.line)) continue;
-    linesWithError.add(d.span.line);
-    out.push(d);
   }
-  void lines;
   return sortDiagnostics(out);
 }
 
@@ -216,17 +221,41 @@ function indexOf(tokens: IToken[], tok: IToken): number {
   return lo;
 }
 
-/** The first token past MAX_NESTING levels of brackets or chained prefix minus signs. */
+/**
+ * The first token past MAX_NESTING levels of recursion in the grammar: brackets, and chains
+ * of the right-recursive `^` and prefix `-` (`- - x`, `a ^ b ^ c`, `x ^ -y`). Binary operators
+ * that the grammar loops over (`+ * / . < ...`) end a chain.
+ */
 function findExcessiveNesting(tokens: IToken[]): IToken | undefined {
-  let depth = 0;
-  let prefix = 0;
+  const openers = new Set([T.LParen, T.LBracket, T.LBrace]);
+  const closers = new Set([T.RParen, T.RBracket, T.RBrace]);
+  const operandEnds = new Set([T.Identifier, T.Integer, T.Float, T.StringLiteral, T.Inf, T.True, T.False, T.RParen, T.RBracket]);
+  const saved: number[] = [];
+  let savedTotal = 0;
+  let chain = 0;
+  let prev: IToken | undefined;
   for (const t of tokens) {
     const type = t.tokenType;
-    if (type === T.LParen || type === T.LBracket || type === T.LBrace) depth++;
-    else if (type === T.RParen || type === T.RBracket || type === T.RBrace) depth = Math.max(0, depth - 1);
-    if (type === T.Minus || type === T.Caret) prefix++;
-    else if (type !== T.LParen) prefix = 0;
-    if (depth + prefix > MAX_NESTING) return t;
+    if (openers.has(type)) {
+      saved.push(chain);
+      savedTotal += chain;
+      chain = 0;
+    } else if (closers.has(type)) {
+      // `( ... )` is an operand: the chain outside it goes on.
+      if (saved.length > 0) {
+        chain = saved.pop()!;
+        savedTotal -= chain;
+      }
+    } else if (type === T.Caret) {
+      chain++;
+    } else if (type === T.Minus) {
+      if (prev !== undefined && operandEnds.has(prev.tokenType)) chain = 0; // binary minus
+      else chain++; // prefix minus
+    } else if (!operandEnds.has(type)) {
+      chain = 0;
+    }
+    if (saved.length + savedTotal + chain > MAX_NESTING) return t;
+    prev = t;
   }
   return undefined;
 }

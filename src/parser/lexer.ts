@@ -6,9 +6,12 @@
  * Lexical rules: `#` starts a comment to the end of the line; newlines are plain whitespace;
  * identifiers are ASCII `[A-Za-z_][A-Za-z0-9_]*`; keywords are reserved identifiers.
  */
-import { createToken, createTokenInstance, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, Lexer as LexerType, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { LineMap } from './lines.js';
+
+const { createToken, createTokenInstance, Lexer } = chevrotain;
 
 // ---------------------------------------------------------------- token types
 
@@ -226,7 +229,7 @@ export function describeToken(tok: IToken): string {
     case 'String':
       return 'string';
     case 'Unknown':
-      return `'${tok.image}'`;
+      return showChars(tok.image);
     default:
       return `'${tok.image}'`;
   }
@@ -234,14 +237,17 @@ export function describeToken(tok: IToken): string {
 
 // ---------------------------------------------------------------- lexing
 
-let lexerInstance: Lexer | undefined;
+let lexerInstance: LexerType | undefined;
 
 /** The Chevrotain lexer, built on first use. */
-export function getLexer(): Lexer {
+export function getLexer(): LexerType {
   lexerInstance ??= new Lexer(ALL_TOKENS, {
     positionTracking: 'onlyOffset',
     ensureOptimizations: true,
     recoveryEnabled: true,
+    // The token set is validated by the tests (MDL_VALIDATE_GRAMMAR=1); skipping it at run
+    // time keeps \`mdlc check\` start-up fast.
+    skipValidations: process.env.MDL_VALIDATE_GRAMMAR !== '1',
   });
   return lexerInstance;
 }
@@ -301,13 +307,12 @@ function retype(tok: IToken, type: TokenType): IToken {
   return { ...tok, tokenType: type, tokenTypeIdx: type.tokenTypeIdx! };
 }
 
-function showChars(image: string): string {
+export function showChars(image: string): string {
   const shown = [...image]
     .map((ch) => {
       const cp = ch.codePointAt(0)!;
-      if (cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp < 0xa0) || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfffd) {
-        return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-      }
+      // Invisible, control, separator and replacement characters are shown by code point.
+      if (/[\p{C}\p{Z}\ufffd]/u.test(ch)) return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
       return ch;
     })
     .join('');

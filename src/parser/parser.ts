@@ -3,17 +3,25 @@
  *
  * The grammar below is the single source of truth for the syntax: `grammar/mdl.ebnf` is
  * generated from it (see `ebnf.ts`). Recovery is Chevrotain's (single-token insertion and
- * deletion, re-synchronisation on follow sets, in-repetition recovery) with three changes, so
- * that one mistake gives one diagnostic:
- *  - single-token deletion is preferred over insertion (`f(a b)` drops `b` rather than
- *    inventing a `)` and starting a new statement at `b`);
+ * deletion, re-synchronisation on follow sets, in-repetition recovery), tuned so that one
+ * mistake gives one diagnostic:
+ *  - a stray token is deleted rather than a missing one inserted (`f(a b)` drops `b` instead
+ *    of inventing `)` and starting a statement at `b`), unless the token begins a line or a
+ *    declaration, which suggests the previous line is unfinished (`dim x` newline `dim y`);
  *  - an identifier only counts as a re-synchronisation point when it is the first token on
  *    its line (statements and train entries start lines; names inside expressions do not);
- *  - the error a token insertion repairs is marked, so it is reported as E0102 "missing token".
+ *  - while skipping, a `{ ... }` group is skipped whole (a broken `block` header does not
+ *    re-synchronise on the `param` inside its body);
+ *  - `NAME =` never continues an expression (a GATE in `primary`), so `x = a +` followed by
+ *    `y = b` reports the unfinished line instead of a confusing error at `=`;
+ *  - the error a token insertion repairs is marked, so it is reported as E0102 "missing".
  */
-import { CstParser, EOF, tokenMatcher, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import type { CstNode, IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import * as T from './lexer.js';
 import { LineMap } from './lines.js';
+
+const { CstParser, EOF, tokenMatcher } = chevrotain;
 
 /** Marks the recognition error that a token insertion repaired (reported as E0102). */
 export const INSERTED = Symbol('inserted');
@@ -29,13 +37,17 @@ const RULE_EXPECTS: Record<string, string> = {
   trainEntry: 'a train setting (`NAME = ...`)',
   primary: 'an expression',
   unary: 'an expression',
-  statementValue: 'an expression',
   dimAtom: 'a dim expression (an integer, a dim name or `data.NAME`)',
   tensorType: 'a tensor type (`index[...] of AXIS` or `f32[...]`)',
   overAxes: 'an axis name or a parenthesised list of axes',
   paramPattern: 'a parameter name pattern',
   argument: 'an argument',
 };
+
+/** Rules whose closing bracket ends a comma-separated list. */
+const LIST_RULES = new Set([
+  'axisList', 'shapePattern', 'renameSuffix', 'callArgs', 'parenthesized', 'initializer', 'blockDecl', 'forwardDecl', 'overAxes',
+]);
 
 /** What may come next after a repetition, by the rule that holds it. */
 const REPETITION_EXPECTS: Record<string, string> = {
@@ -58,8 +70,12 @@ function describeAlternatives(paths: TokenType[][]): string {
 }
 
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, actual }) {
-    return `expected ${T.describeTokenType(expected)}, found ${T.describeToken(actual)}`;
+  buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+    // After an element of a comma-separated list, a comma would have done as well.
+    const inList = LIST_RULES.has(ruleName) && (expected === T.RBracket || expected === T.RParen);
+    const afterElement = previous && previous.tokenType !== T.Comma && previous.tokenType !== T.LBracket && previous.tokenType !== T.LParen;
+    const what = inList && afterElement ? `',' or ${T.describeTokenType(expected)}` : T.describeTokenType(expected);
+    return `expected ${what}, found ${T.describeToken(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
     return `expected a declaration, found ${T.describeToken(firstRedundant)}`;
@@ -501,6 +517,9 @@ export class MdlParser extends CstParser {
       { ALT: () => this.CONSUME(T.True, { LABEL: 'bool' }) },
       { ALT: () => this.CONSUME(T.False, { LABEL: 'bool' }) },
       {
+        // `NAME =` always begins a statement, so it never continues an expression: this
+        // reports `x = a +` (then `y = b` on the next line) as an unfinished expression.
+        GATE: () => this.LA(2).tokenType !== T.Equals,
         ALT: () => {
           this.CONSUME(T.Identifier, { LABEL: 'name' });
           this.OPTION(() => this.SUBRULE(this.callArgs, { LABEL: 'call' }));
@@ -633,10 +652,16 @@ export class MdlParser extends CstParser {
     return base.reSyncTo.call(this, tokType);
   }
 
+  /** Repetitions being re-entered after recovery (see `tryInRepetitionRecovery`). */
+  private repetitions: { rule: unknown; args: unknown[]; again: boolean }[] = [];
+
   /**
    * In a repetition (`stmt*` before `}`), skip a bad run of tokens up to the closing token or
-   * the next token that starts another iteration (identifiers only at line starts); if the
-   * re-synchronisation point comes first, leave the error to the enclosing rule.
+   * the next token that starts another iteration (identifiers only at line starts); if a
+   * re-synchronisation point of an enclosing rule comes first, leave the error to that rule.
+   * Unlike Chevrotain's version this scans lazily (no scan to the end of the file per error)
+   * and re-enters the repetition iteratively, so thousands of junk tokens neither take
+   * quadratic time nor exhaust the stack.
    */
   tryInRepetitionRecovery(
     grammarRule: (...args: unknown[]) => unknown,
@@ -645,9 +670,7 @@ export class MdlParser extends CstParser {
     expectedTokType: TokenType,
   ): void {
     const self = this as unknown as RecoveryInternals;
-    this.findReSyncTokenType();
-    const resyncAt = this.pendingSkip;
-    this.pendingSkip = -1;
+    const follows = self.flattenFollowSet();
     const saved = self.exportLexerState();
     const first = self.LA(1);
     const previous = self.LA(0);
@@ -661,23 +684,45 @@ export class MdlParser extends CstParser {
     let depth = 0;
     for (let k = 0; ; k++) {
       const tok = self.LA(1);
+      if (tok.tokenType === EOF) break;
+      const lineStartOk = tok.tokenType !== T.Identifier || this.startsLine(tok, self.LA(0));
       if (depth === 0) {
         if (tokenMatcher(tok, expectedTokType)) {
           report();
           return;
         }
-        if (k > 0 && lookAheadFunc.call(this) && (tok.tokenType !== T.Identifier || this.startsLine(tok, self.LA(0)))) {
+        if (k > 0 && lineStartOk && lookAheadFunc.call(this)) {
           report();
-          grammarRule.apply(this, grammarRuleArgs);
+          this.reenter(grammarRule, grammarRuleArgs);
           return;
         }
+        // An enclosing rule can continue here: let it handle the error.
+        if (lineStartOk && follows.some((t) => tokenMatcher(tok, t))) break;
       }
-      if (k >= resyncAt || tok.tokenType === EOF) break;
       if (tok.tokenType === T.LBrace) depth++;
       else if (tok.tokenType === T.RBrace && depth > 0) depth--;
       self.consumeToken();
     }
     self.importLexerState(saved);
+  }
+
+  /** Continue a repetition after recovery: a trampoline instead of Chevrotain's recursion. */
+  private reenter(rule: (...args: unknown[]) => unknown, args: unknown[]): void {
+    const top = this.repetitions[this.repetitions.length - 1];
+    if (top && top.rule === rule && top.args.length === args.length && top.args.every((a, i) => a === args[i])) {
+      top.again = true; // the enclosing call below re-enters once this one returns
+      return;
+    }
+    const frame = { rule, args, again: false };
+    this.repetitions.push(frame);
+    try {
+      do {
+        frame.again = false;
+        rule.apply(this, args);
+      } while (frame.again);
+    } finally {
+      this.repetitions.pop();
+    }
   }
 }
 

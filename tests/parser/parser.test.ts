@@ -90,6 +90,13 @@ describe('reference models', () => {
     });
   }
 
+  it('CRLF line endings and a BOM are fine', () => {
+    const text = '\ufeff' + readFileSync('models/autoencoder.mdl', 'utf8').replace(/\n/g, '\r\n');
+    const r = parseModel({ path: 'crlf.mdl', text });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ast!.items).toHaveLength(parseModel({ path: 'a.mdl', text: readFileSync('models/autoencoder.mdl', 'utf8') }).ast!.items.length);
+  });
+
   it('transformer: structure of the attention block and forward', () => {
     const ast = parseModel({ path: 'models/transformer.mdl', text: readFileSync('models/transformer.mdl', 'utf8') }).ast!;
     const attention = ast.items.find((i): i is A.BlockDecl => i.kind === 'BlockDecl' && i.name.name === 'attention')!;

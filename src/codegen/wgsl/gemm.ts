@@ -4,20 +4,31 @@
  *   acc = Σ_k A[batch, m, k] · B[batch, n, k],   out[batch, m, n] = epilogue(acc)
  *
  * with every axis group possibly several axes and both operands read through arbitrary
- * strides (so transposes, broadcasts and interleaved batch axes cost nothing).
+ * strides (so transposes, broadcasts and interleaved batch axes cost no copies).
  *
  * Two variants, chosen by adapter (see /work/shared/WEBGPU-NOTES.md):
  *  - 'register' for CPU adapters (lavapipe/llvmpipe): no workgroup memory and no barriers
- *    (barriers are ruinous there). Each invocation owns an 8×8 block of outputs held in
- *    16 vec4 accumulators; the workgroup is a row of 16 invocations that share their block
- *    rows, so the row operand's loads are uniform across the SIMD lanes.
+ *    (barriers are ruinous there). Each invocation owns a block of up to 8×8 outputs in vec4
+ *    accumulators; a workgroup is a row of invocations sharing the block's rows, so loads of
+ *    the "row" operand are uniform across SIMD lanes and only the "column" operand is loaded
+ *    per lane. Lavapipe runs invocations as SIMD lanes and turns every per-lane load or store
+ *    into a loop of bounds-checked scalar accesses, so per-lane accesses are made vec4 wide
+ *    wherever the layout allows (the arena is then viewed as `array<vec4f>`, see below).
  *  - 'tiled' for GPUs: a 64×64 output tile per 16×16 workgroup, 4×4 outputs per invocation,
  *    operands staged through workgroup memory 16 k-steps at a time.
  *
  * Addressing: each axis group is first reduced to "runs", maximal sequences of adjacent axes
  * whose strides are mergeable (stride[i] == stride[i+1] · size[i+1]) in every operand the
- * group indexes, so that the usual contiguous cases become a single multiply. A flat position
- * in a group is turned into an element offset by div/mod over the runs, last run fastest.
+ * group indexes, so the usual contiguous cases become a single multiply. A flat position in a
+ * group becomes an element offset by div/mod over the runs, last run fastest; row and column
+ * offsets are computed once per invocation, and the k offset steps by the k stride.
+ *
+ * The vec4 view: binding 0 is the same f32 arena, declared `array<vec4f>` when the kernel
+ * does vec4 accesses (scalar ones become `arena[i >> 2u][i & 3u]`). Vector accesses are used
+ * only where every offset involved is a multiple of 4 (known here, since offsets and strides
+ * are constants); the view needs the arena's length to be a multiple of 4 elements, which the
+ * buffer planner guarantees (regions and sizes are multiples of ALIGN = 16). Pass
+ * `{ vec4: false }` for arenas without that guarantee.
  */
 import type { Axis } from '../../ir/types.js';
 import type { Access, GemmKernel } from '../spec.js';
@@ -31,29 +42,60 @@ export interface GemmWgsl {
   dispatch: [number, number, number];
 }
 
+export interface GemmOptions {
+  /** Allow the vec4 view of the f32 arena (default true; needs an arena length divisible by 4). */
+  vec4?: boolean;
+  /** Register variant: override the automatic choices (for benchmarks and tests). */
+  tuning?: RegisterTuning;
+}
+
+export interface RegisterTuning {
+  /** Lanes along m (A is the per-lane operand) instead of n. */
+  swap?: boolean;
+  /** Columns per invocation: 4 or 8. */
+  cols?: 4 | 8;
+  /** Rows per invocation at most (a power of 2 up to 8). */
+  rows?: number;
+  /** Invocations per workgroup. */
+  workgroup?: number;
+  /** Read the row operand as vec4s along k when the loop steps by 4 (default: where possible). */
+  rowVec?: boolean;
+}
+
 /** WebGPU's default (and guaranteed) limit on workgroups per dispatch dimension. */
 const MAX_GROUPS_PER_DIM = 65535;
 
-/** Register variant: invocations per workgroup (one row of them). */
-const REGISTER_WORKGROUP = 16;
-/** Register variant: largest block of outputs per invocation (rows × columns). */
+/** Register variant: rows per invocation at most, columns per invocation, lanes per workgroup. */
 const REGISTER_ROWS = 8;
 const REGISTER_COLS = 8;
+const REGISTER_WORKGROUP = 16;
 
-/** Tiled variant: output tile per workgroup, workgroup shape, and k-steps staged at once. */
+/** Tiled variant: output tile per workgroup, workgroup side, and k-steps staged at once. */
 const TILE = 64;
 const TILED_WORKGROUP = 16;
 const TILE_K = 16;
 const PER_THREAD = TILE / TILED_WORKGROUP; // 4 rows × 4 columns per invocation
+/** Row pitch of the workgroup tiles: one more than the tile, so that writes along k do not hit one bank. */
+const TILE_PITCH = TILE + 1;
 
-export function gemmWgsl(spec: GemmKernel, variant: GemmVariantName): GemmWgsl {
-  return variant === 'register' ? registerGemm(spec) : tiledGemm(spec);
+export function gemmWgsl(spec: GemmKernel, variant: GemmVariantName, options: GemmOptions = {}): GemmWgsl {
+  checkSpec(spec);
+  return variant === 'register' ? registerGemm(spec, options) : tiledGemm(spec);
+}
+
+function checkSpec(spec: GemmKernel): void {
+  const seen = new Set<number>();
+  for (const a of [...spec.batch, ...spec.m, ...spec.n, ...spec.k]) {
+    if (seen.has(a.id)) throw new Error(`internal: GEMM ${spec.name}: axis ${a.name} (#${a.id}) is in two groups`);
+    seen.add(a.id);
+  }
+  if (spec.a.arena !== 'f32' || spec.b.arena !== 'f32') throw new Error(`internal: GEMM ${spec.name}: operands must be f32`);
 }
 
 // ---------------------------------------------------------------------------------------
 // Addressing helpers
 
-/** A run of merged axes: `size` positions, each `strides[j]` elements apart in operand j. */
+/** A run of merged axes: `size` positions, `strides[j]` elements apart in operand j. */
 interface Run {
   size: number;
   strides: number[];
@@ -95,7 +137,7 @@ function u(n: number): string {
 
 /**
  * WGSL expression of the element offset, in operand `j`, of flat position `flat` (a WGSL u32
- * expression known to be below the product of the run sizes) in a group of runs.
+ * expression below the product of the run sizes).
  */
 function runOffset(flat: string, runs: readonly Run[], j: number): string {
   const terms: string[] = [];
@@ -113,6 +155,19 @@ function runOffset(flat: string, runs: readonly Run[], j: number): string {
   return terms.length ? terms.reverse().join(' + ') : '0u';
 }
 
+/** An element offset (a multiple of `unit`, 1 or 4) in units of `unit` elements. */
+function inUnits(offset: string, unit: number): string {
+  return unit === 1 || offset === '0u' ? offset : `(${offset}) / ${u(unit)}`;
+}
+
+/** Sum of WGSL u32 terms, without the zero ones. */
+function plus(...terms: string[]): string {
+  const t = terms.filter((s) => s !== '0u' && s !== '');
+  return t.length ? t.join(' + ') : '0u';
+}
+
+const axisVar = (a: Axis) => `i${a.id}`;
+
 /** `let` declarations of the positions of `axes` from a flat index (last axis fastest). */
 function decompose(axes: readonly Axis[], flat: string, indent: string): string[] {
   const lines: string[] = [];
@@ -128,43 +183,63 @@ function decompose(axes: readonly Axis[], flat: string, indent: string): string[
   return lines;
 }
 
-const axisVar = (a: Axis) => `i${a.id}`;
+/** How kernel code reads and writes single f32 elements of the arena. */
+interface ArenaView {
+  /** Binding declarations (BINDINGS, or the vec4 view of binding 0) and accessors. */
+  declarations: string;
+  load(index: string): string;
+  store(index: string, value: string): string;
+  /** Rewrites `arena[i]` reads in code from emitExpr to this view. */
+  adapt(code: string): string;
+}
 
-/**
- * `store_out(value, batch, m, n)`: applies the epilogue at output position (batch, m, n), given
- * as flat indices of the three groups, and stores it; positions outside M × N are skipped.
- */
-function storeFunction(spec: GemmKernel): string {
-  const M = product(spec.m);
-  const N = product(spec.n);
-  const axes = new Map<number, Axis>();
-  for (const a of [...spec.batch, ...spec.m, ...spec.n]) axes.set(a.id, a);
-  const cx: EmitContext = {
-    index(axis: Axis): string {
-      if (!axes.has(axis.id)) throw new Error(`internal: GEMM epilogue of ${spec.name || 'a kernel'} uses axis ${axis.name} (#${axis.id}), not an output axis`);
-      return axisVar(axis);
-    },
-    acc: 'value',
-  };
-  const arena = spec.out.arena === 'f32' ? 'arena' : 'iarena';
-  const value = emitExpr(spec.epilogue, cx);
-  const stored = spec.out.arena === 'f32' ? value : `i32(${value})`;
-  const lines = [
-    'fn store_out(value: f32, batch: u32, m: u32, n: u32) {',
-    `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`,
-    ...decompose(spec.batch, 'batch', '  '),
-    ...decompose(spec.m, 'm', '  '),
-    ...decompose(spec.n, 'n', '  '),
-    `  ${arena}[${accessIndex(spec.out, cx, axes)}] = ${stored};`,
-    '}',
-  ];
-  return lines.join('\n');
+const F32_VIEW: ArenaView = {
+  declarations: BINDINGS,
+  load: (i) => `arena[${i}]`,
+  store: (i, v) => `arena[${i}] = ${v};`,
+  adapt: (code) => code,
+};
+
+const VEC4_VIEW: ArenaView = {
+  declarations: `
+// The f32 arena viewed as vec4s (its length is a multiple of 4); arena_f32 reads one element.
+@group(0) @binding(0) var<storage, read_write> arena: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
+fn arena_f32(i: u32) -> f32 { return arena[i >> 2u][i & 3u]; }
+`,
+  load: (i) => `arena_f32(${i})`,
+  store: (i, v) => `{ let o = ${i}; arena[o >> 2u][o & 3u] = ${v}; }`,
+  adapt: rewriteArenaReads,
+};
+
+/** `arena[X]` (not `iarena[X]`) → `arena_f32(X)`, brackets matched, nested reads included. */
+function rewriteArenaReads(code: string): string {
+  let out = '';
+  let i = 0;
+  while (i < code.length) {
+    const at = code.indexOf('arena[', i);
+    if (at < 0) break;
+    if (at > 0 && /[A-Za-z0-9_]/.test(code[at - 1])) {
+      out += code.slice(i, at + 6);
+      i = at + 6;
+      continue;
+    }
+    let depth = 1;
+    let j = at + 6;
+    for (; j < code.length && depth > 0; j++) {
+      if (code[j] === '[') depth++;
+      else if (code[j] === ']') depth--;
+    }
+    out += code.slice(i, at) + `arena_f32(${rewriteArenaReads(code.slice(at + 6, j - 1))})`;
+    i = j;
+  }
+  return out + code.slice(i);
 }
 
 /**
- * The dispatch grid for `groups` workgroups, at most 65535 per dimension. The kernel recovers
- * the flat workgroup index as `wid.x + nwg.x * (wid.y + nwg.y * wid.z)`; when the natural
- * grid (x, y, z) fits it is used as is, otherwise the flat range is folded over the three
+ * The dispatch grid for `natural` = (x, y, z) workgroups, at most 65535 per dimension. The
+ * kernel recovers the flat workgroup index as `wid.x + nwg.x * (wid.y + nwg.y * wid.z)`; when
+ * the natural grid fits it is used as is, otherwise the flat range is folded over the three
  * dimensions and the kernel skips the surplus workgroups (`guard`).
  */
 function grid(natural: [number, number, number]): { dispatch: [number, number, number]; guard: boolean } {
@@ -177,67 +252,197 @@ function grid(natural: [number, number, number]): { dispatch: [number, number, n
   return { dispatch: [x, y, z], guard: x * y * z !== total };
 }
 
-/** Statements locating this workgroup: `col_group`, `row_block` and `batch` from the flat index. */
+/** Statements locating this workgroup: `col_group`, `row_block` and `batch` from its flat index. */
 function locateWorkgroup(colGroups: number, rowBlocks: number, batches: number, guard: boolean): string[] {
   const lines = ['  let group = wid.x + nwg.x * (wid.y + nwg.y * wid.z);'];
   if (guard) lines.push(`  if (group >= ${u(colGroups * rowBlocks * batches)}) { return; }`);
   lines.push(
     colGroups === 1 ? '  let col_group = 0u;' : `  let col_group = group % ${u(colGroups)};`,
-    rowBlocks === 1 ? '  let row_block = 0u;' : `  let row_block = (group / ${u(colGroups)}) % ${u(rowBlocks)};`,
-    batches === 1 ? '  let batch = 0u;' : `  let batch = group / ${u(colGroups * rowBlocks)};`,
+    rowBlocks === 1 ? '  let row_block = 0u;' : `  let row_block = ${colGroups === 1 ? 'group' : `(group / ${u(colGroups)})`} % ${u(rowBlocks)};`,
+    batches === 1 ? '  let batch = 0u;' : colGroups * rowBlocks === 1 ? '  let batch = group;' : `  let batch = group / ${u(colGroups * rowBlocks)};`,
   );
   return lines;
 }
 
-/** The two roles of the operands: rows (uniform across a workgroup's lanes) and columns. */
-interface Side {
-  axes: readonly Axis[];
-  access: Access;
-  size: number;
-  /** Runs over this side's own axes, for this side's operand. */
-  runs: Run[];
-  /** Offset of the batch position in this side's operand (a WGSL expression of `batch`). */
-  batchOffset: string;
+/**
+ * The epilogue store functions.
+ *  - `store_out(value, batch, m, n)`: one output at flat positions (batch, m, n);
+ *  - with `vec` (the 4 outputs along the last non-unit axis of `vecSide`, which has stride 1
+ *    in `out`, and every other offset a multiple of 4): `store_out4(values, batch, m, n)`
+ *    stores outputs (m, n) .. (m, n + 3) (or (m + 3, n)) as one vec4.
+ * Positions outside M × N are skipped.
+ */
+function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n'): string {
+  const M = product(spec.m);
+  const N = product(spec.n);
+  const axes = new Map<number, Axis>();
+  for (const a of [...spec.batch, ...spec.m, ...spec.n]) axes.set(a.id, a);
+  const context = (lane?: { axis: Axis; c: number; value: string }): EmitContext => ({
+    index(axis: Axis): string {
+      if (!axes.has(axis.id)) throw new Error(`internal: GEMM epilogue of ${spec.name || 'a kernel'} uses axis ${axis.name} (#${axis.id}), not an output axis`);
+      return lane && lane.axis.id === axis.id && lane.c > 0 ? `(${axisVar(axis)} + ${u(lane.c)})` : axisVar(axis);
+    },
+    acc: lane?.value ?? 'value',
+  });
+  const arena = spec.out.arena === 'f32' ? 'arena' : 'iarena';
+  const convert = (v: string) => (spec.out.arena === 'f32' ? v : `i32(${v})`);
+  const head = [
+    ...decompose(spec.batch, 'batch', '  '),
+    ...decompose(spec.m, 'm', '  '),
+    ...decompose(spec.n, 'n', '  '),
+  ];
+  const cx = context();
+  const index = accessIndex(spec.out, cx, axes);
+  const scalarStore =
+    arena === 'arena' ? view.store(index, convert(view.adapt(emitExpr(spec.epilogue, cx)))) : `iarena[${index}] = ${convert(view.adapt(emitExpr(spec.epilogue, cx)))};`;
+  const fns = [['fn store_out(value: f32, batch: u32, m: u32, n: u32) {', `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`, ...head, `  ${scalarStore}`, '}'].join('\n')];
+  if (vecSide) {
+    const last = [...(vecSide === 'm' ? spec.m : spec.n)].reverse().find((a) => a.size > 1)!;
+    const values = [0, 1, 2, 3].map((c) => view.adapt(emitExpr(spec.epilogue, context({ axis: last, c, value: `values[${c}]` }))));
+    fns.push(
+      [
+        `// Four outputs along axis '${last.name}', contiguous in the output: one vec4 store.`,
+        'fn store_out4(values: vec4f, batch: u32, m: u32, n: u32) {',
+        `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`,
+        ...head,
+        `  arena[(${index}) >> 2u] = vec4f(${values.join(', ')});`,
+        '}',
+      ].join('\n'),
+    );
+  }
+  return fns.join('\n\n');
 }
 
-function side(spec: GemmKernel, which: 'm' | 'n'): Side {
-  const axes = which === 'm' ? spec.m : spec.n;
-  const access = which === 'm' ? spec.a : spec.b;
-  const batchRuns = mergeRuns(spec.batch, [access]);
-  return { axes, access, size: product(axes), runs: mergeRuns(axes, [access]), batchOffset: runOffset('batch', batchRuns, 0) };
-}
-
-/** `base + extra` without the noise of zero terms. */
-function plus(...terms: string[]): string {
-  const t = terms.filter((s) => s !== '0u' && s !== '');
-  return t.length ? t.join(' + ') : '0u';
+/** Whether every listed stride and the offset are multiples of 4. */
+function aligned4(offset: number, strides: Iterable<number>): boolean {
+  if (offset % 4 !== 0) return false;
+  for (const s of strides) if (s % 4 !== 0) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
-// 'register': no workgroup memory, no barriers, an 8×8 block per invocation
+// 'register': no workgroup memory, no barriers, up to 8×8 outputs per invocation
 
-function registerGemm(spec: GemmKernel): GemmWgsl {
-  const M = product(spec.m);
-  const N = product(spec.n);
-  const batches = product(spec.batch);
-  const rowsOf = (n: number) => Math.min(REGISTER_ROWS, 1 << Math.ceil(Math.log2(Math.max(1, n))));
-  const colsOf = (n: number) => (n <= 4 ? 4 : REGISTER_COLS);
+/** One side of the product: the rows (uniform across lanes) or the columns (one block per lane). */
+interface Side {
+  which: 'm' | 'n';
+  axes: readonly Axis[];
+  access: Access;
+  size: number;
+  /** Runs over this side's own axes in its operand. */
+  runs: Run[];
+  /** Runs over the batch axes in its operand. */
+  batchRuns: Run[];
+}
 
-  // The column side varies across SIMD lanes; give it the group with more blocks so that
-  // narrow products (N < 64, e.g. attention's p·v) still fill the lanes.
-  const blocks = (n: number) => Math.ceil(n / REGISTER_COLS);
-  const swap = blocks(N) < REGISTER_WORKGROUP && blocks(M) > blocks(N);
-  const rows = side(spec, swap ? 'n' : 'm');
-  const cols = side(spec, swap ? 'm' : 'n');
-  const TR = rowsOf(rows.size);
-  const TC = colsOf(cols.size);
+function makeSide(spec: GemmKernel, which: 'm' | 'n'): Side {
+  const axes = which === 'm' ? spec.m : spec.n;
+  const access = which === 'm' ? spec.a : spec.b;
+  return { which, axes, access, size: product(axes), runs: mergeRuns(axes, [access]), batchRuns: mergeRuns(spec.batch, [access]) };
+}
+
+/**
+ * How the per-lane (column) operand is read: 'cols' = vec4 of 4 adjacent columns (stride 1
+ * along the columns), 'k' = vec4 of 4 adjacent k-steps (stride 1 along k; the loop then
+ * steps by 4), 'scalar' otherwise.
+ */
+type ColMode = 'cols' | 'k' | 'scalar';
+
+interface RegisterPlan {
+  swap: boolean;
+  rows: Side;
+  cols: Side;
+  kRuns: Run[];
+  TR: number;
+  TC: number;
+  workgroup: number;
+  colMode: ColMode;
+  /** Rows operand read as vec4 along k (when the loop steps by 4 anyway). */
+  rowVecK: boolean;
+  /** Outputs stored as vec4 along the columns. */
+  vecStore: boolean;
+}
+
+function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean, tuning: RegisterTuning): RegisterPlan {
+  const rows = makeSide(spec, swap ? 'n' : 'm');
+  const cols = makeSide(spec, swap ? 'm' : 'n');
+  const TR = Math.min(tuning.rows ?? REGISTER_ROWS, 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
   const kRuns = mergeRuns(spec.k, [rows.access, cols.access]);
+  if (kRuns.length === 0) kRuns.push({ size: 1, strides: [0, 0] });
+  const inner = kRuns[kRuns.length - 1];
+  const outerK = kRuns.slice(0, -1);
 
+  let colMode: ColMode = 'scalar';
+  let rowVecK = false;
+  let vecStore = false;
+  if (vec4) {
+    const c = cols.access;
+    const batchStrides = cols.batchRuns.map((r) => r.strides[0]);
+    const lastCol = cols.runs[cols.runs.length - 1];
+    const colsFit =
+      lastCol !== undefined &&
+      lastCol.strides[0] === 1 &&
+      lastCol.size % 4 === 0 &&
+      aligned4(c.offset, [...batchStrides, ...cols.runs.slice(0, -1).map((r) => r.strides[0]), ...kRuns.map((r) => r.strides[1])]);
+    const kFit =
+      inner.strides[1] === 1 &&
+      inner.size % 4 === 0 &&
+      aligned4(c.offset, [...batchStrides, ...cols.runs.map((r) => r.strides[0]), ...outerK.map((r) => r.strides[1])]);
+    colMode = colsFit ? 'cols' : kFit ? 'k' : 'scalar';
+    if (colMode === 'k' && tuning.rowVec !== false) {
+      const r = rows.access;
+      rowVecK =
+        inner.strides[0] === 1 &&
+        aligned4(r.offset, [...rows.batchRuns.map((x) => x.strides[0]), ...rows.runs.map((x) => x.strides[0]), ...outerK.map((x) => x.strides[0])]);
+    }
+    // vec4 stores: the last non-unit column axis has stride 1 in `out`, its size and every
+    // other offset of `out` a multiple of 4.
+    const lastAxis = [...cols.axes].reverse().find((a) => a.size > 1);
+    if (lastAxis && strideOf(spec.out, lastAxis) === 1 && lastAxis.size % 4 === 0) {
+      const others = [...spec.batch, ...spec.m, ...spec.n].filter((a) => a.id !== lastAxis.id && a.size > 1).map((a) => strideOf(spec.out, a));
+      vecStore = spec.out.arena === 'f32' && aligned4(spec.out.offset, others);
+    }
+  }
   const colBlocks = Math.ceil(cols.size / TC);
-  const workgroup = Math.min(REGISTER_WORKGROUP, Math.max(8, 1 << Math.ceil(Math.log2(colBlocks))));
+  const workgroup = tuning.workgroup ?? (colBlocks <= 8 ? 8 : REGISTER_WORKGROUP);
+  return { swap, rows, cols, kRuns, TR, TC, workgroup, colMode, rowVecK, vecStore };
+}
+
+/**
+ * Pick the orientation and block width: lanes along n and 8 columns per lane, unless the
+ * other orientation (lanes along m) or 4 columns reads and stores more as vec4s, or fills
+ * many more SIMD lanes.
+ */
+function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning = {}): RegisterPlan {
+  const candidates: RegisterPlan[] = [];
+  for (const swap of tuning.swap === undefined ? [false, true] : [tuning.swap]) {
+    for (const TC of tuning.cols === undefined ? ([8, 4] as const) : [tuning.cols]) candidates.push(planRegister(spec, swap, TC, vec4, tuning));
+  }
+  // Measured on lavapipe: vec4 reads of the per-lane operand and vec4 stores matter most;
+  // idle lanes (fewer than 8 column blocks) cost less than either.
+  const score = (p: RegisterPlan) => {
+    const lanes = Math.min(8, Math.ceil(p.cols.size / p.TC)) / 8;
+    return (p.colMode === 'scalar' ? 1 : 4) * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1);
+  };
+  return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
+}
+
+function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
+  const vec4 = options.vec4 ?? true;
+  const plan = chooseRegister(spec, vec4, options.tuning);
+  const { swap, rows, cols, kRuns, TR, TC, workgroup, colMode, rowVecK, vecStore } = plan;
+  const usesVec4 = colMode !== 'scalar' || rowVecK || vecStore;
+  const view = usesVec4 ? VEC4_VIEW : F32_VIEW;
+  const batches = product(spec.batch);
+  const colBlocks = Math.ceil(cols.size / TC);
   const colGroups = Math.ceil(colBlocks / workgroup);
   const rowBlocks = Math.ceil(rows.size / TR);
   const { dispatch, guard } = grid([colGroups, rowBlocks, batches]);
+  const inner = kRuns[kRuns.length - 1];
+  const step = colMode === 'k' ? 4 : 1; // k positions per loop iteration
+  const colUnit = colMode === 'scalar' ? 1 : 4; // offsets of the column operand in elements or vec4s
+  const rowUnit = rowVecK ? 4 : 1;
+  const [rowName, colName] = swap ? ['B', 'A'] : ['A', 'B'];
 
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${workgroup}, 1, 1)`);
@@ -246,71 +451,106 @@ function registerGemm(spec: GemmKernel): GemmWgsl {
   L.push(`  let col0 = (col_group * ${u(workgroup)} + lane) * ${u(TC)};`);
   L.push(`  if (col0 >= ${u(cols.size)}) { return; }`);
   L.push(`  let row0 = row_block * ${u(TR)};`);
-  const [rowName, colName] = swap ? ['B', 'A'] : ['A', 'B'];
-  L.push(`  // This block's ${TR} rows of ${rowName} and ${TC} of ${colName} (${swap ? 'roles swapped: lanes run along m' : 'lanes run along n'}); positions past the edges are clamped, their results not stored.`);
+  L.push(
+    `  // ${TR} rows of ${rowName} (same for every lane) and ${TC} ${swap ? 'rows' : 'columns'} of ${colName} (this lane's)` +
+      `${colMode === 'cols' ? ', read as vec4s across them' : colMode === 'k' ? ', read as vec4s along k' : ''}; ` +
+      `offsets${colUnit === 4 || rowUnit === 4 ? ' (in vec4s where read as vec4s)' : ''} past the edges are clamped, their results not stored.`,
+  );
   const rowBase = (i: number) => `row_base${i}`;
   const colBase = (j: number) => `col_base${j}`;
-  const clampRow = (i: number) => (rows.size % TR === 0 ? `row0 + ${u(i)}` : `min(row0 + ${u(i)}, ${u(rows.size - 1)})`);
-  const clampCol = (j: number) => (cols.size % TC === 0 ? `col0 + ${u(j)}` : `min(col0 + ${u(j)}, ${u(cols.size - 1)})`);
+  const rowAt = (i: number) => (i === 0 ? 'row0' : rows.size % TR === 0 ? `(row0 + ${u(i)})` : `min(row0 + ${u(i)}, ${u(rows.size - 1)})`);
+  const rowStart = plus(u(rows.access.offset), runOffset('batch', rows.batchRuns, 0));
+  if (rowStart.includes('batch')) L.push(`  let row_start = ${rowStart}; // ${rowName}'s region + batch offset`);
+  const rowOrigin = rowStart.includes('batch') ? 'row_start' : rowStart;
   for (let i = 0; i < TR; i++) {
-    L.push(`  let ${rowBase(i)} = ${plus(u(rows.access.offset), rows.batchOffset, runOffset(i === 0 ? 'row0' : `(${clampRow(i)})`, rows.runs, 0))};`);
+    L.push(`  let ${rowBase(i)} = ${inUnits(plus(rowOrigin, runOffset(rowAt(i), rows.runs, 0)), rowUnit)};`);
   }
-  for (let j = 0; j < TC; j++) {
-    L.push(`  let ${colBase(j)} = ${plus(u(cols.access.offset), cols.batchOffset, runOffset(j === 0 ? 'col0' : `(${clampCol(j)})`, cols.runs, 0))};`);
+  // Column bases: one per column, or one per 4 columns when they are read as one vec4.
+  const colBaseCount = colMode === 'cols' ? TC / 4 : TC;
+  const colSpan = colMode === 'cols' ? 4 : 1;
+  const colAt = (j: number) => {
+    const first = j * colSpan;
+    if (first === 0) return 'col0';
+    return cols.size % TC === 0 ? `(col0 + ${u(first)})` : `min(col0 + ${u(first)}, ${u(cols.size - colSpan)})`;
+  };
+  const colStart = plus(u(cols.access.offset), runOffset('batch', cols.batchRuns, 0));
+  if (colStart.includes('batch')) L.push(`  let col_start = ${colStart}; // ${colName}'s region + batch offset`);
+  const colOrigin = colStart.includes('batch') ? 'col_start' : colStart;
+  for (let j = 0; j < colBaseCount; j++) {
+    L.push(`  let ${colBase(j)} = ${inUnits(plus(colOrigin, runOffset(colAt(j), cols.runs, 0)), colUnit)};`);
   }
   const vecs = TC / 4;
   const accName = (i: number, v: number) => `acc${i}_${v * 4}`;
   for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  var ${accName(i, v)} = vec4f(0.0);`);
 
-  // The multiply-adds of one k step, at k offsets `kr` (rows operand) and `kc` (columns operand).
-  const step = (indent: string, kr: string, kc: string): string[] => {
+  // The multiply-adds of one loop iteration (`step` k positions) at k offsets kr, kc.
+  const body = (indent: string): string[] => {
     const out: string[] = [];
-    for (let v = 0; v < vecs; v++) {
-      const loads = [0, 1, 2, 3].map((c) => `arena[${colBase(4 * v + c)} + ${kc}]`);
-      out.push(`${indent}let col${v * 4} = vec4f(${loads.join(', ')});`);
+    const rStride = inner.strides[0];
+    const cStride = inner.strides[1];
+    if (colMode === 'k') {
+      for (let j = 0; j < TC; j++) out.push(`${indent}let c${j} = arena[${colBase(j)} + kc];`);
+      if (rowVecK) for (let i = 0; i < TR; i++) out.push(`${indent}let r${i} = arena[${rowBase(i)} + kr];`);
     }
-    for (let i = 0; i < TR; i++) {
-      out.push(`${indent}let row${i} = arena[${rowBase(i)} + ${kr}];`);
-      for (let v = 0; v < vecs; v++) out.push(`${indent}${accName(i, v)} = fma(vec4f(row${i}), col${v * 4}, ${accName(i, v)});`);
+    for (let s = 0; s < step; s++) {
+      const sfx = step > 1 ? `_${s}` : '';
+      for (let v = 0; v < vecs; v++) {
+        let value: string;
+        if (colMode === 'k') value = `vec4f(${[0, 1, 2, 3].map((c) => `c${4 * v + c}[${s}]`).join(', ')})`;
+        else if (colMode === 'cols') value = `arena[${plus(colBase(v), 'kc')}]`;
+        else value = `vec4f(${[0, 1, 2, 3].map((c) => view.load(`${colBase(4 * v + c)} + kc`)).join(', ')})`;
+        out.push(`${indent}let col${v * 4}${sfx} = ${value};`);
+      }
+      for (let i = 0; i < TR; i++) {
+        let value: string;
+        if (rowVecK) value = `r${i}[${s}]`;
+        else value = view.load(plus(rowBase(i), 'kr', s === 0 ? '' : u(s * rStride)));
+        out.push(`${indent}let row${i}${sfx} = ${value};`);
+        for (let v = 0; v < vecs; v++) out.push(`${indent}${accName(i, v)} = fma(vec4f(row${i}${sfx}), col${v * 4}${sfx}, ${accName(i, v)});`);
+      }
     }
+    const rAdvance = rowVecK ? 1 : rStride * step;
+    const cAdvance = colMode === 'k' ? 1 : cStride * step / colUnit;
+    if (rAdvance !== 0) out.push(`${indent}kr = kr + ${u(rAdvance)};`);
+    if (cAdvance !== 0) out.push(`${indent}kc = kc + ${u(cAdvance)};`);
     return out;
   };
 
-  // k loops: one per run, outer runs fixing a base offset, the innermost stepping offsets.
-  const runs = kRuns.length ? kRuns : [{ size: 1, strides: [0, 0] }];
-  L.push('  // The contraction: offsets into both operands step by their k strides.');
+  // k loops: one per run; outer runs fix base offsets, the innermost steps them.
+  L.push(`  // The contraction over k${kRuns.length > 1 ? ` (${kRuns.length} runs of axes that do not merge)` : ''}.`);
   let indent = '  ';
   let baseR = '0u';
   let baseC = '0u';
-  for (let r = 0; r < runs.length - 1; r++) {
+  for (let r = 0; r < kRuns.length - 1; r++) {
     const k = `k${r}`;
-    L.push(`${indent}for (var ${k} = 0u; ${k} < ${u(runs[r].size)}; ${k} = ${k} + 1u) {`);
+    L.push(`${indent}for (var ${k} = 0u; ${k} < ${u(kRuns[r].size)}; ${k} = ${k} + 1u) {`);
     indent += '  ';
-    const nr = `kr${r}`;
-    const nc = `kc${r}`;
-    L.push(`${indent}let ${nr} = ${plus(baseR, `${k} * ${u(runs[r].strides[0])}`)};`);
-    L.push(`${indent}let ${nc} = ${plus(baseC, `${k} * ${u(runs[r].strides[1])}`)};`);
-    baseR = nr;
-    baseC = nc;
+    L.push(`${indent}let kr${r} = ${plus(baseR, `${k} * ${u(kRuns[r].strides[0] / rowUnit)}`)};`);
+    L.push(`${indent}let kc${r} = ${plus(baseC, `${k} * ${u(kRuns[r].strides[1] / colUnit)}`)};`);
+    baseR = `kr${r}`;
+    baseC = `kc${r}`;
   }
-  const inner = runs[runs.length - 1];
   L.push(`${indent}var kr = ${baseR};`);
   L.push(`${indent}var kc = ${baseC};`);
-  L.push(`${indent}for (var k = 0u; k < ${u(inner.size)}; k = k + 1u) {`);
-  L.push(...step(indent + '  ', 'kr', 'kc'));
-  if (inner.strides[0] !== 0) L.push(`${indent}  kr = kr + ${u(inner.strides[0])};`);
-  if (inner.strides[1] !== 0) L.push(`${indent}  kc = kc + ${u(inner.strides[1])};`);
+  L.push(`${indent}for (var k = 0u; k < ${u(inner.size)}; k = k + ${u(step)}) {`);
+  L.push(...body(indent + '  '));
   L.push(`${indent}}`);
-  for (let r = runs.length - 2; r >= 0; r--) {
+  for (let r = kRuns.length - 2; r >= 0; r--) {
     indent = indent.slice(2);
     L.push(`${indent}}`);
   }
 
-  L.push('  // Epilogue and store (store_out skips positions past the edges).');
+  L.push(`  // Epilogue and store${vecStore ? ' (4 outputs at a time)' : ''}; positions past the edges are skipped.`);
   for (let i = 0; i < TR; i++) {
+    const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
     for (let v = 0; v < vecs; v++) {
+      if (vecStore) {
+        const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
+        const [m, n] = swap ? [col, row] : [row, col];
+        L.push(`  store_out4(${accName(i, v)}, batch, ${m}, ${n});`);
+        continue;
+      }
       for (let c = 0; c < 4; c++) {
-        const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
         const col = v * 4 + c === 0 ? 'col0' : `col0 + ${u(v * 4 + c)}`;
         const [m, n] = swap ? [col, row] : [row, col];
         L.push(`  store_out(${accName(i, v)}.${'xyzw'[c]}, batch, ${m}, ${n});`);
@@ -318,7 +558,8 @@ function registerGemm(spec: GemmKernel): GemmWgsl {
     }
   }
   L.push('}');
-  const code = `${BINDINGS}${PRELUDE}\n${storeFunction(spec)}\n\n${L.join('\n')}\n`;
+  const stores = storeFunctions(spec, view, vecStore ? cols.which : undefined);
+  const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
   return { code, workgroupSize: [workgroup, 1, 1], dispatch };
 }
 
@@ -326,5 +567,82 @@ function registerGemm(spec: GemmKernel): GemmWgsl {
 // 'tiled': 64×64 tiles in workgroup memory, 16×16 invocations, 4×4 outputs each
 
 function tiledGemm(spec: GemmKernel): GemmWgsl {
-  throw new Error('tiled GEMM: not yet');
+  const M = product(spec.m);
+  const N = product(spec.n);
+  const K = product(spec.k);
+  const batches = product(spec.batch);
+  const kRuns = mergeRuns(spec.k, [spec.a, spec.b]);
+  if (kRuns.length === 0) kRuns.push({ size: 1, strides: [0, 0] });
+  // Per operand: which tile elements each invocation loads. With k contiguous in memory (or
+  // the rows not), neighbouring invocations take neighbouring k (kk = lid.x, rows lid.y + 16·t);
+  // otherwise neighbouring rows (row = flat_lid % 64, kk = flat_lid / 64 + 4·t).
+  const operands = (['a', 'b'] as const).map((name, j) => {
+    const side = makeSide(spec, name === 'a' ? 'm' : 'n');
+    const lastRun = side.runs[side.runs.length - 1];
+    const kFast = kRuns[kRuns.length - 1].strides[j] === 1 || lastRun === undefined || lastRun.strides[0] !== 1;
+    return { name, side, size: side.size, j, kFast };
+  });
+  const tiles: [number, number, number] = [Math.ceil(N / TILE), Math.ceil(M / TILE), batches];
+  const { dispatch, guard } = grid(tiles);
+  const kTiles = Math.ceil(K / TILE_K);
+  const loads = (TILE * TILE_K) / (TILED_WORKGROUP * TILED_WORKGROUP); // elements of each tile per invocation
+  const singleK = kRuns.length === 1;
+  const inner = kRuns[kRuns.length - 1];
+
+  const L: string[] = [];
+  L.push(`var<workgroup> tile_a: array<f32, ${TILE_PITCH * TILE_K}>; // [k][m], rows ${TILE_PITCH} apart`);
+  L.push(`var<workgroup> tile_b: array<f32, ${TILE_PITCH * TILE_K}>; // [k][n]`);
+  L.push('');
+  L.push(`@compute @workgroup_size(${TILED_WORKGROUP}, ${TILED_WORKGROUP}, 1)`);
+  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {');
+  L.push(...locateWorkgroup(tiles[0], tiles[1], tiles[2], guard));
+  L.push(`  let row0 = row_block * ${u(TILE)};`);
+  L.push(`  let col0 = col_group * ${u(TILE)};`);
+  L.push(`  let flat_lid = lid.y * ${u(TILED_WORKGROUP)} + lid.x;`);
+  // Row (column) offsets of the tile elements this invocation loads; rows past the edge clamped.
+  for (const { side, name, size, kFast } of operands) {
+    const base = (row: string) => plus(u(side.access.offset), runOffset('batch', side.batchRuns, 0), runOffset(row, side.runs, 0));
+    const start = name === 'a' ? 'row0' : 'col0';
+    const clamp = (e: string) => (size % TILE === 0 ? e : `min(${e}, ${u(size - 1)})`);
+    if (kFast) {
+      L.push(`  // ${name.toUpperCase()} tile: kk = lid.x, ${name === 'a' ? 'rows' : 'columns'} lid.y + 16·t.`);
+      for (let t = 0; t < loads; t++) L.push(`  let ${name}_base${t} = ${base(`(${clamp(plus(start, 'lid.y', u(TILED_WORKGROUP * t)))})`)};`);
+      L.push(`  let ${name}_kk = lid.x;`);
+    } else {
+      L.push(`  // ${name.toUpperCase()} tile: ${name === 'a' ? 'row' : 'column'} flat_lid % 64, kk = flat_lid / 64 + 4·t.`);
+      L.push(`  let ${name}_base0 = ${base(`(${clamp(`${start} + flat_lid % ${u(TILE)}`)})`)};`);
+      L.push(`  let ${name}_kk = flat_lid / ${u(TILE)};`);
+    }
+  }
+  L.push(`  var acc: array<vec4f, ${PER_THREAD}>; // acc[i][j]: row lid.y + 16·i, column lid.x + 16·j`);
+  L.push(`  for (var k_tile = 0u; k_tile < ${u(kTiles)}; k_tile = k_tile + 1u) {`);
+  for (const { name, j, kFast } of operands) {
+    for (let t = 0; t < loads; t++) {
+      const kk = kFast || t === 0 ? `${name}_kk` : `${name}_kk + ${u((TILE_K / loads) * t)}`;
+      const slot = kFast ? plus(`${name}_kk * ${u(TILE_PITCH)}`, 'lid.y', u(TILED_WORKGROUP * t)) : `${t === 0 ? `${name}_kk` : `(${name}_kk + ${u((TILE_K / loads) * t)})`} * ${u(TILE_PITCH)} + flat_lid % ${u(TILE)}`;
+      const base = kFast ? `${name}_base${t}` : `${name}_base0`;
+      const flatK = `k_tile * ${u(TILE_K)} + ${kk}`;
+      const kClamped = K % TILE_K === 0 ? `(${flatK})` : `min(${flatK}, ${u(K - 1)})`;
+      const kStride = inner.strides[j];
+      const kOffset = singleK ? (kStride === 0 ? '0u' : kStride === 1 ? kClamped : `${kClamped} * ${u(kStride)}`) : runOffset(kClamped, kRuns, j);
+      const value = `arena[${plus(base, kOffset)}]`;
+      L.push(`    tile_${name}[${slot}] = ${K % TILE_K === 0 ? value : `select(0.0, ${value}, ${flatK} < ${u(K)})`};`);
+    }
+  }
+  L.push('    workgroupBarrier();');
+  L.push(`    for (var kk = 0u; kk < ${u(TILE_K)}; kk = kk + 1u) {`);
+  L.push(`      let b = vec4f(${[0, 1, 2, 3].map((jj) => `tile_b[${plus(`kk * ${u(TILE_PITCH)}`, 'lid.x', u(TILED_WORKGROUP * jj))}]`).join(', ')});`);
+  for (let i = 0; i < PER_THREAD; i++) L.push(`      acc[${i}] = fma(vec4f(tile_a[${plus(`kk * ${u(TILE_PITCH)}`, 'lid.y', u(TILED_WORKGROUP * i))}]), b, acc[${i}]);`);
+  L.push('    }');
+  L.push('    workgroupBarrier();');
+  L.push('  }');
+  L.push('  // Epilogue and store; positions past the edges are skipped.');
+  for (let i = 0; i < PER_THREAD; i++) {
+    for (let jj = 0; jj < PER_THREAD; jj++) {
+      L.push(`  store_out(acc[${i}].${'xyzw'[jj]}, batch, ${plus('row0', 'lid.y', u(TILED_WORKGROUP * i))}, ${plus('col0', 'lid.x', u(TILED_WORKGROUP * jj))});`);
+    }
+  }
+  L.push('}');
+  const code = `${F32_VIEW.declarations}${PRELUDE}\n${storeFunctions(spec, F32_VIEW)}\n\n${L.join('\n')}\n`;
+  return { code, workgroupSize: [TILED_WORKGROUP, TILED_WORKGROUP, 1], dispatch };
 }
