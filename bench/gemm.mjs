@@ -4,11 +4,17 @@
 // per invocation in 16 vec4 accumulators, B and C as array<vec4f>, contiguous row-major
 // operands, workgroup (16, 1)) at the same sizes, measured in the same run.
 //
-//   npm run build && node bench/gemm.mjs           (VARIANT=tiled to time the tiled kernels;
-//                                                   SHAPES=name,name to pick rows; NOWRITE=1)
+//   npm run build && node bench/gemm.mjs
+// Options (environment): VARIANT=tiled times the tiled kernels; SHAPES=scores,p·v picks rows;
+// TUNINGS='[null,{"swap":true}]' compares register tunings; SHADER_CACHE=1 keeps Mesa's disk
+// cache (otherwise disabled so that "first dispatch" shows the compile); NOWRITE=1.
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { machine, median, root, writeSection } from './lib.mjs';
+
+// "first dispatch" should show LLVM's compile, not a hit in Mesa's on-disk shader cache.
+if (process.env.SHADER_CACHE !== '1') process.env.MESA_SHADER_CACHE_DISABLE = 'true';
 
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { acquireDevice } = await dist('runtime/index.js').catch(() => {
@@ -176,6 +182,7 @@ const bestLayout = layoutOf(3);
 const iarena = device.createBuffer({ size: 16, usage });
 
 const only = process.env.SHAPES?.split(',');
+const loadBefore = loadavg()[0];
 const rows = [];
 for (const c of cases()) {
   if (only && !only.some((s) => c.name.includes(s))) continue;
@@ -228,7 +235,10 @@ for (const c of cases()) {
   const gen = result(gens[0].t, ms[0]);
   const g = gens[0].g;
 
-  const row = { ...c, batches, M, N, K, gen, best, workgroup: g.workgroupSize, dispatch: g.dispatch };
+  // What the generator chose, from its comments: the per-lane operand's reads and the stores.
+  const reads = /read as vec4s across them/.test(g.code) ? 'vec4 across columns' : /read as vec4s along k/.test(g.code) ? 'vec4 along k' : 'scalar';
+  const plan = variant === 'register' ? `lanes along ${/lanes run along m|rows of A \(this lane's\)/.test(g.code) ? 'm' : 'n'}, ${reads} reads, ${/store_out4\(acc/.test(g.code) ? 'vec4' : 'scalar'} stores` : 'tiled';
+  const row = { ...c, batches, M, N, K, gen, best, plan, workgroup: g.workgroupSize, dispatch: g.dispatch };
   rows.push(row);
   console.log(
     `${c.name.padEnd(30)} generated ${gen.gflops.toFixed(2).padStart(6)} GFLOP/s (${gen.ms.toFixed(3)} ms, first dispatch ${gen.first.toFixed(0)} ms)` +
@@ -245,14 +255,16 @@ CPU config: batch 12, seq 64, embed 128, heads 4, hidden 512), epilogue \`acc\`.
 hand-written kernel (8×8 per invocation, 16 vec4 accumulators, B and C as \`array<vec4f>\`,
 contiguous row-major operands, workgroup (16, 1)) at the same sizes. Median of ${repeats} submits of
 many dispatches each, after warm-up; "first" is the first dispatch, LLVM's compile included
-(0 when Mesa's shader cache already holds the kernel).
+(Mesa's shader cache disabled). Load average (1 min) ${loadBefore.toFixed(1)} before and
+${loadavg()[0].toFixed(1)} after the run on ${cpus().length} cores: other work shared the machine, so absolute figures
+are low and noisy; generated and best were timed in alternation, so their ratio is the steadier figure.
 
-| GEMM | layout (generated) | batch × (M×N×K) | generated GFLOP/s | best GFLOP/s | generated / best | first dispatch gen / best |
-|---|---|---|---|---|---|---|
+| GEMM | layout (generated) | batch × (M×N×K) | generated kernel | generated GFLOP/s | best GFLOP/s | generated / best | first dispatch gen / best |
+|---|---|---|---|---|---|---|---|
 ${rows
   .map(
     (r) =>
-      `| ${r.name} | ${r.note} | ${r.batches}×(${r.M}×${r.N}×${r.K}) | ${r.gen.gflops.toFixed(2)} | ${r.best.gflops.toFixed(2)} | ${(r.gen.gflops / r.best.gflops).toFixed(2)} | ${r.gen.first.toFixed(0)} / ${r.best.first.toFixed(0)} ms |`,
+      `| ${r.name} | ${r.note} | ${r.batches}×(${r.M}×${r.N}×${r.K}) | ${r.plan} | ${r.gen.gflops.toFixed(2)} | ${r.best.gflops.toFixed(2)} | ${(r.gen.gflops / r.best.gflops).toFixed(2)} | ${r.gen.first.toFixed(0)} / ${r.best.first.toFixed(0)} ms |`,
   )
   .join('\n')}
 `;

@@ -4,8 +4,7 @@
  */
 import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
 import { compileFile } from '../driver/index.js';
-import { flag, parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
-import { BUILD_FLAGS, runBuild, runTrain, TRAIN_FLAGS } from './train.js';
+import { parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { compileOptions, defaultIo, files, formatOf, report, type Io } from './common.js';
 
 const HELP = `mdlc — compiler for .mdl neural-network models
@@ -58,10 +57,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return 0;
       case 'check':
         return runCheck(parseArgs(rest, COMMON), io);
-      case 'build':
+      // Loaded on demand: code generation (ts-morph) and WebGPU are slow to import, and
+      // `mdlc check` needs neither.
+      case 'build': {
+        const { BUILD_FLAGS, runBuild } = await import('./train.js');
         return await runBuild(parseArgs(rest, { ...COMMON, ...BUILD_FLAGS }), io);
-      case 'train':
+      }
+      case 'train': {
+        const { TRAIN_FLAGS, runTrain } = await import('./train.js');
         return await runTrain(parseArgs(rest, { ...COMMON, ...TRAIN_FLAGS }), io);
+      }
       default:
         throw new UsageError(`unknown command '${command}' (commands: check, build, train)`);
     }

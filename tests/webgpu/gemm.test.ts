@@ -327,6 +327,33 @@ describe('GEMM addressing', () => {
     }
   });
 
+  it('writes region offsets only as plain literals (the program swaps them for uniform reads)', () => {
+    // program.ts renders kernels with stand-in offsets (multiples of 16 from 2^30) and replaces
+    // each literal `<offset>u` by a uniform read: a generator must not fold or divide them.
+    for (const c of [cases[5], cases[6], cases[11], cases[12], cases[9]]) {
+      const { spec } = build(c);
+      const stand = new Set<number>();
+      const accesses: Access[] = [spec.a, spec.b, spec.out];
+      const visit = (e: KExpr): void => {
+        if (e.k === 'load') accesses.push(e.access);
+        if ('x' in e) visit(e.x);
+        if ('a' in e && typeof e.a === 'object') visit(e.a);
+        if ('b' in e && typeof e.b === 'object') visit(e.b);
+      };
+      visit(spec.epilogue);
+      accesses.forEach((a, j) => {
+        a.offset = 0x40000000 + j * 0x10000;
+        stand.add(a.offset);
+      });
+      for (const variant of ['register', 'tiled'] as const) {
+        const code = gemmWgsl(spec, variant).code;
+        const big = [...code.matchAll(/\b(\d+)u\b/g)].map((m) => Number(m[1])).filter((v) => v >= 0x10000000);
+        expect(big.filter((v) => !stand.has(v)), `${c.name} (${variant})`).toEqual([]);
+        for (const a of accesses) expect(code).toContain(`${a.offset}u`);
+      }
+    }
+  });
+
   it('register: no workgroup memory, no barriers; tiled: both', () => {
     const { spec } = build(cases[5]);
     const reg = gemmWgsl(spec, 'register').code;

@@ -11,9 +11,11 @@
  *    (barriers are ruinous there). Each invocation owns a block of up to 8×8 outputs in vec4
  *    accumulators; a workgroup is a row of invocations sharing the block's rows, so loads of
  *    the "row" operand are uniform across SIMD lanes and only the "column" operand is loaded
- *    per lane. Lavapipe runs invocations as SIMD lanes and turns every per-lane load or store
- *    into a loop of bounds-checked scalar accesses, so per-lane accesses are made vec4 wide
- *    wherever the layout allows (the arena is then viewed as `array<vec4f>`, see below).
+ *    per lane. Lavapipe runs invocations as SIMD lanes and turns a per-lane load or store into
+ *    one bounds-checked scalar access per lane, so per-lane accesses are made vec4 wide
+ *    wherever the layout allows (the arena is then viewed as `array<vec4f>`, see below):
+ *    across 4 columns (then as fast as a hand-written kernel on contiguous operands), or along
+ *    k (operands stored [n][k]; the loop then steps by 4, ~0.7 of that speed).
  *  - 'tiled' for GPUs: a 64×64 output tile per 16×16 workgroup, 4×4 outputs per invocation,
  *    operands staged through workgroup memory 16 k-steps at a time.
  *
@@ -418,11 +420,15 @@ function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning 
   for (const swap of tuning.swap === undefined ? [false, true] : [tuning.swap]) {
     for (const TC of tuning.cols === undefined ? ([8, 4] as const) : [tuning.cols]) candidates.push(planRegister(spec, swap, TC, vec4, tuning));
   }
-  // Measured on lavapipe: vec4 reads of the per-lane operand and vec4 stores matter most;
-  // idle lanes (fewer than 8 column blocks) cost less than either.
+  // Measured on lavapipe: vec4 reads of the per-lane operand (across columns best, along k
+  // next) and vec4 stores matter most; idle lanes (fewer than 8 column blocks) cost less than
+  // either. Blocks that overhang the edges compute wasted outputs.
+  const useful = (size: number, block: number) => size / (Math.ceil(size / block) * block);
   const score = (p: RegisterPlan) => {
     const lanes = Math.min(8, Math.ceil(p.cols.size / p.TC)) / 8;
-    return (p.colMode === 'scalar' ? 1 : 4) * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1);
+    const reads = p.colMode === 'cols' ? 4 : p.colMode === 'k' ? 3 : 1;
+    const waste = useful(p.cols.size, p.TC) * useful(p.rows.size, p.TR);
+    return reads * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * waste * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1);
   };
   return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
 }
