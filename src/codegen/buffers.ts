@@ -186,6 +186,9 @@ export function accessesOf(k: Kernel): Access[] {
       out.push(k.out, k.a, k.b);
       visit(k.epilogue);
       break;
+    case 'sum_squares':
+      for (const p of k.parts) out.push(p.input, p.out);
+      break;
   }
   return out;
 }

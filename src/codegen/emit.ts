@@ -9,7 +9,7 @@
  */
 import { Project, ScriptTarget, ModuleKind, ModuleResolutionKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import type { ProgramPlan } from './program.js';
+import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK, type ProgramPlan } from './program.js';
 
 export interface EmittedProgram {
   modelTs: string;
@@ -114,7 +114,7 @@ export interface StepScalars {
   const dispatches = (entry: keyof ProgramPlan['entries'], w: CodeBlockWriter) => {
     for (const call of plan.entries[entry]) {
       w.writeLine(`// ${call.what}`);
-      w.writeLine(`pass.setBindGroup(1, this.offsets, [${slotOf.get(call)! * 256}]);`);
+      w.writeLine(`pass.setBindGroup(1, this.offsets, [${slotOf.get(call)! * OFFSETS_BLOCK}]);`);
       w.writeLine(`pass.setPipeline(this.pipeline(${lit(call.kernel)}));`);
       w.writeLine(`pass.dispatchWorkgroups(${call.dispatch.join(', ')});`);
     }
@@ -152,12 +152,12 @@ export interface StepScalars {
           w.writeLine("this.iarena = device.createBuffer({ label: 'iarena', size: ARENA.i32 * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });");
           w.writeLine(`this.readback = device.createBuffer({ label: 'readback', size: ${4 * Math.max(4, plan.outputs.logits.size, ...plan.params.map((p) => p.size))}, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });`);
           w.writeLine("this.bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: this.arena } }, { binding: 1, resource: { buffer: this.iarena } }] });");
-          w.writeLine('// One 256-byte block of offsets per dispatch, selected by a dynamic offset.');
-          w.writeLine('const table = new Uint32Array(Math.max(1, CALL_OFFSETS.length) * 64);');
-          w.writeLine('CALL_OFFSETS.forEach((offsets, i) => table.set(offsets, i * 64));');
+          w.writeLine(`// One ${OFFSETS_BLOCK}-byte block of offsets per dispatch, selected by a dynamic offset.`);
+          w.writeLine(`const table = new Uint32Array(Math.max(1, CALL_OFFSETS.length) * ${MAX_OFFSET_SLOTS});`);
+          w.writeLine(`CALL_OFFSETS.forEach((offsets, i) => table.set(offsets, i * ${MAX_OFFSET_SLOTS}));`);
           w.writeLine("this.offsetsBuffer = device.createBuffer({ label: 'offsets', size: table.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });");
           w.writeLine('device.queue.writeBuffer(this.offsetsBuffer, 0, table);');
-          w.writeLine('this.offsets = device.createBindGroup({ layout: offsetsLayout, entries: [{ binding: 0, resource: { buffer: this.offsetsBuffer, size: 256 } }] });');
+          w.writeLine(`this.offsets = device.createBindGroup({ layout: offsetsLayout, entries: [{ binding: 0, resource: { buffer: this.offsetsBuffer, size: ${OFFSETS_BLOCK} } }] });`);
         },
       },
     ],

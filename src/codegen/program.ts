@@ -221,8 +221,10 @@ function kernelComment(k: KernelSource): string {
 /** Offsets stand-ins: multiples of 16 (as real regions), far above any real offset. */
 const SENTINEL_BASE = 0x40000000;
 const SENTINEL_STEP = 0x10000;
-/** Offset slots a kernel may have: one 256-byte uniform block of u32s. */
-export const MAX_OFFSET_SLOTS = 64;
+/** Offset slots a kernel may have: one uniform block of u32s per dispatch (OFFSETS_BLOCK bytes). */
+export const MAX_OFFSET_SLOTS = 256;
+/** Bytes of each dispatch's offsets block: a multiple of WebGPU's 256-byte dynamic-offset alignment. */
+export const OFFSETS_BLOCK = MAX_OFFSET_SLOTS * 4;
 
 /**
  * Replace each distinct region offset in a kernel by a stand-in, in order of first access
@@ -274,6 +276,8 @@ export function flopsOf(k: Kernel): number {
       return 4 * size(k.axes) * k.axis.size;
     case 'scatter':
       return size(k.axes) * size(k.positions);
+    case 'sum_squares':
+      return 2 * k.parts.reduce((s, p) => s + p.size, 0);
   }
 }
 
@@ -292,5 +296,7 @@ export function bytesOf(k: Kernel): number {
       return 4 * size(k.axes) * (k.axis.size + 2);
     case 'scatter':
       return 4 * (size(k.axes) + size(k.positions) * (1 + size(k.axes) / k.axis.size));
+    case 'sum_squares':
+      return 4 * k.parts.reduce((s, p) => s + p.size + 1, 0);
   }
 }

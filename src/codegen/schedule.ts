@@ -339,7 +339,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
     writes.push(w);
   }
 
-  return mergeMapKernels({ kernels, values, reads, writes, temps }, options.aliases ?? new Map());
+  return mergeSumSquares(mergeMapKernels({ kernels, values, reads, writes, temps }, options.aliases ?? new Map()));
 }
 
 function sameAxisSet(a: readonly Axis[], b: readonly Axis[]): boolean {
@@ -422,4 +422,46 @@ function gathersFrom(e: KExpr, r: number, region: (v: number) => number): boolea
     default:
       return false;
   }
+}
+
+/**
+ * A reduction that sums the squares of a whole stored value, in any order: the value's region
+ * read as a flat range.
+ */
+function sumOfSquaresOf(k: Kernel, values: ReadonlyMap<number, Value>): { input: Access; size: number; out: Access } | undefined {
+  if (k.kind !== 'reduce' || k.fn !== 'sum' || k.axes.length !== 0) return undefined;
+  const v = k.value;
+  if (v.k !== 'unary' || v.fn !== 'square' || v.x.k !== 'load' || v.x.dtype !== 'f32') return undefined;
+  const load = v.x.access;
+  const stored = values.get(load.value);
+  if (!stored) return undefined;
+  const over = new Set(k.over.map((a) => a.id));
+  const covers = load.strides.size === over.size && [...load.strides.keys()].every((id) => over.has(id)) && k.over.reduce((n, a) => n * a.size, 1) === stored.size;
+  return covers ? { input: load, size: stored.size, out: k.out } : undefined;
+}
+
+/** Runs of consecutive whole-value sums of squares (one per parameter's gradient) become one kernel. */
+function mergeSumSquares(s: Schedule): Schedule {
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  s.kernels.forEach((k, i) => {
+    const part = s.temps.has(i) ? undefined : sumOfSquaresOf(k, s.values);
+    const last = out.kernels.length - 1;
+    const prev = out.kernels[last];
+    const prevPart = prev && !out.temps.has(last) ? (prev.kind === 'sum_squares' ? prev.parts[0] : sumOfSquaresOf(prev, s.values)) : undefined;
+    if (part && prevPart && !s.reads[i].some((r) => out.writes[last].includes(r))) {
+      const group: import('./spec.js').SumSquaresKernel =
+        prev.kind === 'sum_squares' ? prev : { kind: 'sum_squares', name: prev.name, nodes: [...prev.nodes], lines: [...prev.lines], parts: [prevPart] };
+      group.parts.push(part);
+      group.nodes = [...new Set([...group.nodes, ...k.nodes])].sort((a, b) => a - b);
+      out.kernels[last] = group;
+      out.reads[last] = [...new Set([...out.reads[last], ...s.reads[i]])];
+      out.writes[last] = [...out.writes[last], ...s.writes[i]];
+      return;
+    }
+    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+    out.kernels.push(k);
+    out.reads.push(s.reads[i]);
+    out.writes.push(s.writes[i]);
+  });
+  return out;
 }

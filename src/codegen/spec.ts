@@ -132,4 +132,14 @@ export interface GemmKernel extends KernelBase {
   out: Access;
 }
 
-export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel;
+/**
+ * Sums of squares of whole regions, invocation i summing region i (the per-parameter terms
+ * of the global gradient norm): one small loop whatever the number of regions, so it
+ * compiles fast and costs one dispatch.
+ */
+export interface SumSquaresKernel extends KernelBase {
+  kind: 'sum_squares';
+  parts: { input: Access; size: number; out: Access }[];
+}
+
+export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel;

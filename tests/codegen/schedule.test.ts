@@ -45,6 +45,17 @@ describe('schedule', () => {
     expect(s.kernels.map((k) => k.kind)).toEqual(['map', 'reduce', 'reduce']);
   });
 
+  it('sums the squares of several whole values in one kernel (the gradient norm)', () => {
+    const [x, y] = axes(['x', 5], ['y', 3]);
+    const b = new GraphBuilder();
+    const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+    const c = b.param('c', f32(y), { kind: 'zeros' }, span);
+    const sq = (v: number, ax: Axis[]) => b.add({ op: 'reduce', fn: 'sum', axes: ax }, [b.add({ op: 'unary', fn: 'square' }, [v])]);
+    const total = b.add({ op: 'unary', fn: 'sqrt' }, [b.add({ op: 'binary', fn: 'add' }, [sq(a, [x, y]), sq(c, [y])])]);
+    const s = schedule(b.graph, { outputs: [total] });
+    expect(s.kernels.map((k) => k.kind)).toEqual(['sum_squares', 'map']);
+  });
+
   it('fuses scale, bias, GELU and a residual add into the GEMM epilogue', () => {
     const [m, k, n] = axes(['m', 8], ['k', 4], ['n', 4]);
     const b = new GraphBuilder();

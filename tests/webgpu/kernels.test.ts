@@ -148,6 +148,20 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     });
   }
 
+  it('computes a global norm from per-value sums of squares in one kernel', async () => {
+    const [x, y, z] = axes(['x', 37], ['y', 5], ['z', 130]);
+    const g = new GraphBuilder();
+    const vals = [g.param('a', f32(x, y), { kind: 'zeros' }, span), g.param('b', f32(z), { kind: 'zeros' }, span), g.param('c', f32(y, z), { kind: 'zeros' }, span)];
+    let sum = g.constant(0);
+    for (const v of vals) {
+      const sq = g.add({ op: 'unary', fn: 'square' }, [v]);
+      sum = g.add({ op: 'binary', fn: 'add' }, [sum, g.add({ op: 'reduce', fn: 'sum', axes: g.type(sq).axes }, [sq])]);
+    }
+    const norm = g.add({ op: 'unary', fn: 'sqrt' }, [sum]);
+    const r = await compare(g.graph, [norm]);
+    expect(r.kinds).toEqual(['sum_squares', 'map']);
+  });
+
   it('runs the whole gradient graph of a two-layer MLP with cross-entropy', async () => {
     const [bt, i, hdn, v] = axes(['batch', 5], ['in', 7], ['hidden', 11], ['vocab', 6]);
     const g = new GraphBuilder();

@@ -5,7 +5,7 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, ScatterKernel, SoftmaxKernel } from '../spec.js';
+import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, BINDINGS, emitExpr, f32Literal, PRELUDE, storeValue, type EmitContext } from './expr.js';
 import { gemmWgsl } from './gemm.js';
 
@@ -164,6 +164,26 @@ ${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${acces
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
+/** Invocation i sums the squares of region i, read as a flat range (tables give offsets and sizes). */
+function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
+  const n = k.parts.length;
+  const table = (xs: string[]) => `array<u32, ${n}>(${xs.join(', ')})`;
+  const code = `${header(n)}  var inputs = ${table(k.parts.map((p) => `${p.input.offset}u`))};
+  var outputs = ${table(k.parts.map((p) => `${p.out.offset}u`))};
+  var sizes = ${table(k.parts.map((p) => `${p.size}u`))};
+  let base = inputs[f];
+  let count = sizes[f];
+  var acc: f32 = 0.0;
+  for (var i: u32 = 0u; i < count; i = i + 1u) {
+    let x = arena[base + i];
+    acc = acc + x * x;
+  }
+  arena[outputs[f]] = acc;
+}
+`;
+  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(n) };
+}
+
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
 export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
   switch (k.kind) {
@@ -179,5 +199,7 @@ export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
       return scatterKernel(k);
     case 'gemm':
       return gemmWgsl(k, gemm);
+    case 'sum_squares':
+      return sumSquaresKernel(k);
   }
 }
