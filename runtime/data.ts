@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { makeRng, type Rng } from './random.js';
 
 /** A problem with the data: reported as one line, exit code 1 (never a stack trace). */
 export class DataError extends Error {
@@ -147,25 +148,13 @@ export function splitTokens(tokens: Int32Array, valFraction: number, window: num
   return split;
 }
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same batches everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random sliding windows: each batch row is `window` consecutive tokens starting at a
  * uniformly random position (stride 1 over the text: abcd, bcde, ...). The state is the
  * number of batches drawn, so a resumed run continues the same sequence.
  */
 export class WindowSampler {
-  private next: () => number;
+  private rng: Rng;
   private drawn = 0;
   constructor(
     readonly tokens: Int32Array,
@@ -173,7 +162,7 @@ export class WindowSampler {
     readonly seed: number,
   ) {
     if (tokens.length < window) throw new DataError(`the text has ${tokens.length} characters, shorter than one window of ${window}`);
-    this.next = mulberry32(seed);
+    this.rng = makeRng(seed, 'windows');
   }
 
   /** Number of distinct windows. */
@@ -188,7 +177,7 @@ export class WindowSampler {
   /** Start positions of the next batch. */
   starts(batch: number): Int32Array {
     const out = new Int32Array(batch);
-    for (let i = 0; i < batch; i++) out[i] = Math.floor(this.next() * this.count);
+    for (let i = 0; i < batch; i++) out[i] = this.rng.int(this.count);
     this.drawn++;
     return out;
   }

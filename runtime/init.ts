@@ -7,8 +7,14 @@ import { makeRng } from './random.js';
 
 export type Init = { kind: 'zeros' } | { kind: 'ones' } | { kind: 'normal'; std: number; mean: number } | { kind: 'uniform'; low: number; high: number };
 
-export function initValues(init: Init, size: number, seed: number, name: string): Float32Array<ArrayBuffer> {
-  const data = new Float32Array(size);
+/** Fill `data` (f32 by default; the interpreter passes f64 arrays) with parameter `name`'s initial values. */
+export function initValues<T extends Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer> = Float32Array<ArrayBuffer>>(
+  init: Init,
+  size: number,
+  seed: number,
+  name: string,
+  data: T = new Float32Array(size) as T,
+): T {
   switch (init.kind) {
     case 'zeros':
       break;

@@ -65,10 +65,23 @@ async function adapterTraits(): Promise<{ gemm: GemmVariant; maxBinding: number;
   }
 }
 
-async function open(source: SourceFile, args: ParsedArgs, io: Io, format: ReturnType<typeof formatOf>): Promise<TrainSession | undefined> {
-  const opened = await openSession(source, { dataPath: flag(args, 'data'), overrides: trainOverrides(args) });
-  report(opened.diagnostics, [source], format, io);
-  return opened.ok ? opened.session : undefined;
+/**
+ * Read the model, compile it against its data (reporting diagnostics), and run `body` with
+ * the session; data, divergence, checkpoint and adapter failures become one line and exit 1.
+ */
+async function withSession(args: ParsedArgs, io: Io, file: string, body: (s: TrainSession, source: SourceFile) => Promise<number>): Promise<number> {
+  const format = formatOf(args);
+  const read = readSourceFile(file);
+  if (!read.source) {
+    report(read.diagnostics, [], format, io);
+    return 1;
+  }
+  const source = read.source;
+  return guarded(io, async () => {
+    const opened = await openSession(source, { dataPath: flag(args, 'data'), overrides: trainOverrides(args) });
+    report(opened.diagnostics, [source], format, io);
+    return opened.ok ? body(opened.session, source) : 1;
+  });
 }
 
 /** Run `body`, turning the user-facing failures (data, divergence, checkpoints, no adapter) into one line and exit 1. */
@@ -89,15 +102,7 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
   const [file] = files(args, true);
   const emit = flag(args, 'emit');
   if (emit !== undefined && emit !== 'ir') throw new UsageError(`--emit must be 'ir', got '${emit}'`);
-  const read = readSourceFile(file);
-  if (!read.source) {
-    report(read.diagnostics, [], format, io);
-    return 1;
-  }
-  const source = read.source;
-  return guarded(io, async () => {
-    const s = await open(source, args, io, format);
-    if (!s) return 1;
+  return withSession(args, io, file, async (s, source) => {
     if (emit === 'ir') {
       io.out(printGraph(s.model.graph, `model ${s.model.name}`));
       return 0;
@@ -122,15 +127,7 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
   const requested = flag(args, 'backend');
   if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu') throw new UsageError(`--backend must be 'webgpu' or 'cpu', got '${requested}'`);
   const overfit = args.flags.has('overfit');
-  const read = readSourceFile(file);
-  if (!read.source) {
-    report(read.diagnostics, [], format, io);
-    return 1;
-  }
-  const source = read.source;
-  return guarded(io, async () => {
-    const s = await open(source, args, io, format);
-    if (!s) return 1;
+  return withSession(args, io, file, async (s, source) => {
     const cfg = s.model.train;
     const steps = overfit && !args.flags.has('steps') && !overrides(args).has('steps') ? Math.min(cfg.steps, 500) : cfg.steps;
     let backend = requested;

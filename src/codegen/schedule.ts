@@ -367,10 +367,7 @@ function mergeMapKernels(s: Schedule, aliases: ReadonlyMap<number, number>): Sch
       out.writes[last] = [...out.writes[last], ...s.writes[i]];
       return;
     }
-    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
-    out.kernels.push(k);
-    out.reads.push(s.reads[i]);
-    out.writes.push(s.writes[i]);
+    appendKernel(out, s, i);
   });
   return out;
 
@@ -458,10 +455,15 @@ function mergeSumSquares(s: Schedule): Schedule {
       out.writes[last] = [...out.writes[last], ...s.writes[i]];
       return;
     }
-    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
-    out.kernels.push(k);
-    out.reads.push(s.reads[i]);
-    out.writes.push(s.writes[i]);
+    appendKernel(out, s, i);
   });
   return out;
+}
+
+/** Copy kernel `i` of `s` (with its reads, writes and temporary) to the end of `out`. */
+function appendKernel(out: Schedule, s: Schedule, i: number): void {
+  if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+  out.kernels.push(s.kernels[i]);
+  out.reads.push(s.reads[i]);
+  out.writes.push(s.writes[i]);
 }

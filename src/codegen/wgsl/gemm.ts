@@ -67,9 +67,8 @@ export interface RegisterTuning {
 /** WebGPU's default (and guaranteed) limit on workgroups per dispatch dimension. */
 const MAX_GROUPS_PER_DIM = 65535;
 
-/** Register variant: rows per invocation at most, columns per invocation, lanes per workgroup. */
+/** Register variant: rows per invocation at most, lanes per workgroup (columns per lane are chosen per shape). */
 const REGISTER_ROWS = 8;
-const REGISTER_COLS = 8;
 const REGISTER_WORKGROUP = 16;
 
 /** Tiled variant: output tile per workgroup, workgroup side, and k-steps staged at once. */

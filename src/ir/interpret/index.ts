@@ -9,8 +9,8 @@
  */
 import { OPS } from '../ops/index.js';
 import { formatAxes, formatType, numElements, type Axis, type Graph, type IRNode, type TensorType } from '../types.js';
-import { alloc, atPrecision, permute, type EvalContext, type Precision, type Tensor } from './tensor.js';
-import { makeRng } from './random.js';
+import { allocFloat, atPrecision, permute, type EvalContext, type Precision, type Tensor } from './tensor.js';
+import { initValues } from '../../../runtime/init.js';
 
 export * from './tensor.js';
 export { makeRng, hashString, type Rng } from './random.js';
@@ -132,25 +132,7 @@ export function initParams(graph: Graph, seed: number, precision: Precision): Ma
 }
 
 function initTensor(type: TensorType, init: Graph['params'][number]['init'], seed: number, name: string, precision: Precision): Tensor {
-  const n = numElements(type);
-  const data = alloc(type.dtype, n, precision);
-  switch (init.kind) {
-    case 'zeros':
-      break;
-    case 'ones':
-      data.fill(1);
-      break;
-    case 'normal': {
-      const rng = makeRng(seed, name);
-      for (let i = 0; i < n; i++) data[i] = init.mean + init.std * rng.normal();
-      break;
-    }
-    case 'uniform': {
-      const rng = makeRng(seed, name);
-      const w = init.high - init.low;
-      for (let i = 0; i < n; i++) data[i] = init.low + w * rng.next();
-      break;
-    }
-  }
-  return { type, data };
+  const data = allocFloat(numElements(type), precision) as Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
+  // The same values as generated programs get (runtime/init.ts), at the evaluation precision.
+  return { type, data: initValues(init, data.length, seed, name, data) };
 }

@@ -21,6 +21,7 @@
  * and the floor accepts it while still failing any absolute discrepancy above 1e-10 (the
  * gradients the cases set up are O(0.1..10)).
  */
+import { makeRng } from '../../../runtime/random.js';
 import { expect } from 'vitest';
 import { gradients } from '../../../src/ir/autodiff/index.js';
 import { GraphBuilder } from '../../../src/ir/graph.js';
@@ -33,16 +34,10 @@ export const SPAN: Span = { file: 'gradcheck.mdl', line: 1, column: 1, endLine: 
 export const REL_TOL = 1e-6;
 export const FLOOR = 1e-4;
 
-/** A small deterministic PRNG (mulberry32) so every case has fixed data. */
+/** A deterministic uniform [0, 1) stream so every case has fixed data. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = makeRng(seed, 'gradcheck');
+  return () => r.next();
 }
 
 export type Values = readonly number[] | ((i: number, r: () => number) => number);
