@@ -115,16 +115,26 @@ ${loops(k.over, step)}  arena[${accessIndex(k.out, cx)}] = acc${fin};
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
+/** A loop over the positions of one row along `axis`. */
+function rowLoop(axis: Axis): (body: string) => string {
+  const a = ix(axis);
+  return (body) => `  for (var ${a}: u32 = 0u; ${a} < ${axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
+}
+
+/** The row's maximum `m` and the sum `s` of exp(v - m): the two passes of a stable softmax. */
+function rowMaxAndSum(v: string, loop: (body: string) => string): string {
+  return `  var m: f32 = ${f32Literal(-Infinity)};
+${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
+${loop(`s = s + exp(${v} - m);`)}`;
+}
+
 function softmaxKernel(k: SoftmaxKernel): RenderedKernel {
   const total = count(k.axes);
   const cx = cxFor();
   const v = emitExpr(k.value, cx);
-  const a = ix(k.axis);
-  const loop = (body: string) => `  for (var ${a}: u32 = 0u; ${a} < ${k.axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
+  const loop = rowLoop(k.axis);
   const code = `${header(total)}${decompose(k.axes)}
-  var m: f32 = ${f32Literal(-Infinity)};
-${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
-${loop(`s = s + exp(${v} - m);`)}  let r = 1.0 / s;
+${rowMaxAndSum(v, loop)}  let r = 1.0 / s;
 ${loop(`arena[${accessIndex(k.out, cx)}] = exp(${v} - m) * r;`)}}
 `;
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
@@ -135,11 +145,8 @@ function crossEntropyRows(k: CrossEntropyRowsKernel): RenderedKernel {
   const cx = cxFor();
   const v = emitExpr(k.logits, cx);
   const a = ix(k.axis);
-  const loop = (body: string) => `  for (var ${a}: u32 = 0u; ${a} < ${k.axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
   const code = `${header(total)}${decompose(k.axes)}
-  var m: f32 = ${f32Literal(-Infinity)};
-${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
-${loop(`s = s + exp(${v} - m);`)}  var picked: f32;
+${rowMaxAndSum(v, rowLoop(k.axis))}  var picked: f32;
   {
     let ${a} = u32(${emitExpr(k.target, cx)});
     picked = ${v};
