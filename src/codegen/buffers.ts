@@ -189,6 +189,9 @@ export function accessesOf(k: Kernel): Access[] {
     case 'sum_squares':
       for (const p of k.parts) out.push(p.input, p.out);
       break;
+    case 'rows':
+      for (const p of k.phases) out.push(...accessesOf(p));
+      break;
   }
   return out;
 }

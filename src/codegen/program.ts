@@ -278,6 +278,8 @@ export function flopsOf(k: Kernel): number {
       return size(k.axes) * size(k.positions);
     case 'sum_squares':
       return 2 * k.parts.reduce((s, p) => s + p.size, 0);
+    case 'rows':
+      return k.phases.reduce((s, p) => s + flopsOf(p), 0);
   }
 }
 
@@ -298,5 +300,7 @@ export function bytesOf(k: Kernel): number {
       return 4 * (size(k.axes) + size(k.positions) * (1 + size(k.axes) / k.axis.size));
     case 'sum_squares':
       return 4 * k.parts.reduce((s, p) => s + p.size + 1, 0);
+    case 'rows':
+      return k.phases.reduce((s, p) => s + bytesOf(p), 0);
   }
 }

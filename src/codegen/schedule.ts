@@ -339,7 +339,8 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
     writes.push(w);
   }
 
-  return mergeSumSquares(mergeMapKernels({ kernels, values, reads, writes, temps }, options.aliases ?? new Map()));
+  const aliases = options.aliases ?? new Map<number, number>();
+  return mergeSumSquares(mergeRows(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases), aliases));
 }
 
 function sameAxisSet(a: readonly Axis[], b: readonly Axis[]): boolean {
@@ -466,4 +467,62 @@ function appendKernel(out: Schedule, s: Schedule, i: number): void {
   out.kernels.push(s.kernels[i]);
   out.reads.push(s.reads[i]);
   out.writes.push(s.writes[i]);
+}
+
+/**
+ * Row fusion: a reduction over one axis A starts a row kernel over its output axes R; each
+ * following kernel joins while it is a reduction over A to R or a map over R ∪ {A} and reads
+ * what the group wrote only within the same row, at the element it was written (per-row
+ * values broadcast along A). Nothing the newcomer writes may be touched by the group.
+ */
+function mergeRows(s: Schedule, aliases: ReadonlyMap<number, number>): Schedule {
+  const region = (v: number) => aliases.get(v) ?? v;
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  const sameStrides = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
+  const storesOf = (k: import('./spec.js').ReduceKernel | import('./spec.js').MapKernel): Access[] => (k.kind === 'reduce' ? [k.out] : k.stores.map((x) => x.access));
+  const exprsOf = (k: import('./spec.js').ReduceKernel | import('./spec.js').MapKernel): KExpr[] => (k.kind === 'reduce' ? [k.value] : k.stores.map((x) => x.value));
+  const fits = (g: import('./spec.js').RowKernel, k: Kernel): k is import('./spec.js').ReduceKernel | import('./spec.js').MapKernel =>
+    (k.kind === 'reduce' && k.fn !== 'max' && k.over.length === 1 && k.over[0].id === g.axis.id && sameAxisSet(k.axes, g.rows)) ||
+    (k.kind === 'map' && sameAxisSet(k.axes, [...g.rows, g.axis]));
+
+  s.kernels.forEach((k, i) => {
+    const last = out.kernels.length - 1;
+    const prev = out.kernels[last];
+    if (prev?.kind === 'rows' && !s.temps.has(i) && fits(prev, k) && rowLocal(prev, k)) {
+      prev.phases.push(k);
+      prev.nodes = [...new Set([...prev.nodes, ...k.nodes])].sort((a, b) => a - b);
+      prev.lines = [...new Set([...prev.lines, ...k.lines])];
+      out.reads[last] = [...new Set([...out.reads[last], ...s.reads[i]])];
+      out.writes[last] = [...out.writes[last], ...s.writes[i]];
+      return;
+    }
+    // A single-axis sum or mean starts a candidate group (a lone one is unwrapped below).
+    // (Not reductions to a scalar: one invocation would then do the whole group's work.)
+    if (k.kind === 'reduce' && k.fn !== 'max' && k.over.length === 1 && k.axes.length > 0 && !s.temps.has(i) && !s.writes[i].some((w) => aliases.has(w))) {
+      out.kernels.push({ kind: 'rows', name: k.name, nodes: [...k.nodes], lines: [...k.lines], rows: [...k.axes], axis: k.over[0], phases: [k] });
+      out.reads.push(s.reads[i]);
+      out.writes.push(s.writes[i]);
+      return;
+    }
+    appendKernel(out, s, i);
+  });
+  // A group of one phase is just that reduction.
+  out.kernels = out.kernels.map((k) => (k.kind === 'rows' && k.phases.length === 1 ? k.phases[0] : k));
+  return out;
+
+  function rowLocal(g: import('./spec.js').RowKernel, k: import('./spec.js').ReduceKernel | import('./spec.js').MapKernel): boolean {
+    const written = new Map<number, Access>();
+    for (const p of g.phases) for (const st of storesOf(p)) written.set(region(st.value), st);
+    for (const st of storesOf(k)) if (aliases.has(st.value) || written.has(region(st.value))) return false;
+    const touched = new Set(g.phases.flatMap((p) => [...storesOf(p), ...exprsOf(p).flatMap(loadsOf)]).map((a) => region(a.value)));
+    if (storesOf(k).some((st) => touched.has(region(st.value)))) return false;
+    for (const e of exprsOf(k)) {
+      for (const acc of loadsOf(e)) {
+        const w = written.get(region(acc.value));
+        if (w && !sameStrides(acc.strides, w.strides)) return false;
+      }
+      for (const r of written.keys()) if (gathersFrom(e, r, region)) return false;
+    }
+    return true;
+  }
 }

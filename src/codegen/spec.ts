@@ -142,4 +142,17 @@ export interface SumSquaresKernel extends KernelBase {
   parts: { input: Access; size: number; out: Access }[];
 }
 
-export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel;
+/**
+ * Row fusion: one invocation per row (the `rows` axes) runs phases in order, each a loop over
+ * `axis`: a reduction to a per-row value, or a map writing the row's elements. Later phases
+ * read what earlier ones wrote for the same row, so a layernorm (mean, centre, variance,
+ * normalise) or a softmax backward (sum, then scale) is one dispatch.
+ */
+export interface RowKernel extends KernelBase {
+  kind: 'rows';
+  rows: Axis[];
+  axis: Axis;
+  phases: (ReduceKernel | MapKernel)[];
+}
+
+export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel;

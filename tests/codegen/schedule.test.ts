@@ -45,6 +45,19 @@ describe('schedule', () => {
     expect(s.kernels.map((k) => k.kind)).toEqual(['map', 'reduce', 'reduce']);
   });
 
+  it('runs a layernorm (mean, centre, variance, normalise) as one row kernel', () => {
+    const [r, e] = axes(['rows', 6], ['embed', 8]);
+    const b = new GraphBuilder();
+    const x = b.param('x', f32(r, e), { kind: 'zeros' }, span);
+    const gain = b.param('g', f32(e), { kind: 'zeros' }, span);
+    const mu = b.add({ op: 'reduce', fn: 'mean', axes: [e] }, [x]);
+    const d = b.add({ op: 'binary', fn: 'sub' }, [x, mu]);
+    const v = b.add({ op: 'reduce', fn: 'mean', axes: [e] }, [b.add({ op: 'unary', fn: 'square' }, [d])]);
+    const y = b.add({ op: 'binary', fn: 'mul' }, [b.add({ op: 'binary', fn: 'mul' }, [d, b.add({ op: 'unary', fn: 'rsqrt' }, [b.add({ op: 'binary', fn: 'add' }, [v, b.constant(1e-5)])])]), gain]);
+    const s = schedule(b.graph, { outputs: [y] });
+    expect(s.kernels.map((k) => k.kind)).toEqual(['rows']);
+  });
+
   it('sums the squares of several whole values in one kernel (the gradient norm)', () => {
     const [x, y] = axes(['x', 5], ['y', 3]);
     const b = new GraphBuilder();

@@ -148,6 +148,21 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     });
   }
 
+  it('runs a layernorm as one row kernel', async () => {
+    for (const [R, E] of [[6, 8], [65, 130], [1, 1]]) {
+      const [r, e] = axes(['rows', R], ['embed', E]);
+      const g = new GraphBuilder();
+      const x = g.param('x', f32(r, e), { kind: 'zeros' }, span);
+      const gain = g.param('g', f32(e), { kind: 'zeros' }, span);
+      const mu = g.add({ op: 'reduce', fn: 'mean', axes: [e] }, [x]);
+      const d = g.add({ op: 'binary', fn: 'sub' }, [x, mu]);
+      const v = g.add({ op: 'reduce', fn: 'mean', axes: [e] }, [g.add({ op: 'unary', fn: 'square' }, [d])]);
+      const y = g.add({ op: 'binary', fn: 'mul' }, [g.add({ op: 'binary', fn: 'mul' }, [d, g.add({ op: 'unary', fn: 'rsqrt' }, [g.add({ op: 'binary', fn: 'add' }, [v, g.constant(1e-5)])])]), gain]);
+      const res = await compare(g.graph, [y, mu]);
+      expect(res.kinds).toEqual(['rows']);
+    }
+  });
+
   it('computes a global norm from per-value sums of squares in one kernel', async () => {
     const [x, y, z] = axes(['x', 37], ['y', 5], ['z', 130]);
     const g = new GraphBuilder();

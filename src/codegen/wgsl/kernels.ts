@@ -5,7 +5,7 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
+import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, BINDINGS, emitExpr, f32Literal, PRELUDE, storeValue, type EmitContext } from './expr.js';
 import { gemmWgsl } from './gemm.js';
 
@@ -191,6 +191,25 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(n) };
 }
 
+/** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
+function rowKernel(k: RowKernel): RenderedKernel {
+  const total = count(k.rows);
+  const cx = cxFor();
+  const phases = k.phases.map((p, j) => {
+    if (p.kind === 'reduce') {
+      const fin = p.fn === 'mean' ? ` * ${f32Literal(1 / k.axis.size)}` : '';
+      return `  var acc${j}: f32 = 0.0;\n${loops([k.axis], `acc${j} = acc${j} + ${emitExpr(p.value, cx)};`)}  arena[${accessIndex(p.out, cx)}] = acc${j}${fin};`;
+    }
+    const stores = p.stores.map((st) => {
+      const arena = st.access.arena === 'f32' ? 'arena' : 'iarena';
+      const dtype = st.access.arena === 'f32' ? 'f32' : exprDtype(st.value);
+      return `${arena}[${accessIndex(st.access, cx)}] = ${storeValue(st.value, dtype, cx)};`;
+    });
+    return loops([k.axis], stores.join('\n')).replace(/\n$/, '');
+  });
+  return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
 export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
   switch (k.kind) {
@@ -208,5 +227,7 @@ export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
       return gemmWgsl(k, gemm);
     case 'sum_squares':
       return sumSquaresKernel(k);
+    case 'rows':
+      return rowKernel(k);
   }
 }
