@@ -85,14 +85,18 @@ export function checkLimits(model: ElaboratedModel, plan: ProgramPlan, maxBindin
       .filter((n) => (arena === 'f32') === (n.type.dtype === 'f32') && n.span)
       .map((n) => ({ n, bytes: 4 * n.type.axes.reduce((s, a) => s * a.size, 1) }))
       .sort((a, b) => b.bytes - a.bytes)[0];
-    const what = big ? `${big.n.name ? `\`${big.n.name}\`` : 'a value'} of ${(big.bytes / 2 ** 20).toFixed(1)} MiB over [${big.n.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}]` : 'its values';
+    const what = big ? `${big.n.name ? `\`${big.n.name}\`` : 'a value'} of ${formatBytes(big.bytes)} over [${big.n.type.axes.map((a) => `${a.name}=${a.size}`).join(', ')}]` : 'its values';
     out.push(
-      diagnostic('E0901', `the ${arena} buffers of one training step need ${(bytes / 2 ** 20).toFixed(1)} MiB, over the device's binding limit of ${(maxBinding / 2 ** 20).toFixed(0)} MiB; the largest is ${what}`, big?.n.span ?? model.graph.params[0].span, {
+      diagnostic('E0901', `the ${arena} buffers of one training step need ${formatBytes(bytes)}, over the device's binding limit of ${formatBytes(maxBinding)}; the largest is ${what}`, big?.n.span ?? model.graph.params[0].span, {
         help: 'shrink the dims that size it (for example --set batch=... or --set seq=...)',
       }),
     );
   }
   return out;
+}
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {

@@ -52,6 +52,16 @@ describe('mdlc build output', () => {
     expect(text).toMatch(/\/\/ gemm .*transformer\.mdl:\d+/);
   });
 
+  it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {
+    const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), gemmVariant: 'register', maxBindingBytes: 64 * 1024 });
+    expect(big.report).toBeUndefined();
+    expect(big.diagnostics.map((d) => d.code)).toContain('E0901');
+    const d = big.diagnostics.find((x) => x.code === 'E0901')!;
+    expect(d.message).toMatch(/binding limit of 64\.0 KiB; the largest is .* over \[\w+=\d+/);
+    expect(d.span.file).toBe('models/transformer.mdl');
+    expect(d.help).toMatch(/--set/);
+  });
+
   it('emits a model.ts and train.ts that type-check under --strict', () => {
     const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'train.ts')], {
       strict: true,
