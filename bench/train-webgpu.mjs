@@ -3,7 +3,7 @@
 // (per layer), submits per step, training tokens/s, and the time to the first step with
 // Mesa's shader cache cold and warm. Each timing runs in a fresh process.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

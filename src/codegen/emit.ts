@@ -352,7 +352,6 @@ export interface StepScalars {
   return { ts: f.getFullText(), js: emitJs(project, f) };
 }
 
-/** A JavaScript expression for a per-group rate, e.g. `0.5 * base`. */
 export interface TrainEmitOptions {
   /** Import specifier of mdlc's runtime from the generated train.ts and train.js. */
   runtimeTs: string;
