@@ -52,7 +52,8 @@ export type OpAttrs =
   | { op: 'where' }
   | { op: 'reduce'; fn: ReduceFn; axes: readonly Axis[] }
   | { op: 'expand'; axes: readonly Axis[] }
-  | { op: 'contract'; over: readonly Axis[] }
+  /** `order`: the result's axis order (a layout choice; by default a's remaining axes, then b's). */
+  | { op: 'contract'; over: readonly Axis[]; order?: readonly Axis[] }
   | { op: 'gather'; axis: Axis }
   | { op: 'scatter_add'; axis: Axis }
   | { op: 'rename'; pairs: readonly (readonly [Axis, Axis])[] }

@@ -117,7 +117,12 @@ const contractRule: Rule<'contract'> = (b, n, g, wanted) => {
     const ot = b.type(other);
     const st = b.type(self);
     const free = ot.axes.filter((a) => !hasAxis(st, a));
-    return free.length ? b.add({ op: 'contract', over: free }, [g, other]) : bin(b, 'mul', g, other);
+    // The gradient comes out in its primal's layout, so updates read it element by element.
+    if (!free.length) return bin(b, 'mul', g, other);
+    const isFree = (a: { id: number }) => free.some((f) => f.id === a.id);
+    const axes = [...b.type(g).axes, ...ot.axes].filter((a, i, all) => !isFree(a) && all.findIndex((x) => x.id === a.id) === i);
+    const order = axes.length === st.axes.length && st.axes.every((a) => hasAxis({ axes }, a)) ? st.axes : undefined;
+    return b.add({ op: 'contract', over: free, order }, [g, other]);
   };
   return [wanted.includes(0) ? side(y, x) : undefined, wanted.includes(1) ? side(x, y) : undefined];
 };

@@ -34,7 +34,13 @@ export const contractOp: OpDef<'contract'> = {
       }
     }
     const keep = (x: { id: number }) => !attrs.over.some((o) => o.id === x.id);
-    return ok({ dtype: 'f32', axes: unionAxes({ axes: a.axes.filter(keep) }, { axes: b.axes.filter(keep) }) });
+    const axes = unionAxes({ axes: a.axes.filter(keep) }, { axes: b.axes.filter(keep) });
+    if (attrs.order) {
+      const same = attrs.order.length === axes.length && attrs.order.every((x) => axes.some((y) => y.id === x.id));
+      if (!same) return fail('E0303', `internal: contraction order ${formatAxes(attrs.order)} is not a permutation of ${formatAxes(axes)}`);
+      return ok({ dtype: 'f32', axes: [...attrs.order] });
+    }
+    return ok({ dtype: 'f32', axes });
   },
   /**
    * A batched matmul: a is laid out as [batch, M, K] and b as [batch, K, N] (copies only where
