@@ -121,7 +121,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
     if (n.attrs.op === 'contract') for (const i of n.inputs) materialized.add(viewBase(i));
     if (n.attrs.op === 'gather') materialized.add(viewBase(n.inputs[0]));
   }
-  // Views consumed by several kernels stay views; but a view that is itself an output needs storage.
+  /** Consumers of a value, counting those that read it through views. */
   function distinctConsumers(id: number): number {
     // A value read through views by several consumers counts each final consumer.
     let count = 0;
@@ -131,7 +131,6 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
 
   // GEMM epilogues: a contraction whose only consumer chain is elementwise over the same axes
   // is stored as the end of that chain, computed in the GEMM kernel.
-  const epilogueOf = new Map<number, number>(); // contract id → root id it stores
   const absorbedContract = new Map<number, number>(); // root id → contract id
   for (const n of nodes) {
     if (!needed[n.id] || n.attrs.op !== 'contract' || outputs.has(n.id)) continue;
@@ -150,7 +149,6 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
     }
     // One accumulator per GEMM: a root that already absorbs a contraction takes no second one.
     if (cur !== n.id && !absorbedContract.has(cur)) {
-      epilogueOf.set(n.id, cur);
       absorbedContract.set(cur, n.id);
       materialized.delete(n.id);
       materialized.add(cur);
