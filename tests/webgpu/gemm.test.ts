@@ -10,6 +10,7 @@ import type { Axis } from '../../src/ir/types.js';
 import type { Access, GemmKernel, KExpr } from '../../src/codegen/spec.js';
 import { gemmWgsl, mergeRuns, type GemmOptions, type GemmVariantName } from '../../src/codegen/wgsl/gemm.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
+import { randomFloats } from '../helpers/random.js';
 
 const gpu = await getTestDevice();
 afterAll(releaseTestDevice);
@@ -33,20 +34,6 @@ interface Case {
   misalign?: boolean;
 }
 
-/** Deterministic floats in [-1, 1). */
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 0x1_0000_0000) * 2 - 1;
-  }
-  return out;
-}
 
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
 
@@ -98,7 +85,7 @@ function build(c: Case): Built {
   const residual = epi === 'residual' ? place(c.residual ?? c.out) : undefined;
   const out = place(c.out);
   const arena = new Float32Array(Math.ceil(top / 16) * 16 + 16);
-  arena.set(random(arena.length, 7));
+  arena.set(randomFloats(arena.length, 7));
   arena.fill(Number.NaN, out.access.offset, out.access.offset + out.size); // unwritten outputs show
 
   const acc: KExpr = { k: 'acc' };

@@ -13,6 +13,7 @@ import {
   type GpuContext,
 } from '../../runtime/index.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
+import { randomFloats } from '../helpers/random.js';
 
 const gpu = await getTestDevice();
 const noGpu = gpu === undefined;
@@ -29,20 +30,6 @@ afterAll(() => {
   releaseTestDevice();
 });
 
-/** Deterministic pseudo-random floats in [-1, 1). */
-function randomArray(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 0x1_0000_0000) * 2 - 1;
-  }
-  return out;
-}
 
 /** Compiles `code` (failing on WGSL errors), binds `buffers` to @group(0) @binding(i), dispatches. */
 async function runKernel(
@@ -101,9 +88,9 @@ describe('WebGPU smoke', () => {
   it.skipIf(noGpu)('elementwise c = a * b + c on 1000 floats (not a multiple of the workgroup size)', async () => {
     const ctx = gpu!;
     const n = 1000;
-    const a = randomArray(n, 1);
-    const b = randomArray(n, 2);
-    const c = randomArray(n, 3);
+    const a = randomFloats(n, 1);
+    const b = randomFloats(n, 2);
+    const c = randomFloats(n, 3);
     const bufA = createStorageBuffer(ctx.device, a);
     const bufB = createStorageBuffer(ctx.device, b);
     const bufC = createStorageBuffer(ctx.device, c);
@@ -132,8 +119,8 @@ describe('WebGPU smoke', () => {
   it.skipIf(noGpu)('naive matmul 37x29 @ 29x23 matches a JS loop within 1e-5 relative', async () => {
     const ctx = gpu!;
     const [M, K, N] = [37, 29, 23];
-    const A = randomArray(M * K, 11);
-    const B = randomArray(K * N, 12);
+    const A = randomFloats(M * K, 11);
+    const B = randomFloats(K * N, 12);
     const bufA = createStorageBuffer(ctx.device, A);
     const bufB = createStorageBuffer(ctx.device, B);
     const bufC = createEmptyStorageBuffer(ctx.device, M * N * 4);
@@ -180,7 +167,7 @@ describe('WebGPU smoke', () => {
   it.skipIf(noGpu)('row softmax 50x13, one invocation per row, matches JS', async () => {
     const ctx = gpu!;
     const [rows, cols] = [50, 13];
-    const x = randomArray(rows * cols, 21).map((v) => v * 8); // logits in [-8, 8)
+    const x = randomFloats(rows * cols, 21).map((v) => v * 8); // logits in [-8, 8)
     const bufX = createStorageBuffer(ctx.device, x);
     const bufY = createEmptyStorageBuffer(ctx.device, rows * cols * 4);
     const dims = createUniformBuffer(ctx.device, new Uint32Array([rows, cols]));
@@ -280,7 +267,7 @@ describe('buffer helpers', () => {
     expect(Array.from(await r.readF32(small))).toEqual([0]);
     expect(r.capacity).toBe(4);
     const n = 1 << 18; // 1 MiB
-    const data = randomArray(n, 5);
+    const data = randomFloats(n, 5);
     const large = createStorageBuffer(ctx.device, data);
     const [x, y] = await Promise.all([r.readF32(large), r.readF32(large, 3, 8)]); // serialised
     expect(x.length).toBe(n);

@@ -37,11 +37,7 @@ export const softmaxOp: OpDef<'softmax'> = {
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
         const base = o * n * inner + i;
-        let mx = -Infinity;
-        for (let k = 0, p = base; k < n; k++, p += inner) {
-          const v = X[p];
-          if (v > mx || v !== v) mx = v;
-        }
+        const mx = rowMax(X, base, n, inner);
         let sum = 0;
         for (let k = 0, p = base; k < n; k++, p += inner) {
           const v = Math.exp(X[p] - mx);
@@ -99,11 +95,7 @@ export const crossEntropyOp: OpDef<'cross_entropy'> = {
         const t = T[row];
         if (!(t >= 0 && t < n)) throw indexOutOfRange('cross_entropy', t, axis, targetsAligned, row);
         const base = o * n * inner + i;
-        let mx = -Infinity;
-        for (let k = 0, p = base; k < n; k++, p += inner) {
-          const v = X[p];
-          if (v > mx || v !== v) mx = v;
-        }
+        const mx = rowMax(X, base, n, inner);
         let sum = 0;
         for (let k = 0, p = base; k < n; k++, p += inner) sum += Math.exp(X[p] - mx);
         total += mx + Math.log(sum) - X[base + t * inner];
@@ -114,3 +106,13 @@ export const crossEntropyOp: OpDef<'cross_entropy'> = {
     return { type: out, data };
   },
 };
+
+/** The maximum of a row (n values, `inner` apart from `base`); NaN if the row holds a NaN. */
+function rowMax(X: ArrayLike<number>, base: number, n: number, inner: number): number {
+  let mx = -Infinity;
+  for (let k = 0, p = base; k < n; k++, p += inner) {
+    const v = X[p];
+    if (v > mx || v !== v) mx = v;
+  }
+  return mx;
+}
