@@ -64,7 +64,7 @@ const lines = [
   `adapter: ${warm.adapter} (${warm.variant} GEMMs)`,
   `kernels: ${rep.kernels}; per training step: ${rep.perStep.dispatches} dispatches, ${rep.perStep.submits} submit, ${(rep.perStep.flops / 1e9).toFixed(2)} GFLOP, peak buffers ${(rep.perStep.peakBufferBytes / 2 ** 20).toFixed(1)} MiB`,
   `dispatch kinds: ${Object.entries(rep.kernelKinds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-  `training: ${warm.tokensPerSecond.toFixed(0)} tokens/s over ${warm.steps} steps (first step included), final loss ${warm.finalLoss.toFixed(3)}`,
+  `training: ${warm.tokensPerSecond.toFixed(0)} tokens/s over steps 2..${warm.steps} (evaluation excluded), final loss ${warm.finalLoss.toFixed(3)}`,
   `time to first step: cold shader cache ${(cold.buildSeconds + cold.firstStepSeconds).toFixed(1)} s (build ${cold.buildSeconds.toFixed(1)} s + first step ${cold.firstStepSeconds.toFixed(1)} s), warm ${(warm.buildSeconds + warm.firstStepSeconds).toFixed(1)} s`,
 ];
 for (const l of lines) console.log(l);

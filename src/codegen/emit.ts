@@ -419,6 +419,7 @@ export interface TrainOptions {
 export interface TrainResult {
   losses: number[];
   valLosses: { step: number; loss: number }[];
+  /** Training tokens per second of training steps (evaluation and, after it, the first step excluded). */
   tokensPerSecond: number;
   firstStepSeconds: number;
   params: Map<string, Float32Array<ArrayBuffer>>;
@@ -460,10 +461,14 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
 
     const losses: number[] = [];
     const valLosses: { step: number; loss: number }[] = [];
-    const started = performance.now();
     let firstStepSeconds = 0;
+    // Throughput counts training steps only: evaluation is excluded, and so is the first
+    // step (it compiles kernels) unless it is the only one.
+    let stepSeconds = 0;
+    let timedSteps = 0;
     for (let step = 0; step < steps; step++) {
       const lr = learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps);
+      const stepStart = performance.now();
       const loss = await model.trainStep(slices(fixed ?? sampler.nextBatch(CONFIG.batch)), {
         lr: LR_RATES.map((rate) => rate(lr)),
         bc1: 1 / (1 - CONFIG.optimizer.beta1 ** (step + 1)),
@@ -471,6 +476,10 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       });
       // Time to the first step includes compiling and warming every pipeline.
       if (step === 0) firstStepSeconds = (performance.now() - t0) / 1000;
+      if (step > 0 || steps === 1) {
+        stepSeconds += (performance.now() - stepStart) / 1000;
+        timedSteps++;
+      }
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
       losses.push(loss);
       let val: number | undefined;
@@ -481,11 +490,10 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       log(formatStep(step + 1, steps, loss, lr, val));
       if (options.targetLoss !== undefined && loss < options.targetLoss) break;
     }
-    const seconds = (performance.now() - started) / 1000;
     const params = await model.getParams();
     if (options.out) saveTrainingCheckpoint(options.out, { model: CONFIG.model, params, state: await model.getState(), vocab, step: losses.length });
     model.destroy();
-    return { losses, valLosses, tokensPerSecond: (losses.length * CONFIG.batch * (CONFIG.slices[0].end - CONFIG.slices[0].start)) / seconds, firstStepSeconds, params };
+    return { losses, valLosses, tokensPerSecond: (timedSteps * CONFIG.batch * (CONFIG.slices[0].end - CONFIG.slices[0].start)) / stepSeconds, firstStepSeconds, params };
   } finally {
     gpu.destroy();
   }

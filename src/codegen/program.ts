@@ -233,6 +233,8 @@ export const OFFSETS_BLOCK = MAX_OFFSET_SLOTS * 4;
 function parameterizeOffsets(k: Kernel): number[] {
   const slots: number[] = [];
   for (const a of accessesOf(k)) {
+    // Kernels read and write f32 regions as aligned vec4s (see vec4Readable): regions start at multiples of 4.
+    if (a.arena === 'f32' && a.offset % 4 !== 0) throw new Error(`internal: kernel ${k.name} accesses an f32 region at ${a.offset}, not a multiple of 4`);
     let j = slots.indexOf(a.offset);
     if (j < 0) {
       j = slots.length;

@@ -53,10 +53,12 @@ export function trainCpu(session: TrainSession, options: TrainOptions): TrainRes
   // Tokens a step trains on: the positions of the model's input window slice.
   const tokensPerRow = cfg.slices.length ? cfg.slices[0].end - cfg.slices[0].start : window;
   const losses: TrainLog[] = [];
-  const started = performance.now();
+  // Throughput counts training steps only, not evaluation.
+  let stepSeconds = 0;
   let tokens = 0;
   let stoppedEarly = false;
   for (let t = 0; t < options.steps; t++) {
+    const stepStart = performance.now();
     const windows = fixed ?? sampler.nextBatch(batch);
     const inputs = new Map<string, Tensor>();
     for (const [name, data] of sliceFeeds(model, windows, batch, window)) inputs.set(name, tensor(inputType(name), data));
@@ -82,6 +84,7 @@ export function trainCpu(session: TrainSession, options: TrainOptions): TrainRes
     m = nm;
     v = nv;
     tokens += batch * tokensPerRow;
+    stepSeconds += (performance.now() - stepStart) / 1000;
     const entry: TrainLog = { step: t + 1, loss, lr: scalars.get('lr.0')!, gradNorm };
     const last = t === options.steps - 1;
     if (!options.overfit && ((t + 1) % cfg.evalEvery === 0 || last)) entry.valLoss = evalLoss(session, params);
@@ -92,8 +95,7 @@ export function trainCpu(session: TrainSession, options: TrainOptions): TrainRes
       break;
     }
   }
-  const seconds = (performance.now() - started) / 1000;
-  return { losses, params, finalLoss: losses.at(-1)?.loss ?? NaN, tokensPerSecond: tokens / seconds, stoppedEarly };
+  return { losses, params, finalLoss: losses.at(-1)?.loss ?? NaN, tokensPerSecond: tokens / stepSeconds, stoppedEarly };
 }
 
 /** Mean loss over `evalBatches` batches of validation windows (the same windows every time). */

@@ -14,6 +14,8 @@ export interface DeviceRun {
   outputs: Map<number, Float32Array | Int32Array>;
   kernels: number;
   kinds: string[];
+  /** The WGSL of each kernel, in dispatch order. */
+  codes: string[];
 }
 
 /** Row-major data of a tensor as f32 or i32. */
@@ -63,8 +65,10 @@ export async function runOnDevice(
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
   pass.setBindGroup(0, bindGroup);
+  const codes: string[] = [];
   for (const k of sched.kernels) {
     const r = renderKernel(k, variant);
+    codes.push(r.code);
     const module = device.createShaderModule({ code: r.code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
@@ -93,7 +97,7 @@ export async function runOnDevice(
     const r = plan.regions.get(o)!;
     result.set(o, r.arena === 'f32' ? outF.slice(r.offset, r.offset + r.size) : outI.slice(r.offset, r.offset + r.size));
   }
-  return { outputs: result, kernels: sched.kernels.length, kinds: sched.kernels.map((k) => k.kind) };
+  return { outputs: result, kernels: sched.kernels.length, kinds: sched.kernels.map((k) => k.kind), codes };
 }
 
 /** Largest |a-b| / (|b| + scale) over elements, where scale is the mean |b| (robust near zero). */

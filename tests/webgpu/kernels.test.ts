@@ -70,6 +70,34 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     }
   });
 
+  it('runs maps four elements at a time where the layout allows, every op kind included', async () => {
+    // Last axis a multiple of 4 (vec4 path) and not (scalar path); a broadcast operand, a
+    // transposed one (no vector read along the lane), positions, comparisons, casts, gathers.
+    for (const [X, Y, vec] of [[3, 8, true], [5, 12, true], [1, 4, true], [4, 6, false]] as const) {
+      const [x, y, z, v] = axes(['x', X], ['y', Y], ['z', Y], ['v', 5]);
+      const b = new GraphBuilder();
+      const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+      const c = b.param('c', f32(y), { kind: 'zeros' }, span);
+      const d = b.param('d', f32(z, x), { kind: 'zeros' }, span);
+      const table = b.param('table', f32(v, y), { kind: 'zeros' }, span);
+      const idx = b.input('idx', { dtype: 'i32', axes: [x], indexOf: v }, span);
+      const un = (fn: string, t: number) => b.add({ op: 'unary', fn } as never, [t]);
+      const bin = (fn: string, l: number, r: number) => b.add({ op: 'binary', fn } as never, [l, r]);
+      const dz = b.add({ op: 'rename', pairs: [[z, y]] }, [d]);
+      const later = b.add({ op: 'compare', fn: 'gt' }, [b.add({ op: 'iota', axis: y }, []), b.add({ op: 'iota', axis: x }, [])]);
+      const pos = b.add({ op: 'cast', to: 'f32' }, [b.add({ op: 'iota', axis: y }, [])]);
+      const row = b.add({ op: 'gather', axis: v }, [table, idx]);
+      const t1 = bin('add', bin('mul', un('gelu', a), c), un('tanh', dz));
+      const t2 = bin('sub', un('gelu_grad', a), bin('div', un('sigmoid', c), bin('add', un('square', a), b.constant(1))));
+      const t3 = bin('max', bin('mul', un('relu', dz), un('step', a)), bin('min', pos, un('exp', c)));
+      const t4 = b.add({ op: 'where' }, [later, row, un('rsqrt', bin('add', un('abs', a), b.constant(0.5)))]);
+      const out = bin('add', bin('add', t1, t2), bin('add', t3, t4));
+      const r = await compare(b.graph, [out], { seed: X * Y });
+      expect(r.kinds).toEqual(['map']);
+      expect(r.codes[0].includes('arena4(')).toBe(vec);
+    }
+  });
+
   it('computes reductions (sum, mean, max) over one and two axes', async () => {
     for (const [A, B, C] of [[3, 5, 7], [1, 1, 1], [2, 130, 3]]) {
       const [a, bb, c] = axes(['a', A], ['b', B], ['c', C]);
@@ -133,6 +161,24 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
         const h = g.add({ op: 'unary', fn: 'gelu' }, [g.add({ op: 'binary', fn: 'add' }, [y, bias])]);
         const r = await compare(g.graph, [h], { variant });
         expect(r.kinds).toEqual(['gemm']);
+      }
+    });
+
+    it(`contracts with a vector epilogue (residual, transposed operand, positions), ${variant} GEMM`, async () => {
+      for (const [M, K, N] of [[16, 8, 32], [9, 5, 12]]) {
+        const [m, k, n, m2] = axes(['m', M], ['k', K], ['n', N], ['m2', M]);
+        const g = new GraphBuilder();
+        const x = g.param('x', f32(m, k), { kind: 'zeros' }, span);
+        const w = g.param('w', f32(k, n), { kind: 'zeros' }, span);
+        const res = g.param('res', f32(m, n), { kind: 'zeros' }, span);
+        const tr = g.add({ op: 'rename', pairs: [[m2, m]] }, [g.param('tr', f32(n, m2), { kind: 'zeros' }, span)]);
+        const y = g.add({ op: 'contract', over: [k] }, [x, w]);
+        const causal = g.add({ op: 'compare', fn: 'gt' }, [g.add({ op: 'iota', axis: n }, []), g.add({ op: 'iota', axis: m }, [])]);
+        const e = g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'unary', fn: 'gelu_grad' }, [y]), g.add({ op: 'binary', fn: 'mul' }, [res, tr])]);
+        const out = g.add({ op: 'where' }, [causal, g.constant(0), e]);
+        const r = await compare(g.graph, [out], { variant });
+        expect(r.kinds).toEqual(['gemm']);
+        if (variant === 'register' && N % 4 === 0) expect(r.codes[0]).toMatch(/arena4\(/);
       }
     });
 

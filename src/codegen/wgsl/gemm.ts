@@ -33,8 +33,8 @@
  * `{ vec4: false }` for arenas without that guarantee.
  */
 import type { Axis } from '../../ir/types.js';
-import type { Access, GemmKernel } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, PRELUDE, type EmitContext } from './expr.js';
+import type { Access, GemmKernel, KExpr } from '../spec.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, type EmitContext } from './expr.js';
 
 export type GemmVariantName = 'register' | 'tiled';
 
@@ -185,7 +185,7 @@ function decompose(axes: readonly Axis[], flat: string, indent: string): string[
 }
 
 /** How kernel code reads and writes single f32 elements of the arena. */
-interface ArenaView {
+export interface ArenaView {
   /** Binding declarations (BINDINGS, or the vec4 view of binding 0) and accessors. */
   declarations: string;
   load(index: string): string;
@@ -201,12 +201,13 @@ const F32_VIEW: ArenaView = {
   adapt: (code) => code,
 };
 
-const VEC4_VIEW: ArenaView = {
+export const VEC4_VIEW: ArenaView = {
   declarations: `
 // The f32 arena viewed as vec4s (its length is a multiple of 4); arena_f32 reads one element.
 @group(0) @binding(0) var<storage, read_write> arena: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
 fn arena_f32(i: u32) -> f32 { return arena[i >> 2u][i & 3u]; }
+fn arena4(i: u32) -> vec4f { return arena[i >> 2u]; }
 `,
   load: (i) => `arena_f32(${i})`,
   store: (i, v) => `{ let o = ${i}; arena[o >> 2u][o & 3u] = ${v}; }`,
@@ -273,7 +274,7 @@ function locateWorkgroup(colGroups: number, rowBlocks: number, batches: number, 
  *    stores outputs (m, n) .. (m, n + 3) (or (m + 3, n)) as one vec4.
  * Positions outside M × N are skipped.
  */
-function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n'): string {
+function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', init?: KExpr): string {
   const M = product(spec.m);
   const N = product(spec.n);
   const axes = new Map<number, Axis>();
@@ -299,14 +300,27 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n'):
   const fns = [['fn store_out(value: f32, batch: u32, m: u32, n: u32) {', `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`, ...head, `  ${scalarStore}`, '}'].join('\n')];
   if (vecSide) {
     const last = [...(vecSide === 'm' ? spec.m : spec.n)].reverse().find((a) => a.size > 1)!;
-    const values = [0, 1, 2, 3].map((c) => view.adapt(emitExpr(spec.epilogue, context({ axis: last, c, value: `values[${c}]` }))));
+    // The epilogue as vec4 arithmetic: operands contiguous along `last` are read as one vec4.
+    const value = view.adapt(emitExpr4(spec.epilogue, cx, { lane: last, load4: (i) => `arena4(${i})`, acc4: 'values' }));
+    if (init) {
+      fns.push(
+        [
+          `// The additive part of the epilogue at four outputs along '${last.name}': the accumulators' start.`,
+          'fn init_out4(batch: u32, m: u32, n: u32) -> vec4f {',
+          `  if (m >= ${u(M)} || n >= ${u(N)}) { return vec4f(0.0); }`,
+          ...head,
+          `  return ${view.adapt(emitExpr4(init, cx, { lane: last, load4: (i) => `arena4(${i})` }))};`,
+          '}',
+        ].join('\n'),
+      );
+    }
     fns.push(
       [
         `// Four outputs along axis '${last.name}', contiguous in the output: one vec4 store.`,
         'fn store_out4(values: vec4f, batch: u32, m: u32, n: u32) {',
         `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`,
         ...head,
-        `  arena[(${index}) >> 2u] = vec4f(${values.join(', ')});`,
+        `  arena[(${index}) >> 2u] = ${value};`,
         '}',
       ].join('\n'),
     );
@@ -432,6 +446,64 @@ function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning 
   return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
 }
 
+/**
+ * Splits `f(acc + t1 + t2 ...)` into the terms `t1 + t2 ...` and `f(acc)`: the register GEMM
+ * starts its accumulators at the terms (bias, residual) instead of adding them after the
+ * loop. Measured on lavapipe: any arithmetic on the accumulators after the loop costs about
+ * a third of a 768×512×128 GEMM's time, while the same terms read before the loop cost
+ * little. Returns undefined when no add sits directly above the (single) accumulator.
+ */
+export function splitAdditiveEpilogue(e: KExpr): { init: KExpr; rest: KExpr } | undefined {
+  const accs = (x: KExpr): number => {
+    switch (x.k) {
+      case 'acc':
+        return 1;
+      case 'unary':
+      case 'cast':
+        return accs(x.x);
+      case 'gather':
+        return accs(x.index);
+      case 'binary':
+      case 'compare':
+        return accs(x.a) + accs(x.b);
+      case 'where':
+        return accs(x.c) + accs(x.a) + accs(x.b);
+      default:
+        return 0;
+    }
+  };
+  if (accs(e) !== 1) return undefined;
+  const terms: KExpr[] = [];
+  // Strip the chain of adds directly around acc, collecting the other operands.
+  const strip = (x: KExpr): KExpr => {
+    if (x.k === 'binary' && x.fn === 'add' && x.dtype === 'f32') {
+      const left = accs(x.a) === 1;
+      const inner = strip(left ? x.a : x.b);
+      if (inner.k === 'acc') {
+        terms.push(left ? x.b : x.a);
+        return inner;
+      }
+      return left ? { ...x, a: inner } : { ...x, b: inner };
+    }
+    switch (x.k) {
+      case 'unary':
+      case 'cast':
+        return { ...x, x: strip(x.x) };
+      case 'binary':
+      case 'compare':
+        return accs(x.a) === 1 ? { ...x, a: strip(x.a) } : { ...x, b: strip(x.b) };
+      case 'where':
+        return accs(x.c) === 1 ? { ...x, c: strip(x.c) } : accs(x.a) === 1 ? { ...x, a: strip(x.a) } : { ...x, b: strip(x.b) };
+      default:
+        return x;
+    }
+  };
+  const rest = strip(e);
+  if (!terms.length) return undefined;
+  const init = terms.reduce((a, b) => ({ k: 'binary', fn: 'add', a, b, dtype: 'f32' }) as KExpr);
+  return { init, rest };
+}
+
 function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   const vec4 = options.vec4 ?? true;
   const plan = chooseRegister(spec, vec4, options.tuning);
@@ -486,7 +558,15 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
   const vecs = TC / 4;
   const accName = (i: number, v: number) => `acc${i}_${v * 4}`;
-  for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  var ${accName(i, v)} = vec4f(0.0);`);
+  // Output (m, n) of accumulator (i, v): 4 outputs along the lanes' side.
+  const outAt = (i: number, v: number) => {
+    const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
+    const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
+    return swap ? `${col}, ${row}` : `${row}, ${col}`;
+  };
+  const split = vecStore ? splitAdditiveEpilogue(spec.epilogue) : undefined;
+  for (let i = 0; i < TR; i++)
+    for (let v = 0; v < vecs; v++) L.push(`  var ${accName(i, v)} = ${split ? `init_out4(batch, ${outAt(i, v)})` : 'vec4f(0.0)'};`);
 
   // The multiply-adds of one loop iteration (`step` k positions) at k offsets kr, kc.
   const body = (indent: string): string[] => {
@@ -550,9 +630,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
     for (let v = 0; v < vecs; v++) {
       if (vecStore) {
-        const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
-        const [m, n] = swap ? [col, row] : [row, col];
-        L.push(`  store_out4(${accName(i, v)}, batch, ${m}, ${n});`);
+        L.push(`  store_out4(${accName(i, v)}, batch, ${outAt(i, v)});`);
         continue;
       }
       for (let c = 0; c < 4; c++) {
@@ -563,7 +641,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     }
   }
   L.push('}');
-  const stores = storeFunctions(spec, view, vecStore ? cols.which : undefined);
+  const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
   const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
   return { code, workgroupSize: [workgroup, 1, 1], dispatch };
 }

@@ -6,8 +6,8 @@
  */
 import type { Axis } from '../../ir/types.js';
 import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, f32Literal, PRELUDE, storeValue, type EmitContext } from './expr.js';
-import { gemmWgsl } from './gemm.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, storeValue, vec4Readable, type EmitContext } from './expr.js';
+import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
 export const WORKGROUP = 64;
 const MAX_GROUPS = 65535;
@@ -71,6 +71,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }
 
 function mapKernel(k: MapKernel): RenderedKernel {
+  const vec = vec4MapKernel(k);
+  if (vec) return vec;
   const total = count(k.axes);
   const cx = cxFor();
   const body = k.stores
@@ -81,6 +83,29 @@ function mapKernel(k: MapKernel): RenderedKernel {
     })
     .join('\n');
   return { code: `${header(total)}${decompose(k.axes)}\n${body}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+/**
+ * Four elements per invocation along the last axis, read and written as vec4s where the
+ * layout allows: when every store is f32, contiguous along that axis and 4-aligned.
+ */
+function vec4MapKernel(k: MapKernel): RenderedKernel | undefined {
+  const lane = k.axes.at(-1);
+  if (!lane || lane.size % 4 !== 0 || !k.stores.every((s) => vec4Readable(s.access, lane))) return undefined;
+  const total = count(k.axes) / 4;
+  // Positions from the flat index over (axes..., lane / 4), the lane's position times 4.
+  const lines: string[] = [];
+  let stride = lane.size / 4;
+  lines.push(`  let ${ix(lane)} = 4u * (f % ${lane.size / 4}u);`);
+  for (let i = k.axes.length - 2; i >= 0; i--) {
+    const a = k.axes[i];
+    lines.unshift(`  let ${ix(a)} = ${i === 0 ? `(f / ${stride}u)` : `(f / ${stride}u) % ${a.size}u`};`);
+    stride *= a.size;
+  }
+  const cx = cxFor();
+  const body = k.stores.map((s) => `  arena[(${accessIndex(s.access, cx)}) >> 2u] = ${VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` }))};`);
+  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
+  return { code: `${head}${lines.join('\n')}\n${body.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */

@@ -1,0 +1,104 @@
+// Per-dispatch profile of the transformer's WebGPU training step at nanoGPT's CPU
+// configuration: each dispatch of the step is replayed on its own (repeated, one submit)
+// and timed, then the times are summed by kernel kind and listed for the slowest
+// dispatches with their GFLOP/s. Prints only (no BENCHMARKS.md section): it is a tool for
+// finding where a step's time goes. LAYERS, REPEAT and TOP override the defaults.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { median, requireBuild, root } from './lib.mjs';
+
+requireBuild();
+const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
+if (!existsSync(data)) {
+  console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
+  process.exit(2);
+}
+const layers = Number(process.env.LAYERS ?? 4);
+const repeat = Number(process.env.REPEAT ?? 5);
+const top = Number(process.env.TOP ?? 25);
+const set = { layers, heads: 4, embed: 128, seq: 64, batch: 12, eval_every: 1e9 };
+
+const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const { openSession } = await imp('src/train/session.js');
+const { readSourceFile } = await imp('src/parser/index.js');
+const { build } = await imp('src/codegen/index.js');
+const { acquireDevice } = await imp('runtime/device.js');
+
+const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
+const opened = await openSession(source, { dataPath: data, overrides: new Map(Object.entries(set)) });
+if (!opened.ok) throw new Error('model does not compile');
+const ctx = await acquireDevice();
+const variant = process.env.GEMM ?? (ctx.isSoftware ? 'register' : 'tiled');
+const out = join(root, 'build', `profile-${process.pid}`);
+const r = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: variant });
+const plan = r.plan;
+const generated = await import(pathToFileURL(join(out, 'model.js')).href);
+const { Model } = generated;
+// OVERRIDE=dir: replace kernels by dir/<name>.wgsl where present (for trying kernel edits).
+if (process.env.OVERRIDE) {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  for (const f of readdirSync(process.env.OVERRIDE)) {
+    const name = f.replace(/\.wgsl$/, '');
+    if (name in generated.KERNELS) generated.KERNELS[name] = readFileSync(join(process.env.OVERRIDE, f), 'utf8');
+  }
+}
+const model = await Model.create(ctx.device);
+rmSync(out, { recursive: true, force: true });
+
+// Realistic values: small random parameters and real token windows, then one real step.
+const { initParameters } = await imp('runtime/init.js');
+model.setParams(initParameters(plan.params, 1));
+const vocab = opened.session.vocab.size;
+const tokens = () => Int32Array.from({ length: set.batch * set.seq }, (_, i) => (i * 7919) % vocab);
+const windows = new Map([['tokens', tokens()], ['targets', tokens()]]);
+await model.trainStep(windows, { lr: [1e-3], bc1: 0.1, bc2: 0.01 });
+
+const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+const device = ctx.device;
+async function time(calls, reps) {
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setBindGroup(0, model.bindGroup);
+  for (let r = 0; r < reps; r++)
+    for (const i of calls) {
+      const c = plan.entries.train[i];
+      pass.setBindGroup(1, model.offsets, [i * 1024]);
+      pass.setPipeline(model.pipeline(c.kernel));
+      pass.dispatchWorkgroups(...c.dispatch);
+    }
+  pass.end();
+  const t0 = performance.now();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  return (performance.now() - t0) / reps;
+}
+
+const all = plan.entries.train.map((_, i) => i);
+const only = process.env.ONLY ? process.env.ONLY.split(',').map(Number) : all;
+await time(all, 1);
+const wholeStep = median([await time(all, 1), await time(all, 1), await time(all, 1)]);
+const rows = [];
+for (const i of only) {
+  const c = plan.entries.train[i];
+  const k = byName.get(c.kernel);
+  const ms = median([await time([i], repeat), await time([i], repeat), await time([i], repeat)]);
+  rows.push({ i, kernel: c.kernel, kind: k.kind, what: c.what, ms, gflops: k.flops / ms / 1e6, gbs: k.bytes / ms / 1e6 });
+}
+const sum = rows.reduce((s, x) => s + x.ms, 0);
+console.log(`adapter ${ctx.description} (${variant} GEMMs), ${layers} layers: ${rows.length} dispatches`);
+console.log(`whole step replayed: ${wholeStep.toFixed(1)} ms; dispatches one by one: ${sum.toFixed(1)} ms`);
+const kinds = new Map();
+for (const x of rows) {
+  const e = kinds.get(x.kind) ?? { n: 0, ms: 0 };
+  e.n++;
+  e.ms += x.ms;
+  kinds.set(x.kind, e);
+}
+for (const [kind, e] of [...kinds].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(4)} dispatches ${e.ms.toFixed(1).padStart(8)} ms`);
+if (process.env.ALL) for (const x of rows) console.log(`  #${String(x.i).padStart(3)} ${x.kernel.padEnd(16)} ${x.ms.toFixed(2).padStart(7)} ms ${x.gflops.toFixed(1).padStart(6)} GFLOP/s ${x.gbs.toFixed(2).padStart(6)} GB/s  ${x.what}`);
+console.log(`slowest ${top}:`);
+for (const x of [...rows].sort((a, b) => b.ms - a.ms).slice(0, top))
+  console.log(`  #${String(x.i).padStart(3)} ${x.kernel.padEnd(16)} ${x.ms.toFixed(2).padStart(7)} ms ${x.gflops.toFixed(1).padStart(6)} GFLOP/s ${x.gbs.toFixed(2).padStart(6)} GB/s  ${x.what}`);
+ctx.destroy();
+process.exit(0);
