@@ -100,6 +100,26 @@ export interface ParamSlot extends Slot {
   v: number;
   lrGroup: number;
   weightDecay: number;
+  /** A copy in another axis order (perm[j]: the parameter axis that is the copy's j-th), kept by the update kernel. */
+  transposed?: { offset: number; perm: number[] };
+}
+
+/** \`data\` (row-major over \`sizes\`) with its axes reordered: axis j of the result is axis perm[j]. */
+export function permuteAxes(data: Float32Array<ArrayBuffer>, sizes: readonly number[], perm: readonly number[]): Float32Array<ArrayBuffer> {
+  const strides = sizes.map((_, i) => sizes.slice(i + 1).reduce((a, b) => a * b, 1));
+  const outSizes = perm.map((p) => sizes[p]);
+  const out = new Float32Array(data.length);
+  const pos = outSizes.map(() => 0);
+  for (let i = 0; i < out.length; i++) {
+    let src = 0;
+    for (let j = 0; j < perm.length; j++) src += pos[j] * strides[perm[j]];
+    out[i] = data[src];
+    for (let j = pos.length - 1; j >= 0; j--) {
+      if (++pos[j] < outSizes[j]) break;
+      pos[j] = 0;
+    }
+  }
+  return out;
 }
 
 /** Per-step host scalars: each learning-rate group's rate and Adam's bias corrections 1/(1-β^t). */
@@ -218,6 +238,7 @@ export interface StepScalars {
           w.writeLine('  const v = values.get(p.name);');
           w.writeLine('  if (!v || v.length !== p.size) throw new Error(`parameter ${p.name} needs ${p.size} values`);');
           w.writeLine('  this.device.queue.writeBuffer(this.arena, p.offset * 4, v);');
+          w.writeLine('  if (p.transposed) this.device.queue.writeBuffer(this.arena, p.transposed.offset * 4, permuteAxes(v, p.axes.map((a) => a.size), p.transposed.perm));');
           w.writeLine('}');
         },
       },

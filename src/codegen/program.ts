@@ -8,8 +8,8 @@ import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
 import { accessesOf, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
-import { arenaOf, schedule, type Schedule, type Value } from './schedule.js';
-import type { Arena, Kernel } from './spec.js';
+import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
+import type { Arena, Kernel, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
 import type { Init } from '../ir/types.js';
 
@@ -28,6 +28,12 @@ export interface ParamSlot extends TensorSlot {
   v: number;
   lrGroup: number;
   weightDecay: number;
+  /**
+   * A second copy of the parameter in another axis order (`perm[j]` is the parameter axis that
+   * is the copy's j-th), kept equal to it by the optimizer's update, for contractions that would
+   * otherwise read it along the contracted axis (the slow case of the register GEMM).
+   */
+  transposed?: { offset: number; perm: number[] };
 }
 
 export interface KernelCall {
@@ -94,10 +100,11 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     aliases.set(p.newV, p.v);
   }
   const scheds = entries.map(([, outs]) => schedule(g, { outputs: outs, aliases }));
+  const transposed = options.gemmVariant === 'register' ? planTransposedParams(g, step, scheds) : new Map<number, TransposedParam>();
 
   // Persistent: parameters, optimizer state, inputs, and what the host reads back.
   const persistentNodes = new Set<number>([...g.params.map((p) => p.node), ...g.inputs.map((i) => i.node), step.loss, step.gradNorm, logits]);
-  const persistent = [...persistentNodes].map((id) => valueOf(g.nodes[id]));
+  const persistent = [...[...persistentNodes].map((id) => valueOf(g.nodes[id])), ...[...transposed.values()].map((t) => t.value)];
   const plans = planBuffers(scheds, { persistent, aliases });
   scheds.forEach((s, i) => {
     resolveOffsets(s.kernels, plans[i]);
@@ -139,6 +146,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     v: regionOf(trainPlan, p.v),
     lrGroup: p.lrGroup,
     weightDecay: p.weightDecay,
+    ...(transposed.has(p.param.node) ? { transposed: { offset: regionOf(trainPlan, transposed.get(p.param.node)!.value.node), perm: transposed.get(p.param.node)!.perm } } : {}),
   }));
   const stateInputs = new Set(step.params.flatMap((p) => [p.m, p.v]));
   const inputs = g.inputs.filter((i) => !stateInputs.has(i.node)).map((i) => slot(i.name, g.nodes[i.node], regionOf(trainPlan, i.node)));
@@ -158,6 +166,65 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     entries: calls,
     peakBytes: trainPlan.peakBytes,
   };
+}
+
+interface TransposedParam {
+  /** The copy, as a persistent value (a synthetic id below every node id). */
+  value: Value;
+  perm: number[];
+}
+
+/**
+ * Parameters that some GEMM reads with the contracted axes innermost (`dY · Wᵀ` in the
+ * backward pass, a head tied to the embedding): the register GEMM reads such an operand
+ * "along k", measured 0.5–0.7× as fast as reading it across columns. Those GEMMs read a copy
+ * with the contracted axes outermost instead, and the optimizer's update kernel writes the
+ * copy next to the parameter (one more store per element, no extra dispatch). Rewrites the
+ * GEMMs' operands and the update kernel; returns the copies by parameter node.
+ */
+function planTransposedParams(g: Graph, step: TrainStep, scheds: readonly Schedule[]): Map<number, TransposedParam> {
+  const out = new Map<number, TransposedParam>();
+  const paramNodes = new Set(g.params.map((p) => p.node));
+  const update = new Map(step.params.map((p) => [p.param.node, p.newParam]));
+  // The update kernel of each parameter, and its store of the new value.
+  const updateStore = new Map<number, { kernel: MapKernel; store: Store }>();
+  for (const k of scheds[0].kernels) {
+    if (k.kind !== 'map') continue;
+    for (const st of k.stores) for (const [param, next] of update) if (st.access.value === next) updateStore.set(param, { kernel: k, store: st });
+  }
+  for (const sched of scheds) {
+    for (const k of sched.kernels) {
+      if (k.kind !== 'gemm') continue;
+      for (const [operand, free] of [[k.a, k.m], [k.b, k.n]] as const) {
+        if (!paramNodes.has(operand.value)) continue;
+        const param = g.nodes[operand.value];
+        const axes = param.type.axes;
+        const kAxes = k.k.filter((a) => operand.strides.has(a.id));
+        const freeAxes = free.filter((a) => operand.strides.has(a.id));
+        // Only plain parameters read whole: every axis contracted or free, innermost contracted.
+        if (kAxes.length + freeAxes.length !== axes.length || !axes.every((a) => operand.strides.has(a.id)) || !kAxes.length || !freeAxes.some((a) => a.size > 1)) continue;
+        const inner = [...axes].reverse().find((a) => a.size > 1);
+        if (!inner || !kAxes.some((a) => a.id === inner.id) || operand.strides.get(inner.id) !== 1) continue;
+        const upd = updateStore.get(param.id);
+        if (!upd || !axes.every((a) => upd.store.access.strides.has(a.id))) continue;
+        const order = [...kAxes, ...freeAxes];
+        const perm = order.map((a) => axes.findIndex((b) => b.id === a.id));
+        let t = out.get(param.id);
+        if (!t) {
+          t = { value: { node: -1 - param.id, arena: 'f32', axes: order, size: param.type.axes.reduce((n, a) => n * a.size, 1) }, perm };
+          out.set(param.id, t);
+          upd.kernel.stores.push({
+            access: { arena: 'f32', value: t.value.node, offset: 0, strides: layoutStrides(order) },
+            value: { k: 'load', access: { ...upd.store.access, strides: new Map(upd.store.access.strides) }, dtype: 'f32' },
+            nodes: [],
+          });
+        } else if (t.perm.join() !== perm.join()) continue; // another GEMM wants another order: it reads the parameter
+        operand.value = t.value.node;
+        operand.strides = new Map([...layoutStrides(t.value.axes)].filter(([id]) => operand.strides.has(id)));
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { compileFile } from '../../src/driver/index.js';
 import { build } from '../../src/codegen/index.js';
@@ -50,6 +51,31 @@ describe('mdlc build output', () => {
     const dispatches = text.match(/dispatchWorkgroups\(\d+, \d+, \d+\)/g) ?? [];
     expect(dispatches.length).toBe(result.report!.perStep.dispatches + result.report!.eval.dispatches + result.report!.forward.dispatches);
     expect(text).toMatch(/\/\/ gemm .*transformer\.mdl:\d+/);
+  });
+
+  it('keeps transposed copies of the weights that GEMMs would read along k, and no GEMM reads along k', async () => {
+    const plan = result.plan!;
+    const copied = plan.params.filter((p) => p.transposed).map((p) => p.name.replace(/^blocks\.\d+\./, ''));
+    // dY·Wᵀ for every projection, and the head tied to the embedding.
+    for (const w of ['wte', 'attention.wq', 'attention.wk', 'attention.wv', 'attention.wo', 'mlp.w1', 'mlp.w2']) expect(copied).toContain(w);
+    for (const w of ['layernorm.g', 'mlp.b1', 'wpe']) expect(copied).not.toContain(w);
+    const w2 = plan.params.find((p) => p.name === 'blocks.0.mlp.w2')!;
+    expect(w2.transposed!.perm).toEqual([1, 0]);
+    // Every GEMM dispatch that reads a layer weight's copy reads across columns, not along k.
+    // (The head reads the embedding's copy as its uniform operand; vocab 11 puts its lanes along
+    // the activations' rows, which it reads along k.)
+    const copies = new Set(plan.params.flatMap((p) => (p.transposed && p.name.startsWith('blocks.') ? [p.transposed.offset] : [])));
+    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+    const readers = plan.entries.train.filter((c) => byName.get(c.kernel)!.kind === 'gemm' && c.offsets.some((o) => copies.has(o)));
+    expect(readers.length).toBe(2 * 6); // per layer: the data gradients through wq, wk, wv, wo, w1, w2
+    for (const c of readers) expect(byName.get(c.kernel)!.code, c.kernel).not.toMatch(/read as vec4s along k/);
+    // The generated permutation the host uses to initialise a copy.
+    const { permuteAxes } = await import(pathToFileURL(join(outDir, 'model.js')).href);
+    const data = Float32Array.from({ length: 24 }, (_, i) => i); // [2, 3, 4]
+    const t = permuteAxes(data, [2, 3, 4], [2, 0, 1]); // → [4, 2, 3]
+    expect(t[0 * 6 + 1 * 3 + 2]).toBe(data[1 * 12 + 2 * 4 + 0]);
+    expect(t[3 * 6 + 0 * 3 + 1]).toBe(data[0 * 12 + 1 * 4 + 3]);
+    expect([...permuteAxes(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3], [1, 0])]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
   it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {

@@ -91,7 +91,8 @@ function mapKernel(k: MapKernel): RenderedKernel {
  */
 function vec4MapKernel(k: MapKernel): RenderedKernel | undefined {
   const lane = k.axes.at(-1);
-  if (!lane || lane.size % 4 !== 0 || !k.stores.every((s) => vec4Readable(s.access, lane))) return undefined;
+  // Every store f32, at least one contiguous along the lane (others are written per component).
+  if (!lane || lane.size % 4 !== 0 || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
   const total = count(k.axes) / 4;
   // Positions from the flat index over (axes..., lane / 4), the lane's position times 4.
   const lines: string[] = [];
@@ -103,7 +104,12 @@ function vec4MapKernel(k: MapKernel): RenderedKernel | undefined {
     stride *= a.size;
   }
   const cx = cxFor();
-  const body = k.stores.map((s) => `  arena[(${accessIndex(s.access, cx)}) >> 2u] = ${VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` }))};`);
+  const body = k.stores.map((s) => {
+    const value = VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` }));
+    if (vec4Readable(s.access, lane)) return `  arena[(${accessIndex(s.access, cx)}) >> 2u] = ${value};`;
+    const at = (c: number) => accessIndex(s.access, { index: (a) => (a.id === lane.id && c > 0 ? `(${ix(a)} + ${c}u)` : ix(a)) });
+    return `  { let v = ${value};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
+  });
   const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
   return { code: `${head}${lines.join('\n')}\n${body.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
