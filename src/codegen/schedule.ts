@@ -8,7 +8,8 @@
  *   prologue of reductions and softmax, and into the epilogue of contractions (scale, bias,
  *   GELU, residual add).
  * - Elementwise nodes read by several kernels, graph outputs, and contraction operands are
- *   materialised once (a `map` kernel).
+ *   materialised once (a `map` kernel), except cheap ones (RECOMPUTE_COST), which each
+ *   reader recomputes.
  * - Reductions, softmax, cross-entropy, scatter-add and contractions are kernels of their own.
  * The fusion decisions are the table FUSION below, consulted per op.
  */
@@ -35,6 +36,22 @@ export const FUSION: Record<OpName, 'leaf' | 'free' | 'view' | 'elementwise' | '
   cross_entropy: 'kernel',
   scatter_add: 'kernel',
 };
+
+/**
+ * Elementwise work (in `opCost` units) worth recomputing in every kernel that reads a value
+ * rather than storing it once: a few multiplies, or one rsqrt, cost less than the extra
+ * dispatch and the pass over memory (the layernorm backward's `dy * g` and `dy * g * rstd`,
+ * a causal mask, `rsqrt(var + eps)`).
+ */
+export const RECOMPUTE_COST = 4;
+
+/** Rough cost of one elementwise node when inlined: transcendental functions count more. */
+function opCost(n: IRNode): number {
+  const a = n.attrs;
+  if (a.op === 'unary') return a.fn === 'gelu' || a.fn === 'gelu_grad' ? 8 : a.fn === 'exp' || a.fn === 'log' || a.fn === 'tanh' || a.fn === 'sigmoid' || a.fn === 'rsqrt' || a.fn === 'sqrt' ? 2 : 1;
+  if (a.op === 'binary' && (a.fn === 'pow' || a.fn === 'div')) return 2;
+  return 1;
+}
 
 /** A tensor stored in an arena: the node it holds and its layout (row-major over `axes`). */
 export interface Value {
@@ -106,14 +123,20 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
   /** Follow views back to the node whose storage they describe. */
   const viewBase = (id: number): number => (kindOf(nodes[id]) === 'view' ? viewBase(nodes[id].inputs[0]) : id);
 
-  // Which nodes get their own storage.
+  // Which nodes get their own storage. An elementwise node read by several kernels is stored
+  // once, unless recomputing it in each is cheaper than a pass that stores it (see RECOMPUTE).
   const materialized = new Set<number>();
+  const inlineCost = new Map<number, number>();
   for (const n of nodes) {
     if (!needed[n.id]) continue;
     const k = kindOf(n);
     if (k === 'leaf' || k === 'kernel') materialized.add(n.id);
     if (outputs.has(n.id) && k !== 'leaf') materialized.add(n.id);
-    if (k === 'elementwise' && distinctConsumers(n.id) > 1) materialized.add(n.id);
+    if (k === 'view' || k === 'elementwise') {
+      const own = k === 'view' ? 0 : opCost(n);
+      inlineCost.set(n.id, own + n.inputs.reduce((c, i) => c + (materialized.has(i) ? 0 : (inlineCost.get(i) ?? 0)), 0));
+    }
+    if (k === 'elementwise' && distinctConsumers(n.id) > 1 && inlineCost.get(n.id)! > RECOMPUTE_COST) materialized.add(n.id);
   }
   // Contraction operands and scatter indices are read through strides: materialise their base.
   for (const n of nodes) {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
-import { schedule } from '../../src/codegen/schedule.js';
+import { RECOMPUTE_COST, schedule } from '../../src/codegen/schedule.js';
 import { accessesOf, planBuffers, resolveOffsets, ALIGN } from '../../src/codegen/buffers.js';
 import { f32Literal, emitExpr } from '../../src/codegen/wgsl/expr.js';
 import { compileFile } from '../../src/driver/index.js';
@@ -34,15 +34,23 @@ describe('schedule', () => {
     expect([...loads[0].strides.keys()]).toEqual([y.id]);
   });
 
-  it('materialises a value used by two kernels once', () => {
+  it('materialises a costly value used by two kernels once, and recomputes a cheap one in each', () => {
     const [x] = axes(['x', 5]);
     const b = new GraphBuilder();
     const a = b.param('a', f32(x), { kind: 'zeros' }, span);
+    // exp(a) * exp(a): cost 5, over RECOMPUTE_COST: stored once.
     const e = b.add({ op: 'unary', fn: 'exp' }, [a]);
-    const s1 = b.add({ op: 'reduce', fn: 'sum', axes: [x] }, [e]);
-    const s2 = b.add({ op: 'reduce', fn: 'max', axes: [x] }, [e]);
-    const s = schedule(b.graph, { outputs: [s1, s2] });
-    expect(s.kernels.map((k) => k.kind)).toEqual(['map', 'reduce', 'reduce']);
+    const costly = b.add({ op: 'binary', fn: 'mul' }, [e, b.add({ op: 'unary', fn: 'exp' }, [a])]);
+    const s1 = b.add({ op: 'reduce', fn: 'sum', axes: [x] }, [costly]);
+    const s2 = b.add({ op: 'reduce', fn: 'max', axes: [x] }, [costly]);
+    expect(schedule(b.graph, { outputs: [s1, s2] }).kernels.map((k) => k.kind)).toEqual(['map', 'reduce', 'reduce']);
+    // exp(a) alone: cost 2, recomputed by both reductions.
+    const s3 = b.add({ op: 'reduce', fn: 'sum', axes: [x] }, [e]);
+    const s4 = b.add({ op: 'reduce', fn: 'max', axes: [x] }, [e]);
+    const cheap = schedule(b.graph, { outputs: [s3, s4] });
+    expect(cheap.kernels.map((k) => k.kind)).toEqual(['reduce', 'reduce']);
+    expect(RECOMPUTE_COST).toBeGreaterThanOrEqual(2);
+    expect(RECOMPUTE_COST).toBeLessThan(5);
   });
 
   it('runs a layernorm (mean, centre, variance, normalise) as one row kernel', () => {
