@@ -168,6 +168,13 @@ export function accessesOf(k: Kernel): Access[] {
       }
       break;
     case 'reduce':
+      out.push(k.out);
+      visit(k.value);
+      for (const x of k.siblings ?? []) {
+        out.push(x.out);
+        visit(x.value);
+      }
+      break;
     case 'softmax':
       out.push(k.out);
       visit(k.value);

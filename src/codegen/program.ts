@@ -339,7 +339,7 @@ export function flopsOf(k: Kernel): number {
     case 'map':
       return size(k.axes);
     case 'reduce':
-      return size(k.axes) * size(k.over);
+      return size(k.axes) * size(k.over) * (1 + (k.siblings?.length ?? 0));
     case 'softmax':
     case 'ce_rows':
       return 4 * size(k.axes) * k.axis.size;
@@ -360,7 +360,7 @@ export function bytesOf(k: Kernel): number {
     case 'map':
       return 4 * size(k.axes) * (1 + k.stores.length);
     case 'reduce':
-      return 4 * (size(k.axes) * size(k.over) + size(k.axes));
+      return 4 * (size(k.axes) * size(k.over) + size(k.axes)) * (1 + (k.siblings?.length ?? 0));
     case 'softmax':
       return 8 * size(k.axes) * k.axis.size;
     case 'ce_rows':

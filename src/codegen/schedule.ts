@@ -43,7 +43,7 @@ export const FUSION: Record<OpName, 'leaf' | 'free' | 'view' | 'elementwise' | '
  * dispatch and the pass over memory (the layernorm backward's `dy * g` and `dy * g * rstd`,
  * a causal mask, `rsqrt(var + eps)`).
  */
-export const RECOMPUTE_COST = 4;
+export const RECOMPUTE_COST = 6;
 
 /** Rough cost of one elementwise node when inlined: transcendental functions count more. */
 function opCost(n: IRNode): number {
@@ -361,7 +361,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
   }
 
   const aliases = options.aliases ?? new Map<number, number>();
-  return mergeSumSquares(mergeRows(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases), aliases));
+  return mergeReductions(mergeSumSquares(mergeRows(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases), aliases)));
 }
 
 function sameAxisSet(a: readonly Axis[], b: readonly Axis[]): boolean {
@@ -483,6 +483,37 @@ function mergeSumSquares(s: Schedule): Schedule {
 }
 
 /** Copy kernel `i` of `s` (with its reads, writes and temporary) to the end of `out`. */
+/**
+ * Sibling reductions: a reduction with the same output and reduced axes as an earlier one
+ * (the layernorm backward's Σ dy and Σ dy·x̂, bias gradients) joins that kernel as one more
+ * accumulator in its loop, when no kernel in between writes what it reads.
+ */
+function mergeReductions(s: Schedule): Schedule {
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  const ids = (axes: readonly Axis[]) => axes.map((a) => a.id).join(',');
+  s.kernels.forEach((k, i) => {
+    if (k.kind === 'reduce' && !s.temps.has(i)) {
+      const reads = new Set(s.reads[i]);
+      for (let j = out.kernels.length - 1; j >= 0; j--) {
+        const p = out.kernels[j];
+        const candidate = p.kind === 'reduce' && !out.temps.has(j) && ids(p.axes) === ids(k.axes) && ids(p.over) === ids(k.over);
+        if (candidate && !out.writes[j].some((w) => reads.has(w))) {
+          (p.siblings ??= []).push({ fn: k.fn, value: k.value, out: k.out, nodes: k.nodes }, ...(k.siblings ?? []));
+          p.nodes = [...new Set([...p.nodes, ...k.nodes])].sort((a, b) => a - b);
+          p.lines = [...new Set([...p.lines, ...k.lines])];
+          out.reads[j] = [...new Set([...out.reads[j], ...s.reads[i]])];
+          out.writes[j] = [...out.writes[j], ...s.writes[i]];
+          return;
+        }
+        // It cannot run before a kernel that writes what it reads.
+        if (out.writes[j].some((w) => reads.has(w))) break;
+      }
+    }
+    appendKernel(out, s, i);
+  });
+  return out;
+}
+
 function appendKernel(out: Schedule, s: Schedule, i: number): void {
   if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
   out.kernels.push(s.kernels[i]);

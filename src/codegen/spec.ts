@@ -74,6 +74,8 @@ export interface ReduceKernel extends KernelBase {
   fn: 'sum' | 'max' | 'mean';
   value: KExpr;
   out: Access;
+  /** Sibling reductions over the same axes, computed in the same loop (one accumulator each). */
+  siblings?: { fn: 'sum' | 'max' | 'mean'; value: KExpr; out: Access; nodes: number[] }[];
 }
 
 /**

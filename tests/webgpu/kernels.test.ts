@@ -111,6 +111,21 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     }
   });
 
+  it('runs sibling reductions over the same axes as one kernel, but not one that reads another', async () => {
+    const [a, bb, c] = axes(['a', 3], ['b', 5], ['c', 7]);
+    const g = new GraphBuilder();
+    const x = g.param('x', f32(a, bb, c), { kind: 'zeros' }, span);
+    const y = g.param('y', f32(a, bb, c), { kind: 'zeros' }, span);
+    const over = [a, bb];
+    const s1 = g.add({ op: 'reduce', fn: 'sum', axes: over }, [x]);
+    const s2 = g.add({ op: 'reduce', fn: 'max', axes: over }, [g.add({ op: 'binary', fn: 'mul' }, [y, x])]);
+    const s3 = g.add({ op: 'reduce', fn: 'mean', axes: over }, [g.add({ op: 'unary', fn: 'exp' }, [y])]);
+    // Reads s1: runs after it, in a kernel of its own.
+    const s4 = g.add({ op: 'reduce', fn: 'sum', axes: over }, [g.add({ op: 'binary', fn: 'mul' }, [x, s1])]);
+    const r = await compare(g.graph, [s1, s2, s3, s4]);
+    expect(r.kinds).toEqual(['reduce', 'reduce']);
+  });
+
   it('computes a causally masked softmax in one kernel (mask and scale fused)', async () => {
     for (const [B, T] of [[2, 5], [3, 64], [1, 1]]) {
       const [bt, q, k] = axes(['batch', B], ['seq', T], ['key', T]);

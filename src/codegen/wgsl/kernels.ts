@@ -134,13 +134,15 @@ function exprDtype(e: import('../spec.js').KExpr): 'i32' | 'bool' {
 function reduceKernel(k: ReduceKernel): RenderedKernel {
   const total = count(k.axes);
   const cx = cxFor();
-  const v = emitExpr(k.value, cx);
-  const init = k.fn === 'max' ? f32Literal(-Infinity) : '0.0';
-  const step = k.fn === 'max' ? `acc = max(acc, ${v});` : `acc = acc + ${v};`;
-  const fin = k.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : '';
+  // One accumulator per reduction (siblings share the loop and its position variables).
+  const parts = [{ fn: k.fn, value: k.value, out: k.out }, ...(k.siblings ?? [])];
+  const acc = (j: number) => (parts.length === 1 ? 'acc' : `acc${j}`);
+  const inits = parts.map((p, j) => `  var ${acc(j)}: f32 = ${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'};`).join('\n');
+  const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${emitExpr(p.value, cx)});` : `${acc(j)} = ${acc(j)} + ${emitExpr(p.value, cx)};`)).join('\n');
+  const stores = parts.map((p, j) => `  arena[${accessIndex(p.out, cx)}] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
   const code = `${header(total)}${decompose(k.axes)}
-  var acc: f32 = ${init};
-${loops(k.over, step)}  arena[${accessIndex(k.out, cx)}] = acc${fin};
+${inits}
+${loops(k.over, steps)}${stores}
 }
 `;
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
