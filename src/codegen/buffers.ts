@@ -192,6 +192,10 @@ export function accessesOf(k: Kernel): Access[] {
     case 'gemm':
       out.push(k.out, k.a, k.b);
       visit(k.epilogue);
+      for (const x of k.extra ?? []) {
+        out.push(x.access);
+        visit(x.value);
+      }
       break;
     case 'sum_squares':
       for (const p of k.parts) out.push(p.input, p.out);

@@ -356,7 +356,7 @@ export function flopsOf(k: Kernel): number {
 export function bytesOf(k: Kernel): number {
   switch (k.kind) {
     case 'gemm':
-      return 4 * (size(k.batch) * (size(k.m) * size(k.k) + size(k.n) * size(k.k) + size(k.m) * size(k.n)));
+      return 4 * (size(k.batch) * (size(k.m) * size(k.k) + size(k.n) * size(k.k) + size(k.m) * size(k.n) * (1 + (k.extra?.length ?? 0))));
     case 'map':
       return 4 * size(k.axes) * (1 + k.stores.length);
     case 'reduce':

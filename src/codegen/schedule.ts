@@ -361,7 +361,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
   }
 
   const aliases = options.aliases ?? new Map<number, number>();
-  return mergeReductions(mergeSumSquares(mergeRows(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases), aliases)));
+  return mergeReductions(mergeSumSquares(mergeRows(absorbMapsIntoGemms(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases)), aliases)));
 }
 
 function sameAxisSet(a: readonly Axis[], b: readonly Axis[]): boolean {
@@ -483,6 +483,54 @@ function mergeSumSquares(s: Schedule): Schedule {
 }
 
 /** Copy kernel `i` of `s` (with its reads, writes and temporary) to the end of `out`. */
+/**
+ * A map right after a GEMM, over the GEMM's output axes, that reads the GEMM's output only at
+ * the element it writes, becomes more outputs of the GEMM's epilogue (`h = gelu(pre)` stored
+ * next to `pre`): one dispatch and one pass over the output fewer.
+ */
+function absorbMapsIntoGemms(s: Schedule): Schedule {
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  const sameStrides = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
+  s.kernels.forEach((k, i) => {
+    const last = out.kernels.length - 1;
+    const g = out.kernels[last];
+    if (k.kind === 'map' && g?.kind === 'gemm' && g.out.arena === 'f32' && sameAxisSet(k.axes, [...g.batch, ...g.m, ...g.n]) && k.stores.every((st) => st.access.arena === 'f32')) {
+      const produced = g.out.value;
+      const readsOk = k.stores.every((st) => loadsOf(st.value).every((a) => a.value !== produced || sameStrides(a.strides, g.out.strides)) && !gathersFrom(st.value, produced, (v) => v));
+      // Its stores must not land on anything the GEMM reads (in-place updates stay maps).
+      const gemmReads = new Set(out.reads[last]);
+      if (readsOk && !s.writes[i].some((w) => gemmReads.has(w))) {
+        const toAcc = (e: KExpr): KExpr => {
+          switch (e.k) {
+            case 'load':
+              return e.access.value === produced ? { k: 'acc' } : e;
+            case 'unary':
+            case 'cast':
+              return { ...e, x: toAcc(e.x) };
+            case 'binary':
+            case 'compare':
+              return { ...e, a: toAcc(e.a), b: toAcc(e.b) };
+            case 'where':
+              return { ...e, c: toAcc(e.c), a: toAcc(e.a), b: toAcc(e.b) };
+            case 'gather':
+              return { ...e, index: toAcc(e.index) };
+            default:
+              return e;
+          }
+        };
+        (g.extra ??= []).push(...k.stores.map((st) => ({ access: st.access, value: toAcc(st.value), nodes: st.nodes })));
+        g.nodes = [...new Set([...g.nodes, ...k.nodes])].sort((a, b) => a - b);
+        g.lines = [...new Set([...g.lines, ...k.lines])];
+        out.reads[last] = [...new Set([...out.reads[last], ...s.reads[i].filter((r) => r !== produced)])];
+        out.writes[last] = [...out.writes[last], ...s.writes[i]];
+        return;
+      }
+    }
+    appendKernel(out, s, i);
+  });
+  return out;
+}
+
 /**
  * Sibling reductions: a reduction with the same output and reduced axes as an earlier one
  * (the layernorm backward's Σ dy and Σ dy·x̂, bias gradients) joins that kernel as one more

@@ -132,6 +132,12 @@ export interface GemmKernel extends KernelBase {
   b: Access;
   epilogue: KExpr;
   out: Access;
+  /**
+   * More outputs computed from the output value at the same element (`acc` in `value` is the
+   * stored output, epilogue applied): an elementwise map that followed the GEMM, e.g. `h =
+   * gelu(pre)` next to the pre-activation the backward pass needs.
+   */
+  extra?: { access: Access; value: KExpr; nodes: number[] }[];
 }
 
 /**

@@ -197,6 +197,25 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       }
     });
 
+    it(`stores a map of the GEMM's output (gelu next to the pre-activation) from its epilogue, ${variant} GEMM`, async () => {
+      for (const [M, K, N] of [[16, 8, 32], [9, 5, 7]]) {
+        const [m, k, n, j] = axes(['m', M], ['k', K], ['n', N], ['j', 3]);
+        const g = new GraphBuilder();
+        const x = g.param('x', f32(m, k), { kind: 'zeros' }, span);
+        const w = g.param('w', f32(k, n), { kind: 'zeros' }, span);
+        const bias = g.param('bias', f32(n), { kind: 'zeros' }, span);
+        const pre = g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'contract', over: [k] }, [x, w]), bias]);
+        const h = g.add({ op: 'unary', fn: 'gelu' }, [pre]);
+        // Both are read by other kernels (as contraction operands): both are stored.
+        const v = g.param('v', f32(n, j), { kind: 'zeros' }, span);
+        const u = g.param('u', f32(m, j), { kind: 'zeros' }, span);
+        const y1 = g.add({ op: 'contract', over: [n] }, [h, v]);
+        const y2 = g.add({ op: 'contract', over: [m] }, [pre, u]);
+        const r = await compare(g.graph, [y1, y2, h, pre], { variant });
+        expect(r.kinds).toEqual(['gemm', 'gemm', 'gemm']);
+      }
+    });
+
     it(`contracts attention-shaped operands through renames and a batch axis, ${variant} GEMM`, async () => {
       const [bt, q, hd, h, kk] = axes(['batch', 2], ['seq', 9], ['head', 8], ['heads', 3], ['key', 9]);
       const g = new GraphBuilder();

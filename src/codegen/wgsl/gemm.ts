@@ -34,7 +34,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import type { Access, GemmKernel, KExpr } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, type EmitContext } from './expr.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, vec4Readable, type EmitContext } from './expr.js';
 
 export type GemmVariantName = 'register' | 'tiled';
 
@@ -295,8 +295,14 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
   ];
   const cx = context();
   const index = accessIndex(spec.out, cx, axes);
-  const scalarStore =
-    arena === 'arena' ? view.store(index, convert(view.adapt(emitExpr(spec.epilogue, cx)))) : `iarena[${index}] = ${convert(view.adapt(emitExpr(spec.epilogue, cx)))};`;
+  const extra = spec.extra ?? [];
+  // Extra outputs are f32 and computed from the stored output (`y`).
+  const extraStores = extra.map((x) => view.store(accessIndex(x.access, cx, axes), view.adapt(emitExpr(x.value, { ...cx, acc: 'y' }))));
+  const scalarStore = extra.length
+    ? [`let y = ${view.adapt(emitExpr(spec.epilogue, cx))};`, view.store(index, 'y'), ...extraStores].join('\n  ')
+    : arena === 'arena'
+      ? view.store(index, convert(view.adapt(emitExpr(spec.epilogue, cx))))
+      : `iarena[${index}] = ${convert(view.adapt(emitExpr(spec.epilogue, cx)))};`;
   const fns = [['fn store_out(value: f32, batch: u32, m: u32, n: u32) {', `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`, ...head, `  ${scalarStore}`, '}'].join('\n')];
   if (vecSide) {
     const last = [...(vecSide === 'm' ? spec.m : spec.n)].reverse().find((a) => a.size > 1)!;
@@ -318,7 +324,14 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
     // lavapipe (measured: a scale alone costs a quarter of a 768×512×128 GEMM's time), while
     // storing them as they are and then applying the epilogue to what was stored does not:
     // store_out4 stores, post_out4 (called after every store) finishes the epilogue.
-    const twoPhase = spec.epilogue.k !== 'acc';
+    const twoPhase = spec.epilogue.k !== 'acc' || extra.length > 0;
+    const lane4 = (i: string) => `arena4(${i})`;
+    const extraStores4 = extra.map((x) => {
+      const v = view.adapt(emitExpr4(x.value, cx, { lane: last, load4: lane4, acc4: 'y' }));
+      if (vec4Readable(x.access, last)) return `  arena[(${accessIndex(x.access, cx, axes)}) >> 2u] = ${v};`;
+      const at = (c: number) => accessIndex(x.access, context({ axis: last, c, value: '' }), axes);
+      return `  { let v = ${v};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
+    });
     fns.push(
       [
         `// Four outputs along axis '${last.name}', contiguous in the output: one vec4 store.`,
@@ -337,7 +350,7 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
           `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`,
           ...head,
           `  let values = arena[(${index}) >> 2u];`,
-          `  arena[(${index}) >> 2u] = ${value};`,
+          ...(extra.length ? [`  let y = ${value};`, `  arena[(${index}) >> 2u] = y;`, ...extraStores4] : [`  arena[(${index}) >> 2u] = ${value};`]),
           '}',
         ].join('\n'),
       );
@@ -660,7 +673,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
   // The epilogue's second phase (see storeFunctions), once every accumulator is stored.
   const rest = split ? split.rest : spec.epilogue;
-  if (vecStore && rest.k !== 'acc') for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  post_out4(batch, ${outAt(i, v)});`);
+  if (vecStore && (rest.k !== 'acc' || spec.extra?.length)) for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  post_out4(batch, ${outAt(i, v)});`);
   L.push('}');
   const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
   const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
