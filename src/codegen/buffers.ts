@@ -29,6 +29,16 @@ export interface PlanOptions {
   persistent: readonly Value[];
   /** Values written in place over another value's region (`param:x` over `x`). */
   aliases: ReadonlyMap<number, number>;
+  /**
+   * Values of equal size placed one after another, `align(size)` apart, in this order: a GEMM
+   * over all of them reads them as one tensor with one more axis (horizontal fusion).
+   */
+  groups?: readonly (readonly number[])[];
+}
+
+/** Elements from one member of a group to the next. */
+export function groupSpacing(size: number): number {
+  return align(Math.max(size, 1));
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -77,8 +87,17 @@ export function planBuffers(scheds: readonly Schedule[], options: PlanOptions): 
   const base: Record<Arena, FreeList> = { f32: new FreeList(), i32: new FreeList() };
   const shared = new Map<number, Region>();
   const persistent = new Set(options.persistent.map((v) => v.node));
+  const groupOf = new Map<number, readonly number[]>();
+  for (const g of options.groups ?? []) for (const v of g) groupOf.set(v, g);
   for (const v of options.persistent) {
-    if (options.aliases.has(v.node)) continue;
+    if (options.aliases.has(v.node) || shared.has(v.node)) continue;
+    const group = groupOf.get(v.node);
+    if (group) {
+      const spacing = groupSpacing(v.size);
+      const block = base[v.arena].alloc(spacing * group.length);
+      group.forEach((m, i) => shared.set(m, { arena: v.arena, offset: block + i * spacing, size: v.size }));
+      continue;
+    }
     shared.set(v.node, { arena: v.arena, offset: base[v.arena].alloc(v.size), size: v.size });
   }
   for (const [value, target] of options.aliases) {
@@ -87,7 +106,7 @@ export function planBuffers(scheds: readonly Schedule[], options: PlanOptions): 
     persistent.add(value);
     shared.set(value, r);
   }
-  const plans = scheds.map((sched) => planOne(sched, shared, persistent, { f32: base.f32.top, i32: base.i32.top }));
+  const plans = scheds.map((sched) => planOne(sched, shared, persistent, { f32: base.f32.top, i32: base.i32.top }, groupOf));
   const arenaSize = {
     f32: Math.max(ALIGN, ...plans.map((p) => p.arenaSize.f32)),
     i32: Math.max(ALIGN, ...plans.map((p) => p.arenaSize.i32)),
@@ -99,7 +118,7 @@ export function planBuffers(scheds: readonly Schedule[], options: PlanOptions): 
   return plans;
 }
 
-function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persistent: ReadonlySet<number>, start: Record<Arena, number>): BufferPlan {
+function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persistent: ReadonlySet<number>, start: Record<Arena, number>, groupOf: ReadonlyMap<number, readonly number[]>): BufferPlan {
   const lists: Record<Arena, FreeList> = { f32: new FreeList(), i32: new FreeList() };
   lists.f32.top = align(start.f32);
   lists.i32.top = align(start.i32);
@@ -107,12 +126,21 @@ function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persisten
   const info = new Map<number, Value>([...sched.values, ...[...sched.temps.values()].map((t) => [t.node, t] as const)]);
   const lastRead = new Map<number, number>();
   sched.reads.forEach((rs, k) => rs.forEach((v) => lastRead.set(v, k)));
+  const dead = new Set<number>();
 
   sched.kernels.forEach((_k, i) => {
     for (const w of sched.writes[i]) {
       if (regions.has(w)) continue;
       const v = info.get(w);
       if (!v) throw new Error(`internal: no size for value ${w}`);
+      const group = groupOf.get(w);
+      if (group) {
+        // The whole group's block, placed when its first member is written.
+        const spacing = groupSpacing(v.size);
+        const block = lists[v.arena].alloc(spacing * group.length);
+        group.forEach((m, j) => regions.set(m, { arena: v.arena, offset: block + j * spacing, size: v.size }));
+        continue;
+      }
       regions.set(w, { arena: v.arena, offset: lists[v.arena].alloc(v.size), size: v.size });
     }
     // Free after the kernel: its outputs were placed while its inputs were still held.
@@ -121,8 +149,15 @@ function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persisten
       if ((lastRead.get(r) ?? i) <= i) {
         const reg = regions.get(r);
         if (!reg) throw new Error(`internal: value ${r} is read before it is written (kernel ${i})`);
-        lists[reg.arena].release(reg.offset, reg.size);
         lastRead.set(r, Number.POSITIVE_INFINITY);
+        const group = groupOf.get(r);
+        if (group) {
+          // A group's block is freed once every member is dead.
+          dead.add(r);
+          if (group.every((m) => dead.has(m))) lists[reg.arena].release(regions.get(group[0])!.offset, groupSpacing(reg.size) * group.length);
+          continue;
+        }
+        lists[reg.arena].release(reg.offset, reg.size);
       }
     }
   });

@@ -7,9 +7,9 @@
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
-import { accessesOf, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
+import { accessesOf, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
-import type { Arena, Kernel, MapKernel, Store } from './spec.js';
+import type { Access, Arena, GemmKernel, Kernel, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
 import type { Init } from '../ir/types.js';
 
@@ -99,13 +99,21 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     aliases.set(p.newM, p.m);
     aliases.set(p.newV, p.v);
   }
-  const scheds = entries.map(([, outs]) => schedule(g, { outputs: outs, aliases }));
+  const scheds: Schedule[] = entries.map(([, outs]) => schedule(g, { outputs: outs, aliases }));
   const transposed = options.gemmVariant === 'register' ? planTransposedParams(g, step, scheds) : new Map<number, TransposedParam>();
 
   // Persistent: parameters, optimizer state, inputs, and what the host reads back.
   const persistentNodes = new Set<number>([...g.params.map((p) => p.node), ...g.inputs.map((i) => i.node), step.loss, step.gradNorm, logits]);
   const persistent = [...[...persistentNodes].map((id) => valueOf(g.nodes[id])), ...[...transposed.values()].map((t) => t.value)];
-  const plans = planBuffers(scheds, { persistent, aliases });
+  // Horizontal fusion: GEMMs that share their first operand run as one (q, k and v; their
+  // weight gradients), their other operands and outputs placed one after another.
+  const persistentIds = new Set(persistent.map((v) => v.node));
+  const groups = new Map<string, number[]>();
+  scheds.forEach((sc, i) => {
+    const fused = fuseSiblingGemms(sc, persistentIds, aliases, groups);
+    scheds[i] = fused;
+  });
+  const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
     resolveOffsets(s.kernels, plans[i]);
     checkInPlace(s, aliases);
@@ -166,6 +174,98 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     entries: calls,
     peakBytes: trainPlan.peakBytes,
   };
+}
+
+/** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
+const GROUP_AXIS = 1 << 24;
+
+/**
+ * GEMMs with the same first operand and the same shapes and layouts (x·Wq, x·Wk, x·Wv; and
+ * xᵀ·dQ, xᵀ·dK, xᵀ·dV) become one batched GEMM over a new `group` axis: the shared operand
+ * has stride 0 along it, the second operands and the outputs are placed one after another
+ * (`groups`, honoured by the buffer planner). A later member moves up to the first's place,
+ * so nothing between them may write what it reads.
+ */
+function fuseSiblingGemms(s: Schedule, persistent: ReadonlySet<number>, aliases: ReadonlyMap<number, number>, groups: Map<string, number[]>): Schedule {
+  // Each value is in at most one group (the same group in every schedule).
+  const groupKey = new Map<number, string>();
+  for (const [key, g] of groups) for (const v of g) groupKey.set(v, key);
+  const fits = (g: number[]) => g.every((v) => (groupKey.get(v) ?? g.join(',')) === g.join(','));
+  const aliased = new Set([...aliases.keys(), ...aliases.values()]);
+  const region = (v: number) => aliases.get(v) ?? v;
+  const strides = (a: Access, axes: readonly Axis[]) => axes.map((x) => a.strides.get(x.id) ?? 0).join(',');
+  const sizes = (axes: readonly Axis[]) => axes.map((x) => x.size).join(',');
+  /** Shapes and layouts, and the shared operand's value: equal for kernels that can fuse. */
+  const signature = (k: GemmKernel, shared: 'a' | 'b') =>
+    [
+      shared,
+      sizes(k.batch), sizes(k.m), sizes(k.n), sizes(k.k),
+      strides(k.a, [...k.batch, ...k.m, ...k.k]),
+      strides(k.b, [...k.batch, ...k.n, ...k.k]),
+      strides(k.out, [...k.batch, ...k.m, ...k.n]),
+      shared === 'a' ? k.a.value : k.b.value,
+    ].join('|');
+  const eligible = (k: Kernel): k is GemmKernel =>
+    k.kind === 'gemm' && k.epilogue.k === 'acc' && !k.extra?.length && k.out.arena === 'f32' && !persistent.has(k.out.value) && !aliased.has(k.out.value);
+  const removed = new Set<number>();
+  const replaced = new Map<number, { kernel: GemmKernel; reads: number[]; writes: number[] }>();
+  s.kernels.forEach((k, i) => {
+    if (removed.has(i) || !eligible(k)) return;
+    for (const shared of ['a', 'b'] as const) {
+      const other = shared === 'a' ? 'b' : 'a';
+      const sig = signature(k, shared);
+      const otherPersistent = persistent.has(k[other].value);
+      const members = [i];
+      const used = new Set([k[other].value, k.out.value]);
+      for (let j = i + 1; j < s.kernels.length; j++) {
+        const c = s.kernels[j];
+        if (removed.has(j) || !eligible(c) || signature(c, shared) !== sig || persistent.has(c[other].value) !== otherPersistent || used.has(c[other].value) || used.has(c.out.value)) continue;
+        // It moves up to kernel i: nothing in between (but members) may write what it reads
+        // (in-place updates write their target's region).
+        const reads = new Set(s.reads[j].map(region));
+        const writesRead = (t: number) => s.writes[t].some((w) => reads.has(region(w)));
+        let blocked = members.some(writesRead);
+        for (let t = i + 1; t < j && !blocked; t++) if (!members.includes(t) && writesRead(t)) blocked = true;
+        if (blocked) continue;
+        members.push(j);
+        used.add(c[other].value).add(c.out.value);
+      }
+      if (members.length < 2) continue;
+      const kernels = members.map((m) => s.kernels[m] as GemmKernel);
+      const operandGroup = kernels.map((x) => x[other].value);
+      const outGroup = kernels.map((x) => x.out.value);
+      const operandSize = s.values.get(k[other].value)?.size;
+      const outSize = s.values.get(k.out.value)?.size;
+      if (!operandSize || !outSize || !fits(operandGroup) || !fits(outGroup)) continue;
+      const axis: Axis = { id: GROUP_AXIS, name: 'group', size: members.length };
+      const fused: GemmKernel = {
+        ...k,
+        batch: [axis, ...k.batch],
+        [other]: { ...k[other], strides: new Map([...k[other].strides, [axis.id, groupSpacing(operandSize)]]) },
+        out: { ...k.out, strides: new Map([...k.out.strides, [axis.id, groupSpacing(outSize)]]) },
+        nodes: [...new Set(kernels.flatMap((x) => x.nodes))].sort((a, b) => a - b),
+        lines: [...new Set(kernels.flatMap((x) => x.lines))],
+      };
+      for (const g of [operandGroup, outGroup]) {
+        groups.set(g.join(','), g);
+        for (const v of g) groupKey.set(v, g.join(','));
+      }
+      for (const m of members.slice(1)) removed.add(m);
+      replaced.set(i, { kernel: fused, reads: [...new Set(members.flatMap((m) => s.reads[m]))], writes: members.flatMap((m) => s.writes[m]) });
+      return;
+    }
+  });
+  if (!replaced.size) return s;
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  s.kernels.forEach((k, i) => {
+    if (removed.has(i)) return;
+    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+    const r = replaced.get(i);
+    out.kernels.push(r?.kernel ?? k);
+    out.reads.push(r?.reads ?? s.reads[i]);
+    out.writes.push(r?.writes ?? s.writes[i]);
+  });
+  return out;
 }
 
 interface TransposedParam {

@@ -78,6 +78,18 @@ describe('mdlc build output', () => {
     expect([...permuteAxes(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3], [1, 0])]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
+  it('runs the q, k and v projections as one dispatch, and their weight gradients as one', () => {
+    const plan = result.plan!;
+    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+    const fused = plan.entries.train.filter((c) => /let i16777216 = /.test(byName.get(c.kernel)!.code));
+    // Per layer (2): x·[Wq Wk Wv] and xᵀ·[dQ dK dV].
+    expect(fused.length).toBe(2 * 2);
+    expect(plan.entries.forward.filter((c) => /let i16777216 = /.test(byName.get(c.kernel)!.code)).length).toBe(2);
+    // The weights sit one after another, 16-element aligned.
+    const at = (n: string) => plan.params.find((p) => p.name === n)!.offset;
+    expect(at('blocks.0.attention.wk') - at('blocks.0.attention.wq')).toBe(at('blocks.0.attention.wv') - at('blocks.0.attention.wk'));
+  });
+
   it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {
     const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), gemmVariant: 'register', maxBindingBytes: 64 * 1024 });
     expect(big.report).toBeUndefined();

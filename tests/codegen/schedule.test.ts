@@ -106,6 +106,27 @@ describe('schedule', () => {
 });
 
 describe('buffer planning', () => {
+  it('places a group one member after another, align(size) apart, and frees it when all are dead', () => {
+    // Three temporaries a, b, c (7 elements each, spacing 16) in a group; d written after a and b
+    // are dead but c still lives: d must not land in the group's block.
+    const v = (node: number, size = 7) => ({ node, arena: 'f32' as const, axes: [], size });
+    const sched = {
+      kernels: [0, 1, 2, 3, 4].map(() => ({ kind: 'map', name: '', nodes: [], lines: [], axes: [], stores: [] }) as never),
+      values: new Map([10, 11, 12, 13].map((id) => [id, v(id)])),
+      reads: [[], [10], [11], [], [12, 13]],
+      writes: [[10], [11], [12], [13], []],
+      temps: new Map(),
+    };
+    const persist = [v(1, 5), v(2, 5), v(3, 40)];
+    const [plan] = planBuffers([sched], { persistent: persist, aliases: new Map(), groups: [[10, 11, 12], [2, 1]] });
+    const at = (id: number) => plan.regions.get(id)!.offset;
+    expect(at(1) - at(2)).toBe(16); // persistent group in the group's order
+    expect(at(11) - at(10)).toBe(16);
+    expect(at(12) - at(11)).toBe(16);
+    expect(at(13) >= at(10) + 48 || at(13) + 7 <= at(10)).toBe(true);
+  });
+
+
   it('never overlaps values that are live at the same time, and reuses freed space', () => {
     const r = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 2, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
     expect(r.ok).toBe(true);
