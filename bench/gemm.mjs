@@ -81,9 +81,15 @@ function cases() {
     out.push({ name: 'weight grad 128×768·768×128', note: 'x[b,s,in]ᵀ · dy[b,s,out], k = (b,s)', batch: [], m: [i], n: [o], k: [b, s], a: rowMajor([b, s, i]), b: rowMajor([b, s, o]), out: rowMajor([i, o]), sizes: [1, E, E, B_ * S] });
   }
   {
-    // data gradient dx[b,s,in] = dy[b,s,out] · W[in,out] over out: B read "transposed" (n-major).
+    // data gradient dx[b,s,in] = dy[b,s,out] · W[in,out] over out. The compiler reads the
+    // weight's transposed copy Wᵀ[out,in] (kept by the optimizer's update), not W "along k".
     const b = axis('batch', B_), s = axis('seq', S), i = axis('in', F), o = axis('out', E);
-    out.push({ name: 'data grad 768×128·128×512', note: 'dy[b,s,out] · W[in,out]ᵀ', batch: [], m: [b, s], n: [i], k: [o], a: rowMajor([b, s, o]), b: rowMajor([i, o]), out: rowMajor([b, s, i]), sizes: [1, B_ * S, F, E] });
+    out.push({ name: 'data grad 768×128·128×512', note: 'dy[b,s,out] · Wᵀ[out,in] (the copy)', batch: [], m: [b, s], n: [i], k: [o], a: rowMajor([b, s, o]), b: rowMajor([o, i]), out: rowMajor([b, s, i]), sizes: [1, B_ * S, F, E] });
+  }
+  {
+    // the same read through W itself, as without the copy: B read along k (n-major).
+    const b = axis('batch', B_), s = axis('seq', S), i = axis('in', F), o = axis('out', E);
+    out.push({ name: 'data grad via W (no copy)', note: 'dy[b,s,out] · W[in,out]ᵀ, along k', batch: [], m: [b, s], n: [i], k: [o], a: rowMajor([b, s, o]), b: rowMajor([i, o]), out: rowMajor([b, s, i]), sizes: [1, B_ * S, F, E] });
   }
   return out;
 }

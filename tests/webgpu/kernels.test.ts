@@ -229,7 +229,7 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
   }
 
   it('runs a layernorm as one row kernel', async () => {
-    for (const [R, E] of [[6, 8], [65, 130], [1, 1]]) {
+    for (const [R, E] of [[6, 8], [65, 130], [1, 1], [3, 132]]) {
       const [r, e] = axes(['rows', R], ['embed', E]);
       const g = new GraphBuilder();
       const x = g.param('x', f32(r, e), { kind: 'zeros' }, span);
@@ -240,6 +240,8 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       const y = g.add({ op: 'binary', fn: 'mul' }, [g.add({ op: 'binary', fn: 'mul' }, [d, g.add({ op: 'unary', fn: 'rsqrt' }, [g.add({ op: 'binary', fn: 'add' }, [v, g.constant(1e-5)])])]), gain]);
       const res = await compare(g.graph, [y, mu]);
       expect(res.kinds).toEqual(['rows']);
+      // Rows whose length is a multiple of 4 run four elements at a time.
+      expect(res.codes[0].includes('arena4(')).toBe(E % 4 === 0);
     }
   });
 

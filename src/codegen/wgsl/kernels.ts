@@ -5,7 +5,7 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import type { CrossEntropyRowsKernel, Kernel, MapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
+import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
@@ -226,6 +226,8 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
 
 /** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
 function rowKernel(k: RowKernel): RenderedKernel {
+  const vec = vec4RowKernel(k);
+  if (vec) return vec;
   const total = count(k.rows);
   const cx = cxFor();
   const phases = k.phases.map((p, j) => {
@@ -241,6 +243,34 @@ function rowKernel(k: RowKernel): RenderedKernel {
     return loops([k.axis], stores.join('\n')).replace(/\n$/, '');
   });
   return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
+/**
+ * The row kernel four elements of the row at a time (rows whose length is a multiple of 4,
+ * f32 stores): vec4 reads where the layout allows, reductions in four partial sums.
+ */
+function vec4RowKernel(k: RowKernel): RenderedKernel | undefined {
+  const lane = k.axis;
+  if (lane.size % 4 !== 0 || !k.phases.every((p) => p.kind === 'reduce' || p.stores.every((st) => st.access.arena === 'f32'))) return undefined;
+  const total = count(k.rows);
+  const cx = cxFor();
+  const v4 = (e: KExpr) => VEC4_VIEW.adapt(emitExpr4(e, cx, { lane, load4: (i) => `arena4(${i})` }));
+  const scalarStore = (index: string, value: string) => `{ let o = ${index}; arena[o >> 2u][o & 3u] = ${value}; }`;
+  const loop = (body: string[]) => [`  for (var ${ix(lane)}: u32 = 0u; ${ix(lane)} < ${lane.size}u; ${ix(lane)} = ${ix(lane)} + 4u) {`, ...body.map((b) => `    ${b}`), '  }'].join('\n');
+  const phases = k.phases.map((p, j) => {
+    if (p.kind === 'reduce') {
+      const fin = p.fn === 'mean' ? ` * ${f32Literal(1 / lane.size)}` : '';
+      return [`  var acc${j} = vec4f(0.0);`, loop([`acc${j} = acc${j} + ${v4(p.value)};`]), `  ${scalarStore(accessIndex(p.out, cx), `dot(acc${j}, vec4f(1.0))${fin}`)}`].join('\n');
+    }
+    const stores = p.stores.map((st) => {
+      if (vec4Readable(st.access, lane)) return `arena[(${accessIndex(st.access, cx)}) >> 2u] = ${v4(st.value)};`;
+      const at = (c: number) => accessIndex(st.access, { index: (a) => (a.id === lane.id && c > 0 ? `(${ix(a)} + ${c}u)` : ix(a)) });
+      return `{ let v = ${v4(st.value)};${[0, 1, 2, 3].map((c) => ` ${scalarStore(at(c), `v[${c}]`)}`).join('')} }`;
+    });
+    return loop(stores);
+  });
+  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
+  return { code: `${head}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
