@@ -43,7 +43,7 @@ export const FUSION: Record<OpName, 'leaf' | 'free' | 'view' | 'elementwise' | '
  * dispatch and the pass over memory (the layernorm backward's `dy * g` and `dy * g * rstd`,
  * a causal mask, `rsqrt(var + eps)`).
  */
-export const RECOMPUTE_COST = 6;
+export const RECOMPUTE_COST = 8;
 
 /** Rough cost of one elementwise node when inlined: transcendental functions count more. */
 function opCost(n: IRNode): number {
