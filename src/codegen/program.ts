@@ -9,7 +9,7 @@ import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
 import { accessesOf, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
-import type { Access, Arena, GemmKernel, Kernel, MapKernel, Store } from './spec.js';
+import type { Access, Arena, GemmKernel, Kernel, KExpr, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
 import type { Init } from '../ir/types.js';
 
@@ -109,9 +109,9 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   // weight gradients), their other operands and outputs placed one after another.
   const persistentIds = new Set(persistent.map((v) => v.node));
   const groups = new Map<string, number[]>();
+  const persistentSize = new Map(persistent.map((v) => [v.node, v.size]));
   scheds.forEach((sc, i) => {
-    const fused = fuseSiblingGemms(sc, persistentIds, aliases, groups);
-    scheds[i] = fused;
+    scheds[i] = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
@@ -176,6 +176,14 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   };
 }
 
+/** The regions kernel t of `s` writes: its values (in-place updates: their target's) and any store added after scheduling. */
+function writtenRegions(s: Schedule, t: number, aliases: ReadonlyMap<number, number>): Set<number> {
+  const k = s.kernels[t];
+  const out = new Set(s.writes[t].map((w) => aliases.get(w) ?? w));
+  if (k.kind === 'map') for (const st of k.stores) out.add(aliases.get(st.access.value) ?? st.access.value);
+  return out;
+}
+
 /** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
 const GROUP_AXIS = 1 << 24;
 
@@ -222,8 +230,11 @@ function fuseSiblingGemms(s: Schedule, persistent: ReadonlySet<number>, aliases:
         if (removed.has(j) || !eligible(c) || signature(c, shared) !== sig || persistent.has(c[other].value) !== otherPersistent || used.has(c[other].value) || used.has(c.out.value)) continue;
         // It moves up to kernel i: nothing in between (but members) may write what it reads
         // (in-place updates write their target's region).
-        const reads = new Set(s.reads[j].map(region));
-        const writesRead = (t: number) => s.writes[t].some((w) => reads.has(region(w)));
+        const reads = s.reads[j].map(region);
+        const writesRead = (t: number) => {
+          const w = writtenRegions(s, t, aliases);
+          return reads.some((r) => w.has(r));
+        };
         let blocked = members.some(writesRead);
         for (let t = i + 1; t < j && !blocked; t++) if (!members.includes(t) && writesRead(t)) blocked = true;
         if (blocked) continue;
@@ -264,6 +275,98 @@ function fuseSiblingGemms(s: Schedule, persistent: ReadonlySet<number>, aliases:
     out.kernels.push(r?.kernel ?? k);
     out.reads.push(r?.reads ?? s.reads[i]);
     out.writes.push(r?.writes ?? s.writes[i]);
+  });
+  return out;
+}
+
+/**
+ * A GEMM whose epilogue adds the outputs of other GEMMs of the same shapes and layouts, read
+ * nowhere else (the input gradient through q, k and v: dQ·Wqᵀ + dK·Wkᵀ + dV·Wvᵀ), becomes one
+ * GEMM contracting over one more axis, `group`: the first operands and the second operands
+ * are each placed one after another (in the order of a group they already form, if any).
+ */
+function fuseSummedGemms(s: Schedule, persistentSize: ReadonlyMap<number, number>, aliases: ReadonlyMap<number, number>, groups: Map<string, number[]>): Schedule {
+  const groupOf = new Map<number, number[]>();
+  for (const g of groups.values()) for (const v of g) groupOf.set(v, g);
+  const fits = (g: number[]) => g.every((v) => (groupOf.get(v)?.join(',') ?? g.join(',')) === g.join(','));
+  const aliased = new Set([...aliases.keys(), ...aliases.values()]);
+  const writer = new Map<number, number>();
+  s.writes.forEach((ws, i) => ws.forEach((w) => writer.set(w, i)));
+  const readers = new Map<number, number>();
+  s.reads.forEach((rs) => rs.forEach((r) => readers.set(r, (readers.get(r) ?? 0) + 1)));
+  const strides = (a: Access, axes: readonly Axis[]) => axes.map((x) => a.strides.get(x.id) ?? 0).join(',');
+  const sizes = (axes: readonly Axis[]) => axes.map((x) => x.size).join(',');
+  const shape = (k: GemmKernel) =>
+    [sizes(k.batch), sizes(k.m), sizes(k.n), sizes(k.k), strides(k.a, [...k.batch, ...k.m, ...k.k]), strides(k.b, [...k.batch, ...k.n, ...k.k]), strides(k.out, [...k.batch, ...k.m, ...k.n])].join('|');
+  const sizeOf = (v: number) => s.values.get(v)?.size ?? persistentSize.get(v);
+  const sameStrides = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
+  /** The leaves of a tree of f32 adds. */
+  const addLeaves = (e: KExpr): KExpr[] => (e.k === 'binary' && e.fn === 'add' && e.dtype === 'f32' ? [...addLeaves(e.a), ...addLeaves(e.b)] : [e]);
+  const removed = new Set<number>();
+  const replaced = new Map<number, { kernel: GemmKernel; reads: number[] }>();
+  s.kernels.forEach((g, i) => {
+    if (g.kind !== 'gemm' || g.extra?.length || g.batch.some((a) => a.id === GROUP_AXIS) || g.k.some((a) => a.id === GROUP_AXIS)) return;
+    const leaves = addLeaves(g.epilogue);
+    if (leaves.filter((l) => l.k === 'acc').length !== 1) return;
+    const partners: number[] = [];
+    const kept: KExpr[] = [];
+    for (const l of leaves) {
+      const j = l.k === 'load' ? writer.get(l.access.value) : undefined;
+      const p = j !== undefined ? s.kernels[j] : undefined;
+      const ok =
+        l.k === 'load' && p?.kind === 'gemm' && j !== undefined && j < i && !removed.has(j) && p.epilogue.k === 'acc' && !p.extra?.length && p.out.value === l.access.value &&
+        readers.get(l.access.value) === 1 && !aliased.has(l.access.value) && sameStrides(l.access.strides, g.out.strides) && shape(p) === shape(g) && !partners.includes(j);
+      if (ok) partners.push(j!);
+      else kept.push(l);
+    }
+    // The partners' reads move to kernel i: nothing from a partner to i may write them.
+    for (const j of partners) {
+      const reads = s.reads[j].map((r) => aliases.get(r) ?? r);
+      for (let t = j + 1; t < i; t++) {
+        const w = writtenRegions(s, t, aliases);
+        if (reads.some((r) => w.has(r))) return;
+      }
+    }
+    if (!partners.length) return;
+    const members = [...partners, i].map((m) => s.kernels[m] as GemmKernel);
+    // Order the group axis as an existing group of the first operands, else as the members.
+    const aValues = members.map((m) => m.a.value);
+    const existing = groupOf.get(aValues[0]);
+    const order = existing && existing.length === aValues.length && aValues.every((v) => existing.includes(v)) ? existing.map((v) => aValues.indexOf(v)) : aValues.map((_, x) => x);
+    const aGroup = order.map((x) => members[x].a.value);
+    const bGroup = order.map((x) => members[x].b.value);
+    const aSize = sizeOf(aGroup[0]);
+    const bSize = sizeOf(bGroup[0]);
+    if (!aSize || !bSize || new Set([...aGroup, ...bGroup]).size !== 2 * members.length || !fits(aGroup) || !fits(bGroup)) return;
+    const first = members[order[0]];
+    const axis: Axis = { id: GROUP_AXIS, name: 'group', size: members.length };
+    const epilogue = kept.reduce((x, y) => ({ k: 'binary', fn: 'add', a: x, b: y, dtype: 'f32' }) as KExpr);
+    const fused: GemmKernel = {
+      ...g,
+      k: [axis, ...g.k],
+      a: { ...first.a, strides: new Map([...first.a.strides, [axis.id, groupSpacing(aSize)]]) },
+      b: { ...first.b, strides: new Map([...first.b.strides, [axis.id, groupSpacing(bSize)]]) },
+      epilogue,
+      nodes: [...new Set(members.flatMap((x) => x.nodes))].sort((a, b) => a - b),
+      lines: [...new Set(members.flatMap((x) => x.lines))],
+    };
+    for (const grp of [aGroup, bGroup]) {
+      groups.set(grp.join(','), grp);
+      for (const v of grp) groupOf.set(v, grp);
+    }
+    for (const j of partners) removed.add(j);
+    const partnerOuts = new Set(partners.map((j) => (s.kernels[j] as GemmKernel).out.value));
+    replaced.set(i, { kernel: fused, reads: [...new Set([...s.reads[i].filter((r) => !partnerOuts.has(r)), ...partners.flatMap((j) => s.reads[j])])] });
+  });
+  if (!replaced.size) return s;
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  s.kernels.forEach((k, i) => {
+    if (removed.has(i)) return;
+    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+    const r = replaced.get(i);
+    out.kernels.push(r?.kernel ?? k);
+    out.reads.push(r?.reads ?? s.reads[i]);
+    out.writes.push(s.writes[i]);
   });
   return out;
 }

@@ -67,7 +67,7 @@ describe('mdlc build output', () => {
     const copies = new Set(plan.params.flatMap((p) => (p.transposed && p.name.startsWith('blocks.') ? [p.transposed.offset] : [])));
     const byName = new Map(plan.kernels.map((k) => [k.name, k]));
     const readers = plan.entries.train.filter((c) => byName.get(c.kernel)!.kind === 'gemm' && c.offsets.some((o) => copies.has(o)));
-    expect(readers.length).toBe(2 * 6); // per layer: the data gradients through wq, wk, wv, wo, w1, w2
+    expect(readers.length).toBe(2 * 4); // per layer: the data gradients through wo, w1, w2, and [wq wk wv] (one GEMM)
     for (const c of readers) expect(byName.get(c.kernel)!.code, c.kernel).not.toMatch(/read as vec4s along k/);
     // The generated permutation the host uses to initialise a copy.
     const { permuteAxes } = await import(pathToFileURL(join(outDir, 'model.js')).href);
@@ -78,13 +78,14 @@ describe('mdlc build output', () => {
     expect([...permuteAxes(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3], [1, 0])]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
-  it('runs the q, k and v projections as one dispatch, and their weight gradients as one', () => {
+  it('runs the q, k and v projections as one dispatch, their weight gradients as one, and the input gradient through them as one', () => {
     const plan = result.plan!;
     const byName = new Map(plan.kernels.map((k) => [k.name, k]));
-    const fused = plan.entries.train.filter((c) => /let i16777216 = /.test(byName.get(c.kernel)!.code));
-    // Per layer (2): x·[Wq Wk Wv] and xᵀ·[dQ dK dV].
-    expect(fused.length).toBe(2 * 2);
-    expect(plan.entries.forward.filter((c) => /let i16777216 = /.test(byName.get(c.kernel)!.code)).length).toBe(2);
+    const fused = plan.entries.train.filter((c) => /i16777216/.test(byName.get(c.kernel)!.code));
+    // Per layer (2): x·[Wq Wk Wv], xᵀ·[dQ dK dV], and [dQ dK dV]·[Wqᵀ Wkᵀ Wvᵀ] contracting over the group.
+    expect(fused.length).toBe(2 * 2); // the group as a batch axis
+    expect(plan.entries.train.filter((c) => /for \(var k0 = 0u; k0 < 3u/.test(byName.get(c.kernel)!.code)).length).toBe(2); // as a contracted axis
+    expect(plan.entries.forward.filter((c) => /i16777216/.test(byName.get(c.kernel)!.code)).length).toBe(2);
     // The weights sit one after another, 16-element aligned.
     const at = (n: string) => plan.params.find((p) => p.name === n)!.offset;
     expect(at('blocks.0.attention.wk') - at('blocks.0.attention.wq')).toBe(at('blocks.0.attention.wv') - at('blocks.0.attention.wk'));
