@@ -361,7 +361,7 @@ export function schedule(graph: Graph, options: ScheduleOptions): Schedule {
   }
 
   const aliases = options.aliases ?? new Map<number, number>();
-  return mergeReductions(mergeSumSquares(mergeRows(absorbMapsIntoGemms(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases)), aliases)));
+  return mergeReductions(mergeSumSquares(mergeRows(absorbMapsIntoGemms(mergeMapKernels({ kernels, values, reads, writes, temps }, aliases)), aliases)), aliases);
 }
 
 function sameAxisSet(a: readonly Axis[], b: readonly Axis[]): boolean {
@@ -536,7 +536,8 @@ function absorbMapsIntoGemms(s: Schedule): Schedule {
  * (the layernorm backward's Σ dy and Σ dy·x̂, bias gradients) joins that kernel as one more
  * accumulator in its loop, when no kernel in between writes what it reads.
  */
-function mergeReductions(s: Schedule): Schedule {
+function mergeReductions(s: Schedule, aliases: ReadonlyMap<number, number>): Schedule {
+  const region = (v: number) => aliases.get(v) ?? v;
   const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
   const ids = (axes: readonly Axis[]) => axes.map((a) => a.id).join(',');
   s.kernels.forEach((k, i) => {
@@ -555,6 +556,33 @@ function mergeReductions(s: Schedule): Schedule {
         }
         // It cannot run before a kernel that writes what it reads.
         if (out.writes[j].some((w) => reads.has(w))) break;
+      }
+      // Or an earlier sibling moves down to it: when nothing after the sibling reads what the
+      // sibling writes or writes what it reads (a bias gradient joining a layernorm's sums).
+      for (let j = out.kernels.length - 1; j >= 0; j--) {
+        const p = out.kernels[j];
+        if (p.kind !== 'reduce' || out.temps.has(j) || ids(p.axes) !== ids(k.axes) || ids(p.over) !== ids(k.over)) continue;
+        if (out.writes[j].some((w) => reads.has(w))) continue; // it reads the sibling's result
+        const pw = new Set(out.writes[j].map(region));
+        const pr = new Set(out.reads[j].map(region));
+        let free = true;
+        for (let t = j + 1; t < out.kernels.length && free; t++) {
+          if (out.reads[t].some((r) => pw.has(region(r))) || out.writes[t].some((w) => pr.has(region(w)))) free = false;
+        }
+        if (!free) continue;
+        const [moved] = out.kernels.splice(j, 1) as import('./spec.js').ReduceKernel[];
+        const [movedReads] = out.reads.splice(j, 1);
+        const [movedWrites] = out.writes.splice(j, 1);
+        const temps = new Map<number, Value>();
+        for (const [t, v] of out.temps) temps.set(t > j ? t - 1 : t, v);
+        out.temps = temps;
+        (moved.siblings ??= []).push({ fn: k.fn, value: k.value, out: k.out, nodes: k.nodes }, ...(k.siblings ?? []));
+        moved.nodes = [...new Set([...moved.nodes, ...k.nodes])].sort((a, b) => a - b);
+        moved.lines = [...new Set([...moved.lines, ...k.lines])];
+        out.kernels.push(moved);
+        out.reads.push([...new Set([...movedReads, ...s.reads[i]])]);
+        out.writes.push([...movedWrites, ...s.writes[i]]);
+        return;
       }
     }
     appendKernel(out, s, i);

@@ -122,8 +122,22 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     const s3 = g.add({ op: 'reduce', fn: 'mean', axes: over }, [g.add({ op: 'unary', fn: 'exp' }, [y])]);
     // Reads s1: runs after it, in a kernel of its own.
     const s4 = g.add({ op: 'reduce', fn: 'sum', axes: over }, [g.add({ op: 'binary', fn: 'mul' }, [x, s1])]);
-    const r = await compare(g.graph, [s1, s2, s3, s4]);
+    // Reads s4's input region only: may join s4's kernel (s5 moves down to it).
+    const s5 = g.add({ op: 'reduce', fn: 'sum', axes: over }, [g.add({ op: 'unary', fn: 'abs' }, [y])]);
+    const r = await compare(g.graph, [s1, s2, s3, s4, s5]);
     expect(r.kinds).toEqual(['reduce', 'reduce']);
+  });
+
+  it('moves a reduction down to a sibling that needs a later kernel, when nothing in between reads it', async () => {
+    const [a, bb, c] = axes(['a', 3], ['b', 5], ['c', 8]);
+    const g = new GraphBuilder();
+    const x = g.param('x', f32(a, bb, c), { kind: 'zeros' }, span);
+    const y = g.param('y', f32(a, bb, c), { kind: 'zeros' }, span);
+    const r1 = g.add({ op: 'reduce', fn: 'sum', axes: [a, bb] }, [x]);
+    const z = g.add({ op: 'softmax', axis: c }, [y]); // a kernel between the two
+    const r2 = g.add({ op: 'reduce', fn: 'sum', axes: [a, bb] }, [g.add({ op: 'binary', fn: 'mul' }, [z, x])]);
+    const r = await compare(g.graph, [r1, r2, z]);
+    expect(r.kinds).toEqual(['softmax', 'reduce']);
   });
 
   it('computes a causally masked softmax in one kernel (mask and scale fused)', async () => {
