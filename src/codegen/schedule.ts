@@ -379,15 +379,26 @@ function mergeMapKernels(s: Schedule, aliases: ReadonlyMap<number, number>): Sch
   const sameStrides = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
   const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
   s.kernels.forEach((k, i) => {
-    const prev = out.kernels.at(-1);
-    if (k.kind === 'map' && prev?.kind === 'map' && sameAxisSet(prev.axes, k.axes) && compatible(prev, k) && compatible(k, prev)) {
-      prev.stores.push(...k.stores);
-      prev.nodes = [...new Set([...prev.nodes, ...k.nodes])].sort((a, b) => a - b);
-      prev.lines = [...new Set([...prev.lines, ...k.lines])];
-      const last = out.kernels.length - 1;
-      out.reads[last] = [...new Set([...out.reads[last], ...s.reads[i]])];
-      out.writes[last] = [...out.writes[last], ...s.writes[i]];
-      return;
+    if (k.kind === 'map') {
+      // Join the latest map over the same axes that it may move up to: no kernel in between
+      // writes what it reads or touches what it writes (the optimizer's updates of equal-shaped
+      // parameters of every layer become one kernel).
+      const reads = new Set(s.reads[i].map(region));
+      const writes = new Set(s.writes[i].map(region));
+      for (let j = out.kernels.length - 1; j >= 0; j--) {
+        const prev = out.kernels[j];
+        if (prev.kind === 'map' && sameAxisSet(prev.axes, k.axes) && compatible(prev, k) && compatible(k, prev)) {
+          prev.stores.push(...k.stores);
+          prev.nodes = [...new Set([...prev.nodes, ...k.nodes])].sort((a, b) => a - b);
+          prev.lines = [...new Set([...prev.lines, ...k.lines])];
+          out.reads[j] = [...new Set([...out.reads[j], ...s.reads[i]])];
+          out.writes[j] = [...out.writes[j], ...s.writes[i]];
+          return;
+        }
+        const w = out.writes[j].map(region);
+        const r = out.reads[j].map(region);
+        if (w.some((x) => reads.has(x) || writes.has(x)) || r.some((x) => writes.has(x))) break;
+      }
     }
     appendKernel(out, s, i);
   });

@@ -56,6 +56,20 @@ describe('schedule', () => {
     expect(RECOMPUTE_COST).toBeLessThan(11);
   });
 
+  it('merges a map into an earlier one over the same axes unless a kernel between them feeds it', () => {
+    const [x, y] = axes(['x', 3], ['y', 4]);
+    const b = new GraphBuilder();
+    const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+    const c = b.param('c', f32(x, y), { kind: 'zeros' }, span);
+    const m1 = b.add({ op: 'unary', fn: 'exp' }, [a]);
+    const r = b.add({ op: 'softmax', axis: y }, [c]); // a kernel in between, unrelated to m2
+    const m2 = b.add({ op: 'unary', fn: 'log' }, [c]);
+    expect(schedule(b.graph, { outputs: [m1, r, m2] }).kernels.map((k) => k.kind)).toEqual(['map', 'softmax']);
+    // m3 reads the softmax's output: it cannot move above it.
+    const m3 = b.add({ op: 'unary', fn: 'log' }, [r]);
+    expect(schedule(b.graph, { outputs: [m1, r, m3] }).kernels.map((k) => k.kind)).toEqual(['map', 'softmax', 'map']);
+  });
+
   it('runs a layernorm (mean, centre, variance, normalise) as one row kernel', () => {
     const [r, e] = axes(['rows', 6], ['embed', 8]);
     const b = new GraphBuilder();
