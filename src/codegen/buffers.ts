@@ -213,6 +213,10 @@ export function accessesOf(k: Kernel): Access[] {
     case 'softmax':
       out.push(k.out);
       visit(k.value);
+      for (const x of k.extra ?? []) {
+        out.push(x.access);
+        visit(x.value);
+      }
       break;
     case 'ce_rows':
       out.push(k.out);

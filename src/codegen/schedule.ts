@@ -495,9 +495,10 @@ function mergeSumSquares(s: Schedule): Schedule {
 
 /** Copy kernel `i` of `s` (with its reads, writes and temporary) to the end of `out`. */
 /**
- * A map right after a GEMM, over the GEMM's output axes, that reads the GEMM's output only at
- * the element it writes, becomes more outputs of the GEMM's epilogue (`h = gelu(pre)` stored
- * next to `pre`): one dispatch and one pass over the output fewer.
+ * A map right after a GEMM or a softmax, over its output axes, that reads that output only at
+ * the element it writes, becomes more outputs of the kernel's last pass (`h = gelu(pre)` stored
+ * next to `pre`; the cross-entropy gradient `(p - onehot) / n` next to `p`): one dispatch and
+ * one pass over the output fewer.
  */
 function absorbMapsIntoGemms(s: Schedule): Schedule {
   const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
@@ -505,7 +506,8 @@ function absorbMapsIntoGemms(s: Schedule): Schedule {
   s.kernels.forEach((k, i) => {
     const last = out.kernels.length - 1;
     const g = out.kernels[last];
-    if (k.kind === 'map' && g?.kind === 'gemm' && g.out.arena === 'f32' && sameAxisSet(k.axes, [...g.batch, ...g.m, ...g.n]) && k.stores.every((st) => st.access.arena === 'f32')) {
+    const produces = g?.kind === 'gemm' ? [...g.batch, ...g.m, ...g.n] : g?.kind === 'softmax' ? [...g.axes, g.axis] : undefined;
+    if (k.kind === 'map' && (g?.kind === 'gemm' || g?.kind === 'softmax') && produces && g.out.arena === 'f32' && sameAxisSet(k.axes, produces) && k.stores.every((st) => st.access.arena === 'f32')) {
       const produced = g.out.value;
       const readsOk = k.stores.every((st) => loadsOf(st.value).every((a) => a.value !== produced || sameStrides(a.strides, g.out.strides)) && !gathersFrom(st.value, produced, (v) => v));
       // Its stores must not land on anything the GEMM reads (in-place updates stay maps).

@@ -88,6 +88,8 @@ export interface SoftmaxKernel extends KernelBase {
   axis: Axis;
   value: KExpr;
   out: Access;
+  /** More outputs computed from the softmax at the same element (`acc`), as for GEMMs. */
+  extra?: { access: Access; value: KExpr; nodes: number[] }[];
 }
 
 /** Per-row cross-entropy terms logsumexp(row) − row[target], one invocation per row. */

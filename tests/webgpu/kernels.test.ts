@@ -154,6 +154,18 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     }
   });
 
+  it('stores a map of a softmax (the cross-entropy gradient) from the softmax kernel', async () => {
+    const [bt, v] = axes(['batch', 5], ['vocab', 9]);
+    const g = new GraphBuilder();
+    const logits = g.param('logits', f32(bt, v), { kind: 'zeros' }, span);
+    const targets = g.input('targets', { dtype: 'i32', axes: [bt], indexOf: v }, span);
+    const p = g.add({ op: 'softmax', axis: v }, [logits]);
+    const onehot = g.add({ op: 'cast', to: 'f32' }, [g.add({ op: 'compare', fn: 'eq' }, [g.add({ op: 'iota', axis: v }, []), targets])]);
+    const grad = g.add({ op: 'binary', fn: 'mul' }, [g.add({ op: 'binary', fn: 'sub' }, [p, onehot]), g.constant(0.2)]);
+    const r = await compare(g.graph, [p, grad]);
+    expect(r.kinds).toEqual(['softmax']);
+  });
+
   it('computes cross-entropy against index targets', async () => {
     for (const [B, V] of [[4, 7], [33, 65]]) {
       const [bt, v] = axes(['batch', B], ['vocab', V]);

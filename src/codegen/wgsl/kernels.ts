@@ -168,7 +168,7 @@ function softmaxKernel(k: SoftmaxKernel): RenderedKernel {
   const loop = rowLoop(k.axis);
   const code = `${header(total)}${decompose(k.axes)}
 ${rowMaxAndSum(v, loop)}  let r = 1.0 / s;
-${loop(`arena[${accessIndex(k.out, cx)}] = exp(${v} - m) * r;`)}}
+${loop([`let y = exp(${v} - m) * r;`, `arena[${accessIndex(k.out, cx)}] = y;`, ...(k.extra ?? []).map((x) => `arena[${accessIndex(x.access, cx)}] = ${emitExpr(x.value, { ...cx, acc: 'y' })};`)].join('\n    '))}}
 `;
   return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
