@@ -242,6 +242,9 @@ export function accessesOf(k: Kernel): Access[] {
     case 'rows':
       for (const p of k.phases) out.push(...accessesOf(p));
       break;
+    case 'maps':
+      for (const p of k.parts) out.push(...accessesOf(p));
+      break;
   }
   return out;
 }

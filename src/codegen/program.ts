@@ -111,7 +111,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   const groups = new Map<string, number[]>();
   const persistentSize = new Map(persistent.map((v) => [v.node, v.size]));
   scheds.forEach((sc, i) => {
-    scheds[i] = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
+    scheds[i] = combineMaps(fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups), aliases);
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
@@ -176,11 +176,57 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   };
 }
 
+/**
+ * Runs of adjacent maps over different axes that share no data (the optimizer's updates of
+ * parameters of different shapes) become one dispatch, each map on its own invocations.
+ */
+export function combineMaps(s: Schedule, aliases: ReadonlyMap<number, number>): Schedule {
+  const region = (v: number) => aliases.get(v) ?? v;
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  const flush = (run: number[]) => {
+    if (run.length === 1) {
+      const i = run[0];
+      if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+      out.kernels.push(s.kernels[i]);
+      out.reads.push(s.reads[i]);
+      out.writes.push(s.writes[i]);
+      return;
+    }
+    const parts = run.map((i) => s.kernels[i] as MapKernel);
+    out.kernels.push({ kind: 'maps', name: parts[0].name, nodes: [...new Set(parts.flatMap((p) => p.nodes))].sort((a, b) => a - b), lines: [...new Set(parts.flatMap((p) => p.lines))], parts });
+    out.reads.push([...new Set(run.flatMap((i) => s.reads[i]))]);
+    out.writes.push(run.flatMap((i) => s.writes[i]));
+  };
+  let run: number[] = [];
+  let runReads = new Set<number>();
+  let runWrites = new Set<number>();
+  s.kernels.forEach((k, i) => {
+    const reads = s.reads[i].map(region);
+    const writes = [...writtenRegions(s, i, aliases)];
+    const independent = k.kind === 'map' && !s.temps.has(i) && run.length > 0 && !reads.some((r) => runWrites.has(r)) && !writes.some((w) => runWrites.has(w) || runReads.has(w));
+    if (!independent) {
+      if (run.length) flush(run);
+      run = [];
+      runReads = new Set();
+      runWrites = new Set();
+      if (k.kind !== 'map' || s.temps.has(i)) {
+        flush([i]);
+        return;
+      }
+    }
+    run.push(i);
+    for (const r of reads) runReads.add(r);
+    for (const w of writes) runWrites.add(w);
+  });
+  if (run.length) flush(run);
+  return out;
+}
+
 /** The regions kernel t of `s` writes: its values (in-place updates: their target's) and any store added after scheduling. */
 function writtenRegions(s: Schedule, t: number, aliases: ReadonlyMap<number, number>): Set<number> {
   const k = s.kernels[t];
   const out = new Set(s.writes[t].map((w) => aliases.get(w) ?? w));
-  if (k.kind === 'map') for (const st of k.stores) out.add(aliases.get(st.access.value) ?? st.access.value);
+  for (const m of k.kind === 'map' ? [k] : k.kind === 'maps' ? k.parts : []) for (const st of m.stores) out.add(aliases.get(st.access.value) ?? st.access.value);
   return out;
 }
 
@@ -439,8 +485,10 @@ function checkInPlace(s: Schedule, aliases: ReadonlyMap<number, number>) {
     for (const w of s.writes[i]) {
       const target = aliases.get(w);
       if (target === undefined) continue;
-      if (k.kind !== 'map') throw new Error(`internal: in-place update of ${w} by a ${k.kind} kernel`);
-      const store = k.stores.find((st) => st.access.value === w)!;
+      const maps = k.kind === 'map' ? [k] : k.kind === 'maps' ? k.parts : [];
+      const owner = maps.find((m) => m.stores.some((st) => st.access.value === w));
+      if (!owner) throw new Error(`internal: in-place update of ${w} by a ${k.kind} kernel`);
+      const store = owner.stores.find((st) => st.access.value === w)!;
       const same = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) => a.size === b.size && [...a].every(([id, st]) => b.get(id) === st);
       const check = (e: import('./spec.js').KExpr): void => {
         if (e.k === 'load' && (e.access.value === target || e.access.value === w) && !same(e.access.strides, store.access.strides))
@@ -552,6 +600,8 @@ export function flopsOf(k: Kernel): number {
       return 2 * k.parts.reduce((s, p) => s + p.size, 0);
     case 'rows':
       return k.phases.reduce((s, p) => s + flopsOf(p), 0);
+    case 'maps':
+      return k.parts.reduce((s, p) => s + flopsOf(p), 0);
   }
 }
 
@@ -574,5 +624,7 @@ export function bytesOf(k: Kernel): number {
       return 4 * k.parts.reduce((s, p) => s + p.size + 1, 0);
     case 'rows':
       return k.phases.reduce((s, p) => s + bytesOf(p), 0);
+    case 'maps':
+      return k.parts.reduce((s, p) => s + bytesOf(p), 0);
   }
 }

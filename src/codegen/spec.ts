@@ -165,4 +165,10 @@ export interface RowKernel extends KernelBase {
   phases: (ReduceKernel | MapKernel)[];
 }
 
-export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel;
+/** Independent maps over different axes run as one dispatch, each on its own range of invocations. */
+export interface MultiMapKernel extends KernelBase {
+  kind: 'maps';
+  parts: MapKernel[];
+}
+
+export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel | MultiMapKernel;

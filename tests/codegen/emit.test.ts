@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { compileFile } from '../../src/driver/index.js';
-import { build } from '../../src/codegen/index.js';
+import { build, planProgram } from '../../src/codegen/index.js';
 
 const outDir = resolve('build', `test-emit-${process.pid}`);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -89,6 +89,18 @@ describe('mdlc build output', () => {
     // The weights sit one after another, 16-element aligned.
     const at = (n: string) => plan.params.find((p) => p.name === n)!.offset;
     expect(at('blocks.0.attention.wk') - at('blocks.0.attention.wq')).toBe(at('blocks.0.attention.wv') - at('blocks.0.attention.wk'));
+  });
+
+  it('meets the fusion budget: at most 25 dispatches per layer per training step, plus 15', () => {
+    const dispatches = (layers: number) => {
+      const m = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
+      return planProgram(m.model!, { gemmVariant: 'register' }).entries.train.length;
+    };
+    const [one, two, three] = [dispatches(1), dispatches(2), dispatches(3)];
+    const perLayer = two - one;
+    expect(three - two).toBe(perLayer);
+    expect(perLayer).toBeLessThanOrEqual(25);
+    expect(one - perLayer).toBeLessThanOrEqual(15);
   });
 
   it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {

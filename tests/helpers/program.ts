@@ -4,7 +4,7 @@
  * with the reference interpreter on the same graph and inputs.
  */
 import type { Graph } from '../../src/ir/types.js';
-import { schedule } from '../../src/codegen/schedule.js';
+import { schedule, type Schedule } from '../../src/codegen/schedule.js';
 import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
 import { renderKernel, type GemmVariant } from '../../src/codegen/wgsl/kernels.js';
 import type { Tensor } from '../../src/ir/interpret/index.js';
@@ -30,9 +30,10 @@ export async function runOnDevice(
   outputs: readonly number[],
   feeds: { params: ReadonlyMap<string, Tensor>; inputs: ReadonlyMap<string, Tensor> },
   variant: GemmVariant = 'register',
+  transform: (s: Schedule) => Schedule = (s) => s,
 ): Promise<DeviceRun> {
   const device = gpu.device;
-  const sched = schedule(graph, { outputs });
+  const sched = transform(schedule(graph, { outputs }));
   const value = (id: number) => {
     const n = graph.nodes[id];
     return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };

@@ -11,6 +11,8 @@ import { gradients } from '../../src/ir/autodiff/index.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { maxRelError, runOnDevice } from '../helpers/program.js';
 import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
+import { combineMaps } from '../../src/codegen/program.js';
+import type { Schedule } from '../../src/codegen/schedule.js';
 
 const gpu = await getTestDevice();
 afterAll(releaseTestDevice);
@@ -36,10 +38,10 @@ function randomFeeds(g: Graph, seed: number, indexRanges: Map<string, number> = 
 
 const span = { file: 'test.mdl', line: 1, column: 1, endLine: 1, endColumn: 1, start: 0, end: 0 };
 
-async function compare(g: Graph, outputs: number[], opts: { seed?: number; variant?: GemmVariant; tol?: number } = {}) {
+async function compare(g: Graph, outputs: number[], opts: { seed?: number; variant?: GemmVariant; tol?: number; transform?: (s: Schedule) => Schedule } = {}) {
   const feeds = randomFeeds(g, opts.seed ?? 1);
   const want = interpret(g, feeds, { precision: 'f32', outputs });
-  const got = await runOnDevice(gpu!, g, outputs, feeds, opts.variant);
+  const got = await runOnDevice(gpu!, g, outputs, feeds, opts.variant, opts.transform);
   for (const o of outputs) {
     const w = want.get(o)!.data;
     const d = got.outputs.get(o)!;
@@ -96,6 +98,18 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       expect(r.kinds).toEqual(['map']);
       expect(r.codes[0].includes('arena4(')).toBe(vec);
     }
+  });
+
+  it('runs independent maps over different axes as one dispatch (vec4, scalar and i32 parts)', async () => {
+    const [x, y, z] = axes(['x', 3], ['y', 8], ['z', 5]);
+    const b = new GraphBuilder();
+    const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
+    const c = b.param('c', f32(z), { kind: 'zeros' }, span);
+    const m1 = b.add({ op: 'unary', fn: 'exp' }, [a]); // [x, y]: four at a time
+    const m2 = b.add({ op: 'unary', fn: 'tanh' }, [c]); // [z]: one at a time
+    const m3 = b.add({ op: 'compare', fn: 'gt' }, [c, b.constant(0)]); // i32 (bool) stores
+    const r = await compare(b.graph, [m1, m2, m3], { transform: (s) => combineMaps(s, new Map()) });
+    expect(r.kinds).toEqual(['maps']);
   });
 
   it('computes reductions (sum, mean, max) over one and two axes', async () => {

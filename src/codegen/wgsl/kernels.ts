@@ -5,7 +5,7 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
+import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
@@ -70,30 +70,47 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 `;
 }
 
+/** A map's work: invocations, whether it needs the vec4 view of the arena, and its statements (from the flat index `f`). */
+interface MapPart {
+  invocations: number;
+  vec4: boolean;
+  /** Statements for the f32 view, or for the vec4 view. */
+  body(view: 'f32' | 'vec4'): string;
+}
+
 function mapKernel(k: MapKernel): RenderedKernel {
-  const vec = vec4MapKernel(k);
+  const part = mapPart(k);
+  const head = part.vec4 ? header(part.invocations).replace(BINDINGS, VEC4_VIEW.declarations) : header(part.invocations);
+  return { code: `${head}${part.body(part.vec4 ? 'vec4' : 'f32')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(part.invocations) };
+}
+
+function mapPart(k: MapKernel): MapPart {
+  const vec = vec4MapPart(k);
   if (vec) return vec;
-  const total = count(k.axes);
   const cx = cxFor();
-  const body = k.stores
-    .map((s) => {
-      const arena = s.access.arena === 'f32' ? 'arena' : 'iarena';
-      const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
-      return `  ${arena}[${accessIndex(s.access, cx)}] = ${storeValue(s.value, dtype, cx)};`;
-    })
-    .join('\n');
-  return { code: `${header(total)}${decompose(k.axes)}\n${body}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return {
+    invocations: count(k.axes),
+    vec4: false,
+    body: (view) => {
+      const stores = k.stores.map((s) => {
+        const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
+        const value = storeValue(s.value, dtype, cx);
+        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${view === 'vec4' ? VEC4_VIEW.adapt(value) : value};`;
+        return view === 'vec4' ? `  ${VEC4_VIEW.store(accessIndex(s.access, cx), VEC4_VIEW.adapt(value))}` : `  arena[${accessIndex(s.access, cx)}] = ${value};`;
+      });
+      return `${decompose(k.axes)}\n${stores.join('\n')}`;
+    },
+  };
 }
 
 /**
  * Four elements per invocation along the last axis, read and written as vec4s where the
- * layout allows: when every store is f32, contiguous along that axis and 4-aligned.
+ * layout allows: when every store is f32 and at least one is contiguous along that axis.
  */
-function vec4MapKernel(k: MapKernel): RenderedKernel | undefined {
+function vec4MapPart(k: MapKernel): MapPart | undefined {
   const lane = k.axes.at(-1);
   // Every store f32, at least one contiguous along the lane (others are written per component).
   if (!lane || lane.size % 4 !== 0 || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
-  const total = count(k.axes) / 4;
   // Positions from the flat index over (axes..., lane / 4), the lane's position times 4.
   const lines: string[] = [];
   let stride = lane.size / 4;
@@ -110,8 +127,27 @@ function vec4MapKernel(k: MapKernel): RenderedKernel | undefined {
     const at = (c: number) => accessIndex(s.access, { index: (a) => (a.id === lane.id && c > 0 ? `(${ix(a)} + ${c}u)` : ix(a)) });
     return `  { let v = ${value};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
   });
-  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
-  return { code: `${head}${lines.join('\n')}\n${body.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { invocations: count(k.axes) / 4, vec4: true, body: () => `${lines.join('\n')}\n${body.join('\n')}` };
+}
+
+/**
+ * Independent maps over different axes in one dispatch: invocation f runs part j when f falls
+ * in its range (the optimizer's updates of parameters of every shape).
+ */
+function multiMapKernel(k: MultiMapKernel): RenderedKernel {
+  const parts = k.parts.map(mapPart);
+  const view = parts.some((p) => p.vec4) ? 'vec4' : 'f32';
+  const total = parts.reduce((n, p) => n + p.invocations, 0);
+  const fns = parts.map((p, j) => `fn part${j}(f: u32) {\n${p.body(view)}\n}`);
+  let start = 0;
+  const branches = parts.map((p, j) => {
+    const from = start;
+    start += p.invocations;
+    return `${j === 0 ? '  if' : ' else if'} (f < ${start}u) { part${j}(f${from ? ` - ${from}u` : ''}); }`;
+  });
+  const head = header(total);
+  const [decl, rest] = [view === 'vec4' ? VEC4_VIEW.declarations : BINDINGS, head.slice(head.indexOf(PRELUDE) + PRELUDE.length)];
+  return { code: `${decl}${PRELUDE}\n${fns.join('\n\n')}\n${rest}${branches.join('')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
@@ -278,6 +314,8 @@ export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
   switch (k.kind) {
     case 'map':
       return mapKernel(k);
+    case 'maps':
+      return multiMapKernel(k);
     case 'reduce':
       return reduceKernel(k);
     case 'softmax':
