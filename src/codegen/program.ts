@@ -177,8 +177,17 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
 }
 
 /**
+ * Stores of all parts together at most, for maps combined into one dispatch. LLVM (lavapipe)
+ * compiles a kernel that branches over large bodies very slowly: the optimizer's six update
+ * maps of the nanoGPT configuration as one kernel took 198 s to compile, against about 1 s
+ * each; small ones (the embeddings' updates) combine cheaply.
+ */
+export const COMBINE_MAX_STORES = 8;
+
+/**
  * Runs of adjacent maps over different axes that share no data (the optimizer's updates of
- * parameters of different shapes) become one dispatch, each map on its own invocations.
+ * parameters of different shapes) become one dispatch, each map on its own invocations, while
+ * their stores number at most COMBINE_MAX_STORES.
  */
 export function combineMaps(s: Schedule, aliases: ReadonlyMap<number, number>): Schedule {
   const region = (v: number) => aliases.get(v) ?? v;
@@ -203,7 +212,14 @@ export function combineMaps(s: Schedule, aliases: ReadonlyMap<number, number>): 
   s.kernels.forEach((k, i) => {
     const reads = s.reads[i].map(region);
     const writes = [...writtenRegions(s, i, aliases)];
-    const independent = k.kind === 'map' && !s.temps.has(i) && run.length > 0 && !reads.some((r) => runWrites.has(r)) && !writes.some((w) => runWrites.has(w) || runReads.has(w));
+    const stores = (j: number) => (s.kernels[j] as MapKernel).stores.length;
+    const independent =
+      k.kind === 'map' &&
+      !s.temps.has(i) &&
+      run.length > 0 &&
+      run.reduce((n, j) => n + stores(j), stores(i)) <= COMBINE_MAX_STORES &&
+      !reads.some((r) => runWrites.has(r)) &&
+      !writes.some((w) => runWrites.has(w) || runReads.has(w));
     if (!independent) {
       if (run.length) flush(run);
       run = [];

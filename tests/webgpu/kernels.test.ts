@@ -280,8 +280,6 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       const y = g.add({ op: 'binary', fn: 'mul' }, [g.add({ op: 'binary', fn: 'mul' }, [d, g.add({ op: 'unary', fn: 'rsqrt' }, [g.add({ op: 'binary', fn: 'add' }, [v, g.constant(1e-5)])])]), gain]);
       const res = await compare(g.graph, [y, mu]);
       expect(res.kinds).toEqual(['rows']);
-      // Rows whose length is a multiple of 4 run four elements at a time.
-      expect(res.codes[0].includes('arena4(')).toBe(E % 4 === 0);
     }
   });
 

@@ -87,21 +87,88 @@ function mapKernel(k: MapKernel): RenderedKernel {
 function mapPart(k: MapKernel): MapPart {
   const vec = vec4MapPart(k);
   if (vec) return vec;
-  const cx = cxFor();
   return {
     invocations: count(k.axes),
     vec4: false,
     body: (view) => {
-      const stores = k.stores.map((s) => {
+      // f32 values computed by an earlier store are reused, not recomputed (AdamW's new m and
+      // v inside the parameter's update): smaller code, which LLVM compiles much faster.
+      const locals = new Map<string, string>();
+      const cx = cxFor({ locals });
+      const seen = new Map<string, string>();
+      const lines = k.stores.map((s, j) => {
         const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
-        const value = storeValue(s.value, dtype, cx);
-        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${view === 'vec4' ? VEC4_VIEW.adapt(value) : value};`;
-        return view === 'vec4' ? `  ${VEC4_VIEW.store(accessIndex(s.access, cx), VEC4_VIEW.adapt(value))}` : `  arena[${accessIndex(s.access, cx)}] = ${value};`;
+        const reused = reuse(s.value, seen);
+        let value = storeValue(reused, dtype, cx);
+        if (view === 'vec4') value = VEC4_VIEW.adapt(value);
+        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${value};`;
+        const name = `s${j}`;
+        seen.set(exprKey(s.value), name);
+        locals.set(name, name);
+        const store = view === 'vec4' ? VEC4_VIEW.store(accessIndex(s.access, cx), name) : `arena[${accessIndex(s.access, cx)}] = ${name};`;
+        return `  let ${name} = ${value};\n  ${store}`;
       });
-      return `${decompose(k.axes)}\n${stores.join('\n')}`;
+      return `${decompose(k.axes)}\n${lines.join('\n')}`;
     },
   };
 }
+
+/** A structural key of an expression (accesses by value, offset and strides). */
+function exprKey(e: KExpr): string {
+  const acc = (a: import('../spec.js').Access) => `${a.arena}${a.value}@${a.offset}[${[...a.strides].map(([id, st]) => `${id}:${st}`).join(',')}]`;
+  switch (e.k) {
+    case 'load':
+      return `L(${acc(e.access)})`;
+    case 'gather':
+      return `G(${acc(e.access)},${e.axis.id},${exprKey(e.index)})`;
+    case 'const':
+      return `C(${e.value},${e.dtype})`;
+    case 'iota':
+      return `I(${e.axis.id})`;
+    case 'unary':
+      return `U(${e.fn},${exprKey(e.x)})`;
+    case 'binary':
+      return `B(${e.fn},${exprKey(e.a)},${exprKey(e.b)})`;
+    case 'compare':
+      return `P(${e.fn},${exprKey(e.a)},${exprKey(e.b)})`;
+    case 'where':
+      return `W(${exprKey(e.c)},${exprKey(e.a)},${exprKey(e.b)})`;
+    case 'cast':
+      return `T(${e.to},${exprKey(e.x)})`;
+    case 'acc':
+      return 'A';
+    case 'local':
+      return `V(${e.name})`;
+  }
+}
+
+/** `e` with every subexpression equal to an already-stored value replaced by that local. */
+function reuse(e: KExpr, seen: ReadonlyMap<string, string>): KExpr {
+  if (!seen.size) return e;
+  const name = seen.get(exprKey(e));
+  if (name) return { k: 'local', name };
+  switch (e.k) {
+    case 'unary':
+    case 'cast':
+      return { ...e, x: reuse(e.x, seen) };
+    case 'binary':
+    case 'compare':
+      return { ...e, a: reuse(e.a, seen), b: reuse(e.b, seen) };
+    case 'where':
+      return { ...e, c: reuse(e.c, seen), a: reuse(e.a, seen), b: reuse(e.b, seen) };
+    case 'gather':
+      return { ...e, index: reuse(e.index, seen) };
+    default:
+      return e;
+  }
+}
+
+/**
+ * Maps with more stores than this stay one element per invocation: vec4 bodies compile
+ * several times slower in lavapipe's LLVM (the optimizer's merged updates: 30 s against 9 s),
+ * and those maps are a small part of a step.
+ */
+export const VEC4_MAX_STORES = 4;
 
 /**
  * Four elements per invocation along the last axis, read and written as vec4s where the
@@ -110,7 +177,7 @@ function mapPart(k: MapKernel): MapPart {
 function vec4MapPart(k: MapKernel): MapPart | undefined {
   const lane = k.axes.at(-1);
   // Every store f32, at least one contiguous along the lane (others are written per component).
-  if (!lane || lane.size % 4 !== 0 || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
+  if (!lane || lane.size % 4 !== 0 || k.stores.length > VEC4_MAX_STORES || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
   // Positions from the flat index over (axes..., lane / 4), the lane's position times 4.
   const lines: string[] = [];
   let stride = lane.size / 4;
@@ -262,8 +329,6 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
 
 /** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
 function rowKernel(k: RowKernel): RenderedKernel {
-  const vec = vec4RowKernel(k);
-  if (vec) return vec;
   const total = count(k.rows);
   const cx = cxFor();
   const phases = k.phases.map((p, j) => {
@@ -279,34 +344,6 @@ function rowKernel(k: RowKernel): RenderedKernel {
     return loops([k.axis], stores.join('\n')).replace(/\n$/, '');
   });
   return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
-}
-
-/**
- * The row kernel four elements of the row at a time (rows whose length is a multiple of 4,
- * f32 stores): vec4 reads where the layout allows, reductions in four partial sums.
- */
-function vec4RowKernel(k: RowKernel): RenderedKernel | undefined {
-  const lane = k.axis;
-  if (lane.size % 4 !== 0 || !k.phases.every((p) => p.kind === 'reduce' || p.stores.every((st) => st.access.arena === 'f32'))) return undefined;
-  const total = count(k.rows);
-  const cx = cxFor();
-  const v4 = (e: KExpr) => VEC4_VIEW.adapt(emitExpr4(e, cx, { lane, load4: (i) => `arena4(${i})` }));
-  const scalarStore = (index: string, value: string) => `{ let o = ${index}; arena[o >> 2u][o & 3u] = ${value}; }`;
-  const loop = (body: string[]) => [`  for (var ${ix(lane)}: u32 = 0u; ${ix(lane)} < ${lane.size}u; ${ix(lane)} = ${ix(lane)} + 4u) {`, ...body.map((b) => `    ${b}`), '  }'].join('\n');
-  const phases = k.phases.map((p, j) => {
-    if (p.kind === 'reduce') {
-      const fin = p.fn === 'mean' ? ` * ${f32Literal(1 / lane.size)}` : '';
-      return [`  var acc${j} = vec4f(0.0);`, loop([`acc${j} = acc${j} + ${v4(p.value)};`]), `  ${scalarStore(accessIndex(p.out, cx), `dot(acc${j}, vec4f(1.0))${fin}`)}`].join('\n');
-    }
-    const stores = p.stores.map((st) => {
-      if (vec4Readable(st.access, lane)) return `arena[(${accessIndex(st.access, cx)}) >> 2u] = ${v4(st.value)};`;
-      const at = (c: number) => accessIndex(st.access, { index: (a) => (a.id === lane.id && c > 0 ? `(${ix(a)} + ${c}u)` : ix(a)) });
-      return `{ let v = ${v4(st.value)};${[0, 1, 2, 3].map((c) => ` ${scalarStore(at(c), `v[${c}]`)}`).join('')} }`;
-    });
-    return loop(stores);
-  });
-  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
-  return { code: `${head}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
