@@ -91,76 +91,16 @@ function mapPart(k: MapKernel): MapPart {
     invocations: count(k.axes),
     vec4: false,
     body: (view) => {
-      // f32 values computed by an earlier store are reused, not recomputed (AdamW's new m and
-      // v inside the parameter's update): smaller code, which LLVM compiles much faster.
-      const locals = new Map<string, string>();
-      const cx = cxFor({ locals });
-      const seen = new Map<string, string>();
-      const lines = k.stores.map((s, j) => {
+      const cx = cxFor();
+      const stores = k.stores.map((s) => {
         const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
-        const reused = reuse(s.value, seen);
-        let value = storeValue(reused, dtype, cx);
-        if (view === 'vec4') value = VEC4_VIEW.adapt(value);
-        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${value};`;
-        const name = `s${j}`;
-        seen.set(exprKey(s.value), name);
-        locals.set(name, name);
-        const store = view === 'vec4' ? VEC4_VIEW.store(accessIndex(s.access, cx), name) : `arena[${accessIndex(s.access, cx)}] = ${name};`;
-        return `  let ${name} = ${value};\n  ${store}`;
+        const value = storeValue(s.value, dtype, cx);
+        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${view === 'vec4' ? VEC4_VIEW.adapt(value) : value};`;
+        return view === 'vec4' ? `  ${VEC4_VIEW.store(accessIndex(s.access, cx), VEC4_VIEW.adapt(value))}` : `  arena[${accessIndex(s.access, cx)}] = ${value};`;
       });
-      return `${decompose(k.axes)}\n${lines.join('\n')}`;
+      return `${decompose(k.axes)}\n${stores.join('\n')}`;
     },
   };
-}
-
-/** A structural key of an expression (accesses by value, offset and strides). */
-function exprKey(e: KExpr): string {
-  const acc = (a: import('../spec.js').Access) => `${a.arena}${a.value}@${a.offset}[${[...a.strides].map(([id, st]) => `${id}:${st}`).join(',')}]`;
-  switch (e.k) {
-    case 'load':
-      return `L(${acc(e.access)})`;
-    case 'gather':
-      return `G(${acc(e.access)},${e.axis.id},${exprKey(e.index)})`;
-    case 'const':
-      return `C(${e.value},${e.dtype})`;
-    case 'iota':
-      return `I(${e.axis.id})`;
-    case 'unary':
-      return `U(${e.fn},${exprKey(e.x)})`;
-    case 'binary':
-      return `B(${e.fn},${exprKey(e.a)},${exprKey(e.b)})`;
-    case 'compare':
-      return `P(${e.fn},${exprKey(e.a)},${exprKey(e.b)})`;
-    case 'where':
-      return `W(${exprKey(e.c)},${exprKey(e.a)},${exprKey(e.b)})`;
-    case 'cast':
-      return `T(${e.to},${exprKey(e.x)})`;
-    case 'acc':
-      return 'A';
-    case 'local':
-      return `V(${e.name})`;
-  }
-}
-
-/** `e` with every subexpression equal to an already-stored value replaced by that local. */
-function reuse(e: KExpr, seen: ReadonlyMap<string, string>): KExpr {
-  if (!seen.size) return e;
-  const name = seen.get(exprKey(e));
-  if (name) return { k: 'local', name };
-  switch (e.k) {
-    case 'unary':
-    case 'cast':
-      return { ...e, x: reuse(e.x, seen) };
-    case 'binary':
-    case 'compare':
-      return { ...e, a: reuse(e.a, seen), b: reuse(e.b, seen) };
-    case 'where':
-      return { ...e, c: reuse(e.c, seen), a: reuse(e.a, seen), b: reuse(e.b, seen) };
-    case 'gather':
-      return { ...e, index: reuse(e.index, seen) };
-    default:
-      return e;
-  }
 }
 
 /**
