@@ -108,7 +108,7 @@ function mapPart(k: MapKernel): MapPart {
  * several times slower in lavapipe's LLVM (the optimizer's merged updates: 30 s against 9 s),
  * and those maps are a small part of a step.
  */
-export const VEC4_MAX_STORES = 4;
+export const VEC4_MAX_STORES = 16;
 
 /**
  * Four elements per invocation along the last axis, read and written as vec4s where the
