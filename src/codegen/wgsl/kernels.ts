@@ -105,8 +105,9 @@ function mapPart(k: MapKernel): MapPart {
 
 /**
  * Maps with more stores than this stay one element per invocation: vec4 bodies compile
- * several times slower in lavapipe's LLVM (the optimizer's merged updates: 30 s against 9 s),
- * and those maps are a small part of a step.
+ * several times slower in lavapipe's LLVM (the optimizer's merged updates: 30 s against 9 s
+ * each, cold). The price is paid at run time by those maps (their scattered stores into the
+ * weights' transposed copies dominate either way).
  */
 export const VEC4_MAX_STORES = 16;
 
