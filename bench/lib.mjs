@@ -31,6 +31,16 @@ export function writeSection(name, markdown) {
   console.log(`updated BENCHMARKS.md section '${name}'`);
 }
 
+/** The text the training benches use: $DATA, or the shared Tiny Shakespeare; exits if missing. */
+export function benchData() {
+  const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
+  if (!existsSync(data)) {
+    console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
+    process.exit(2);
+  }
+  return data;
+}
+
 export function requireBuild() {
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
     console.error('bench: run `npm run build` first');

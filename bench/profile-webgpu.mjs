@@ -3,17 +3,13 @@
 // and timed, then the times are summed by kernel kind and listed for the slowest
 // dispatches with their GFLOP/s. Prints only (no BENCHMARKS.md section): it is a tool for
 // finding where a step's time goes. LAYERS, REPEAT and TOP override the defaults.
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { median, requireBuild, root } from './lib.mjs';
+import { benchData, median, requireBuild, root } from './lib.mjs';
 
 requireBuild();
-const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
-if (!existsSync(data)) {
-  console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
-  process.exit(2);
-}
+const data = benchData();
 const layers = Number(process.env.LAYERS ?? 4);
 const repeat = Number(process.env.REPEAT ?? 5);
 const top = Number(process.env.TOP ?? 25);

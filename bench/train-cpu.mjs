@@ -1,16 +1,11 @@
 // Training throughput of the cpu backend (the reference interpreter) on a small transformer:
 // tokens per second over a few steps of models/transformer.mdl on Tiny Shakespeare.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { machine, requireBuild, root, writeSection } from './lib.mjs';
+import { benchData, machine, requireBuild, root, writeSection } from './lib.mjs';
 
 requireBuild();
-const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
-if (!existsSync(data)) {
-  console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
-  process.exit(2);
-}
+const data = benchData();
 const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { openSession } = await imp('src/train/session.js');
 const { trainCpu } = await imp('src/train/cpu.js');

@@ -3,18 +3,14 @@
 // (per layer), submits per step, training tokens/s, and the time to the first step with
 // Mesa's shader cache cold and warm. Each timing runs in a fresh process.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { machine, requireBuild, root, writeSection } from './lib.mjs';
+import { benchData, machine, requireBuild, root, writeSection } from './lib.mjs';
 
 requireBuild();
-const data = process.env.DATA ?? join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
-if (!existsSync(data)) {
-  console.error(`bench: no data at ${data} (set DATA=path/to/text)`);
-  process.exit(2);
-}
+const data = benchData();
 const steps = Number(process.env.STEPS ?? 30);
 const layers = Number(process.env.LAYERS ?? 4);
 const set = { layers, heads: 4, embed: 128, seq: 64, batch: 12, eval_every: 1e9 };

@@ -246,6 +246,28 @@ function writtenRegions(s: Schedule, t: number, aliases: ReadonlyMap<number, num
   return out;
 }
 
+/** A kernel that takes another's place in a schedule, with what it reads and (if changed) writes. */
+interface Replacement {
+  kernel: Kernel;
+  reads: number[];
+  writes?: number[];
+}
+
+/** `s` without the kernels in `removed` and with `replaced` ones swapped in (temporaries follow their kernels). */
+function rebuild(s: Schedule, removed: ReadonlySet<number>, replaced: ReadonlyMap<number, Replacement>): Schedule {
+  if (!replaced.size && !removed.size) return s;
+  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  s.kernels.forEach((k, i) => {
+    if (removed.has(i)) return;
+    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
+    const r = replaced.get(i);
+    out.kernels.push(r?.kernel ?? k);
+    out.reads.push(r?.reads ?? s.reads[i]);
+    out.writes.push(r?.writes ?? s.writes[i]);
+  });
+  return out;
+}
+
 /** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
 const GROUP_AXIS = 1 << 24;
 
@@ -278,7 +300,7 @@ function fuseSiblingGemms(s: Schedule, persistent: ReadonlySet<number>, aliases:
   const eligible = (k: Kernel): k is GemmKernel =>
     k.kind === 'gemm' && k.epilogue.k === 'acc' && !k.extra?.length && k.out.arena === 'f32' && !persistent.has(k.out.value) && !aliased.has(k.out.value);
   const removed = new Set<number>();
-  const replaced = new Map<number, { kernel: GemmKernel; reads: number[]; writes: number[] }>();
+  const replaced = new Map<number, Replacement>();
   s.kernels.forEach((k, i) => {
     if (removed.has(i) || !eligible(k)) return;
     for (const shared of ['a', 'b'] as const) {
@@ -328,17 +350,7 @@ function fuseSiblingGemms(s: Schedule, persistent: ReadonlySet<number>, aliases:
       return;
     }
   });
-  if (!replaced.size) return s;
-  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
-  s.kernels.forEach((k, i) => {
-    if (removed.has(i)) return;
-    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
-    const r = replaced.get(i);
-    out.kernels.push(r?.kernel ?? k);
-    out.reads.push(r?.reads ?? s.reads[i]);
-    out.writes.push(r?.writes ?? s.writes[i]);
-  });
-  return out;
+  return rebuild(s, removed, replaced);
 }
 
 /**
@@ -365,7 +377,7 @@ function fuseSummedGemms(s: Schedule, persistentSize: ReadonlyMap<number, number
   /** The leaves of a tree of f32 adds. */
   const addLeaves = (e: KExpr): KExpr[] => (e.k === 'binary' && e.fn === 'add' && e.dtype === 'f32' ? [...addLeaves(e.a), ...addLeaves(e.b)] : [e]);
   const removed = new Set<number>();
-  const replaced = new Map<number, { kernel: GemmKernel; reads: number[] }>();
+  const replaced = new Map<number, Replacement>();
   s.kernels.forEach((g, i) => {
     if (g.kind !== 'gemm' || g.extra?.length || g.batch.some((a) => a.id === GROUP_AXIS) || g.k.some((a) => a.id === GROUP_AXIS)) return;
     const leaves = addLeaves(g.epilogue);
@@ -420,17 +432,7 @@ function fuseSummedGemms(s: Schedule, persistentSize: ReadonlyMap<number, number
     const partnerOuts = new Set(partners.map((j) => (s.kernels[j] as GemmKernel).out.value));
     replaced.set(i, { kernel: fused, reads: [...new Set([...s.reads[i].filter((r) => !partnerOuts.has(r)), ...partners.flatMap((j) => s.reads[j])])] });
   });
-  if (!replaced.size) return s;
-  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
-  s.kernels.forEach((k, i) => {
-    if (removed.has(i)) return;
-    if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
-    const r = replaced.get(i);
-    out.kernels.push(r?.kernel ?? k);
-    out.reads.push(r?.reads ?? s.reads[i]);
-    out.writes.push(s.writes[i]);
-  });
-  return out;
+  return rebuild(s, removed, replaced);
 }
 
 interface TransposedParam {

@@ -187,6 +187,23 @@ export function storeValue(e: KExpr, dtype: 'f32' | 'i32' | 'bool', cx: EmitCont
   return dtype === 'bool' ? `select(0i, 1i, ${v})` : v;
 }
 
+/** tanh, GELU and its derivative for one WGSL type (`f32`, or `vec4f` with the suffix 4). */
+function activations(sfx: string, T: string): string {
+  return `fn safe_tanh${sfx}(x: ${T}) -> ${T} {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn gelu${sfx}(x: ${T}) -> ${T} {
+  return 0.5 * x * (1.0 + safe_tanh${sfx}(0.7978845608 * (x + 0.044715 * x * x * x)));
+}
+fn gelu_grad${sfx}(x: ${T}) -> ${T} {
+  let u = 0.7978845608 * (x + 0.044715 * x * x * x);
+  let t = safe_tanh${sfx}(u);
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608 * (1.0 + 3.0 * 0.044715 * x * x);
+}
+`;
+}
+
 /**
  * Helper functions every kernel may call. tanh is computed from exp(-2|x|) so that large
  * arguments give ±1 instead of inf/inf = NaN (some WGSL tanh implementations overflow).
@@ -196,31 +213,7 @@ var<private> INF_BITS: u32 = 0x7f800000u;
 fn pos_inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn nan() -> f32 { return bitcast<f32>(INF_BITS | 0x400000u); }
 fn sq(x: f32) -> f32 { return x * x; }
-fn safe_tanh(x: f32) -> f32 {
-  let e = exp(-2.0 * abs(x));
-  return sign(x) * (1.0 - e) / (1.0 + e);
-}
-fn gelu(x: f32) -> f32 {
-  return 0.5 * x * (1.0 + safe_tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
-}
-fn gelu_grad(x: f32) -> f32 {
-  let u = 0.7978845608 * (x + 0.044715 * x * x * x);
-  let t = safe_tanh(u);
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608 * (1.0 + 3.0 * 0.044715 * x * x);
-}
-fn safe_tanh4(x: vec4f) -> vec4f {
-  let e = exp(-2.0 * abs(x));
-  return sign(x) * (1.0 - e) / (1.0 + e);
-}
-fn gelu4(x: vec4f) -> vec4f {
-  return 0.5 * x * (1.0 + safe_tanh4(0.7978845608 * (x + 0.044715 * x * x * x)));
-}
-fn gelu_grad4(x: vec4f) -> vec4f {
-  let u = 0.7978845608 * (x + 0.044715 * x * x * x);
-  let t = safe_tanh4(u);
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608 * (1.0 + 3.0 * 0.044715 * x * x);
-}
-`;
+${activations('', 'f32')}${activations('4', 'vec4f')}`;
 
 /** The two arena bindings every kernel declares. */
 export const BINDINGS = `
@@ -270,6 +263,17 @@ export function vec4Readable(a: Access, lane: Axis): boolean {
   if (a.arena !== 'f32' || a.strides.get(lane.id) !== 1 || a.offset % 4 !== 0) return false;
   for (const [id, s] of a.strides) if (id !== lane.id && s % 4 !== 0) return false;
   return true;
+}
+
+/**
+ * A statement storing the vec4 `value` at four consecutive positions along `lane` of `a` (the
+ * vec4 view of the arena): one vec4 store where `a` is contiguous and aligned there, else four
+ * component stores.
+ */
+export function store4(a: Access, value: string, cx: EmitContext, lane: Axis, axesById?: ReadonlyMap<number, Axis>): string {
+  if (vec4Readable(a, lane)) return `arena[(${accessIndex(a, cx, axesById)}) >> 2u] = ${value};`;
+  const at = (c: number) => accessIndex(a, { ...cx, index: (x) => (x.id === lane.id && c > 0 ? `(${cx.index(x)} + ${c}u)` : cx.index(x)) }, axesById);
+  return `{ let v = ${value};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
 }
 
 /**

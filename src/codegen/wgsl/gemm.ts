@@ -34,7 +34,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import type { Access, GemmKernel, KExpr } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, vec4Readable, type EmitContext } from './expr.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, store4, type EmitContext } from './expr.js';
 
 export type GemmVariantName = 'register' | 'tiled';
 
@@ -279,13 +279,13 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
   const N = product(spec.n);
   const axes = new Map<number, Axis>();
   for (const a of [...spec.batch, ...spec.m, ...spec.n]) axes.set(a.id, a);
-  const context = (lane?: { axis: Axis; c: number; value: string }): EmitContext => ({
+  const cx: EmitContext = {
     index(axis: Axis): string {
       if (!axes.has(axis.id)) throw new Error(`internal: GEMM epilogue of ${spec.name || 'a kernel'} uses axis ${axis.name} (#${axis.id}), not an output axis`);
-      return lane && lane.axis.id === axis.id && lane.c > 0 ? `(${axisVar(axis)} + ${u(lane.c)})` : axisVar(axis);
+      return axisVar(axis);
     },
-    acc: lane?.value ?? 'value',
-  });
+    acc: 'value',
+  };
   const arena = spec.out.arena === 'f32' ? 'arena' : 'iarena';
   const convert = (v: string) => (spec.out.arena === 'f32' ? v : `i32(${v})`);
   const head = [
@@ -293,7 +293,6 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
     ...decompose(spec.m, 'm', '  '),
     ...decompose(spec.n, 'n', '  '),
   ];
-  const cx = context();
   const index = accessIndex(spec.out, cx, axes);
   const extra = spec.extra ?? [];
   // Extra outputs are f32 and computed from the stored output (`y`).
@@ -325,13 +324,7 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
     // storing them as they are and then applying the epilogue to what was stored does not:
     // store_out4 stores, post_out4 (called after every store) finishes the epilogue.
     const twoPhase = spec.epilogue.k !== 'acc' || extra.length > 0;
-    const lane4 = (i: string) => `arena4(${i})`;
-    const extraStores4 = extra.map((x) => {
-      const v = view.adapt(emitExpr4(x.value, cx, { lane: last, load4: lane4, acc4: 'y' }));
-      if (vec4Readable(x.access, last)) return `  arena[(${accessIndex(x.access, cx, axes)}) >> 2u] = ${v};`;
-      const at = (c: number) => accessIndex(x.access, context({ axis: last, c, value: '' }), axes);
-      return `  { let v = ${v};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
-    });
+    const extraStores4 = extra.map((x) => `  ${store4(x.access, view.adapt(emitExpr4(x.value, cx, { lane: last, load4: (i) => `arena4(${i})`, acc4: 'y' })), cx, last, axes)}`);
     fns.push(
       [
         `// Four outputs along axis '${last.name}', contiguous in the output: one vec4 store.`,

@@ -6,7 +6,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, storeValue, vec4Readable, type EmitContext } from './expr.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
 export const WORKGROUP = 64;
@@ -129,12 +129,7 @@ function vec4MapPart(k: MapKernel): MapPart | undefined {
     stride *= a.size;
   }
   const cx = cxFor();
-  const body = k.stores.map((s) => {
-    const value = VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` }));
-    if (vec4Readable(s.access, lane)) return `  arena[(${accessIndex(s.access, cx)}) >> 2u] = ${value};`;
-    const at = (c: number) => accessIndex(s.access, { index: (a) => (a.id === lane.id && c > 0 ? `(${ix(a)} + ${c}u)` : ix(a)) });
-    return `  { let v = ${value};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
-  });
+  const body = k.stores.map((s) => `  ${store4(s.access, VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` })), cx, lane)}`);
   return { invocations: count(k.axes) / 4, vec4: true, body: () => `${lines.join('\n')}\n${body.join('\n')}` };
 }
 
