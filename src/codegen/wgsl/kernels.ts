@@ -6,7 +6,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
+import { accessIndex, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
 export const WORKGROUP = 64;
@@ -154,20 +154,8 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
-function exprDtype(e: import('../spec.js').KExpr): 'i32' | 'bool' {
-  switch (e.k) {
-    case 'compare':
-      return 'bool';
-    case 'load':
-    case 'gather':
-      return e.dtype === 'bool' ? 'bool' : 'i32';
-    case 'where':
-      return exprDtype(e.a);
-    case 'cast':
-      return e.to === 'bool' ? 'bool' : 'i32';
-    default:
-      return 'i32';
-  }
+function exprDtype(e: KExpr): 'i32' | 'bool' {
+  return exprType(e) === 'bool' ? 'bool' : 'i32';
 }
 
 function reduceKernel(k: ReduceKernel): RenderedKernel {
