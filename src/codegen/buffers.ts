@@ -245,6 +245,10 @@ export function accessesOf(k: Kernel): Access[] {
     case 'maps':
       for (const p of k.parts) out.push(...accessesOf(p));
       break;
+    case 'segmented':
+      // The regions of every segment (the body's accesses are slot stand-ins).
+      for (const seg of k.segments) out.push(...seg.slots);
+      break;
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
 import { accessesOf, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
+import { segmentTable, segmentUpdates, type ParamUpdate } from './segments.js';
 import type { Access, Arena, GemmKernel, Kernel, KExpr, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
 import type { Init } from '../ir/types.js';
@@ -110,8 +111,14 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   const persistentIds = new Set(persistent.map((v) => v.node));
   const groups = new Map<string, number[]>();
   const persistentSize = new Map(persistent.map((v) => [v.node, v.size]));
+  // Every parameter's update in one table-driven kernel (see segments.ts).
+  const updates: ParamUpdate[] = step.params.map((p) => {
+    const t = transposed.get(p.param.node);
+    return { axes: g.nodes[p.param.node].type.axes, values: [p.newM, p.newV, p.newParam], ...(t ? { copy: { value: t.value.node, of: p.newParam } } : {}) };
+  });
   scheds.forEach((sc, i) => {
-    scheds[i] = combineMaps(fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups), aliases);
+    const fused = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
+    scheds[i] = combineMaps(entries[i][0] === 'train' ? segmentUpdates(fused, updates, aliases, MAX_OFFSET_SLOTS) : fused, aliases);
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
@@ -129,7 +136,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   entries.forEach(([entry], i) => {
     for (const k of scheds[i].kernels) {
       k.name = `${entry}_${k.name}`;
-      const offsets = parameterizeOffsets(k);
+      const offsets = k.kind === 'segmented' ? segmentTable(k) : parameterizeOffsets(k);
       const r = renderKernel(k, options.gemmVariant);
       const code = offsetsFromUniform(r.code, offsets.length);
       let source = byCode.get(code);
@@ -503,6 +510,8 @@ function checkInPlace(s: Schedule, aliases: ReadonlyMap<number, number>) {
     for (const w of s.writes[i]) {
       const target = aliases.get(w);
       if (target === undefined) continue;
+      // Segmented kernels are built from updates at the stored element only (segments.ts).
+      if (k.kind === 'segmented') continue;
       const maps = k.kind === 'map' ? [k] : k.kind === 'maps' ? k.parts : [];
       const owner = maps.find((m) => m.stores.some((st) => st.access.value === w));
       if (!owner) throw new Error(`internal: in-place update of ${w} by a ${k.kind} kernel`);
@@ -558,7 +567,7 @@ function kernelComment(k: KernelSource): string {
 const SENTINEL_BASE = 0x40000000;
 const SENTINEL_STEP = 0x10000;
 /** Offset slots a kernel may have: one uniform block of u32s per dispatch (OFFSETS_BLOCK bytes). */
-export const MAX_OFFSET_SLOTS = 256;
+export const MAX_OFFSET_SLOTS = 1024;
 /** Bytes of each dispatch's offsets block: a multiple of WebGPU's 256-byte dynamic-offset alignment. */
 export const OFFSETS_BLOCK = MAX_OFFSET_SLOTS * 4;
 
@@ -620,6 +629,8 @@ export function flopsOf(k: Kernel): number {
       return k.phases.reduce((s, p) => s + flopsOf(p), 0);
     case 'maps':
       return k.parts.reduce((s, p) => s + flopsOf(p), 0);
+    case 'segmented':
+      return k.segments.reduce((s, p) => s + p.size, 0) * k.stores.length;
   }
 }
 
@@ -644,5 +655,7 @@ export function bytesOf(k: Kernel): number {
       return k.phases.reduce((s, p) => s + bytesOf(p), 0);
     case 'maps':
       return k.parts.reduce((s, p) => s + bytesOf(p), 0);
+    case 'segmented':
+      return 4 * k.segments.reduce((s, p) => s + p.size * (p.slots.length + k.stores.length + (p.cols ? 1 : 0)), 0);
   }
 }

@@ -171,4 +171,41 @@ export interface MultiMapKernel extends KernelBase {
   parts: MapKernel[];
 }
 
-export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel | MultiMapKernel;
+/**
+ * One elementwise body run over the regions of several tensors of any sizes in one dispatch:
+ * the optimizer's update of every parameter. Segment s covers its own range of invocations;
+ * the offsets of its regions, the constants that differ between segments and its transposed
+ * copy's shape come from a table (the dispatch's offsets uniform, row s), so a model with any
+ * number of parameters needs one small kernel instead of a body per parameter.
+ */
+export interface SegmentedMapKernel extends KernelBase {
+  kind: 'segmented';
+  /** Elements per invocation: 4 (read and written as vec4s) when every segment's size is a multiple of 4, else 1. */
+  lanes: 1 | 4;
+  /** The position within a segment, the body's only axis (its `size` is not used). */
+  flat: Axis;
+  /**
+   * The body, in order: each stores `value` into table slot `slot` at the element. Loads read
+   * slot j through an access whose offset is `segmentSlotPlaceholder(j)` (stride 1 along `flat`,
+   * or none: a scalar); constants that differ between segments are locals `c0`, `c1`, ….
+   */
+  stores: { slot: number; value: KExpr; nodes: number[] }[];
+  /** The value of store `of`, also written transposed into slot `slot`: element (r, c) of a rows × cols view goes to (c, r). Segments with cols = 0 have no copy. */
+  transposedCopy?: { of: number; slot: number };
+  segments: SegmentRow[];
+}
+
+/** One segment of a SegmentedMapKernel: its size and its row of the table. */
+export interface SegmentRow {
+  /** Elements. */
+  size: number;
+  /** The region of each slot (the buffer planner fills in the offsets). */
+  slots: Access[];
+  /** Values of the constants `c0`, `c1`, … . */
+  consts: number[];
+  /** The rows × cols view of the transposed copy (0 × 0: none). */
+  rows: number;
+  cols: number;
+}
+
+export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel | MultiMapKernel | SegmentedMapKernel;

@@ -10,6 +10,7 @@ import { accessesOf, planBuffers, resolveOffsets, ALIGN } from '../../src/codege
 import { f32Literal, emitExpr } from '../../src/codegen/wgsl/expr.js';
 import { compileFile } from '../../src/driver/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
+import { segmentUpdates } from '../../src/codegen/segments.js';
 
 const span = { file: 't.mdl', line: 3, column: 1, endLine: 3, endColumn: 2, start: 0, end: 1 };
 const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
@@ -204,5 +205,54 @@ describe('WGSL expressions', () => {
       { index: (a) => `i${a.id}` },
     );
     expect(text).toBe('select(3.00000000, 2.00000000, (1i > 0i))');
+  });
+});
+
+describe('segmented updates', () => {
+  it('moves updates over contiguous regions and scalars into one kernel, and leaves one that reads a broadcast in its map', () => {
+    const [x, y] = axes(['x', 4], ['y', 8]);
+    const b = new GraphBuilder();
+    const lr = b.input('lr', f32(), span);
+    const p = b.param('p', f32(x, y), { kind: 'zeros' }, span);
+    const q = b.param('q', f32(y), { kind: 'zeros' }, span);
+    const r = b.param('r', f32(x, y), { kind: 'zeros' }, span);
+    const gp = b.input('gp', f32(x, y), span);
+    const gq = b.input('gq', f32(y), span);
+    const gr = b.input('gr', f32(x), span); // broadcast along y: not an element of r's layout
+    const update = (w: number, g: number) => b.add({ op: 'binary', fn: 'sub' }, [w, b.add({ op: 'binary', fn: 'mul' }, [lr, g])]);
+    const [np, nq, nr] = [update(p, gp), update(q, gq), update(r, b.add({ op: 'expand', axes: [y] }, [gr]))];
+    const s = schedule(b.graph, { outputs: [np, nq, nr] });
+    const ups = [
+      { axes: [x, y], values: [np] },
+      { axes: [y], values: [nq] },
+      { axes: [x, y], values: [nr] },
+    ];
+    const out = segmentUpdates(s, ups, new Map(), 1024);
+    const seg = out.kernels.filter((k) => k.kind === 'segmented');
+    expect(seg.length).toBe(1);
+    expect(seg[0].kind === 'segmented' && seg[0].segments.map((g) => g.size)).toEqual([32, 8]);
+    const maps = out.kernels.filter((k) => k.kind === 'map');
+    expect(maps.flatMap((k) => (k.kind === 'map' ? k.stores.map((st) => st.access.value) : []))).toEqual([nr]);
+    // What the segmented kernel writes and reads is in the schedule's lists (for liveness).
+    const i = out.kernels.indexOf(seg[0]);
+    expect(out.writes[i].sort()).toEqual([np, nq].sort());
+    expect(out.reads[i]).toEqual(expect.arrayContaining([lr, p, q, gp, gq]));
+  });
+
+  it('does not move an update past a later kernel that reads what it writes', () => {
+    const [x] = axes(['x', 8]);
+    const b = new GraphBuilder();
+    const p = b.param('p', f32(x), { kind: 'zeros' }, span);
+    const g = b.input('g', f32(x), span);
+    const np = b.add({ op: 'binary', fn: 'sub' }, [p, g]);
+    // A reduction of the new value, then another update: moving np down would cross the reduction.
+    const total = b.add({ op: 'reduce', fn: 'sum', axes: [x] }, [b.add({ op: 'unary', fn: 'exp' }, [np])]);
+    const q = b.param('q', f32(x), { kind: 'zeros' }, span);
+    const nq = b.add({ op: 'binary', fn: 'sub' }, [q, b.add({ op: 'binary', fn: 'mul' }, [g, total])]);
+    const s = schedule(b.graph, { outputs: [np, total, nq] });
+    const out = segmentUpdates(s, [{ axes: [x], values: [np] }, { axes: [x], values: [nq] }], new Map(), 1024);
+    const seg = out.kernels.find((k) => k.kind === 'segmented');
+    expect(seg && seg.kind === 'segmented' && seg.segments.length).toBe(1);
+    expect(out.kernels.some((k) => k.kind === 'map' && k.stores.some((st) => st.access.value === np))).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import type { Graph } from '../../src/ir/types.js';
 import { schedule, type Schedule } from '../../src/codegen/schedule.js';
 import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
 import { renderKernel, type GemmVariant } from '../../src/codegen/wgsl/kernels.js';
+import { segmentTable } from '../../src/codegen/segments.js';
 import type { Tensor } from '../../src/ir/interpret/index.js';
 import type { GpuContext } from '../../runtime/device.js';
 
@@ -62,6 +63,10 @@ export async function runOnDevice(
   const layout = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })) });
   const bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: iarena } }] });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  // Segmented kernels read their table from an offsets uniform at group 1, as in model.ts.
+  const tableLayout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const } }] });
+  const tablePipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout, tableLayout] });
+  const tables: GPUBuffer[] = [];
 
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -69,13 +74,24 @@ export async function runOnDevice(
   const codes: string[] = [];
   for (const k of sched.kernels) {
     const r = renderKernel(k, variant);
+    let table: GPUBindGroup | undefined;
+    if (k.kind === 'segmented') {
+      const data = Uint32Array.from(segmentTable(k));
+      const words = Math.ceil(Math.max(4, data.length) / 4) * 4;
+      r.code = `@group(1) @binding(0) var<uniform> off: array<vec4<u32>, ${words / 4}>;\n${r.code}`;
+      const buffer = device.createBuffer({ size: words * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buffer, 0, data);
+      tables.push(buffer);
+      table = device.createBindGroup({ layout: tableLayout, entries: [{ binding: 0, resource: { buffer } }] });
+    }
     codes.push(r.code);
     const module = device.createShaderModule({ code: r.code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) throw new Error(`WGSL of ${k.name} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}\n${r.code}`);
-    const pipeline = device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+    const pipeline = device.createComputePipeline({ layout: table ? tablePipelineLayout : pipelineLayout, compute: { module, entryPoint: 'main' } });
     pass.setPipeline(pipeline);
+    if (table) pass.setBindGroup(1, table);
     pass.dispatchWorkgroups(...r.dispatch);
   }
   pass.end();
@@ -91,7 +107,7 @@ export async function runOnDevice(
   const outI = new Int32Array(readI.getMappedRange().slice(0));
   readF.unmap();
   readI.unmap();
-  for (const b of [arena, iarena, readF, readI]) b.destroy();
+  for (const b of [arena, iarena, readF, readI, ...tables]) b.destroy();
 
   const result = new Map<number, Float32Array | Int32Array>();
   for (const o of outputs) {

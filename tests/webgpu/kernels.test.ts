@@ -12,6 +12,7 @@ import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { maxRelError, runOnDevice } from '../helpers/program.js';
 import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
 import { combineMaps } from '../../src/codegen/program.js';
+import { segmentUpdates } from '../../src/codegen/segments.js';
 import type { Schedule } from '../../src/codegen/schedule.js';
 
 const gpu = await getTestDevice();
@@ -295,6 +296,37 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     const norm = g.add({ op: 'unary', fn: 'sqrt' }, [sum]);
     const r = await compare(g.graph, [norm]);
     expect(r.kinds).toEqual(['sum_squares', 'map']);
+  });
+
+  it('runs updates of tensors of several shapes as segmented kernels: one per body and elements per invocation', async () => {
+    const [x, y, z, w] = axes(['x', 3], ['y', 5], ['z', 4], ['w', 8]);
+    const g = new GraphBuilder();
+    const lr = g.input('lr', f32(), span);
+    const k = (v: number) => g.constant(v);
+    const bin = (fn: 'add' | 'sub' | 'mul' | 'div', a: number, b: number) => g.add({ op: 'binary', fn }, [a, b]);
+    const updates = [
+      { name: 'a', axes: [x, y], wd: 0.1 }, // 15 elements: one per invocation
+      { name: 'b', axes: [w, z], wd: 0 },
+      { name: 'c', axes: [w], wd: 0.01 },
+      { name: 'd', axes: [z, x], wd: 0.5 },
+    ].map(({ name, axes: ax, wd }) => {
+      const t = f32(...ax);
+      const p = g.param(name, t, { kind: 'zeros' }, span);
+      const grad = g.input(`g.${name}`, t, span);
+      const m = g.input(`m.${name}`, t, span);
+      const newM = bin('add', bin('mul', k(0.9), m), bin('mul', k(0.1), grad));
+      const step = bin('div', newM, bin('add', g.add({ op: 'unary', fn: 'sqrt' }, [g.add({ op: 'unary', fn: 'square' }, [grad])]), k(1e-3)));
+      const newP = bin('sub', bin('mul', p, bin('sub', k(1), bin('mul', lr, k(wd)))), bin('mul', lr, step));
+      return { axes: t.axes, values: [newM, newP] };
+    });
+    const outs = updates.flatMap((u) => u.values);
+    const r = await compare(g.graph, outs, { transform: (s) => segmentUpdates(s, updates, new Map(), 1024) });
+    expect(r.kinds.filter((kind) => kind === 'map')).toEqual([]);
+    expect(r.kinds.filter((kind) => kind === 'segmented').length).toBe(2);
+    expect(r.codes.filter((c) => c.includes('arena4(')).length).toBe(1); // a, alone, one element per invocation
+    // A table too small for all of one body's segments splits them over several dispatches.
+    const small = await compare(g.graph, outs, { transform: (s) => segmentUpdates(s, updates, new Map(), 10) });
+    expect(small.kinds.filter((kind) => kind === 'segmented').length).toBe(4);
   });
 
   it('runs the whole gradient graph of a two-layer MLP with cross-entropy', async () => {

@@ -5,7 +5,8 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
+import { isSegmentPlaceholder, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
+import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
@@ -153,6 +154,59 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
   return { code: `${decl}${PRELUDE}\n${fns.join('\n\n')}\n${rest}${branches.join('')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
 }
 
+/**
+ * A segmented map: invocation f finds its segment by binary search over the table's first
+ * invocations (uniform reads, the same path for a whole workgroup but at segment edges), then
+ * runs the body with that segment's offsets and constants. The table is the dispatch's
+ * offsets uniform `off` (declared by the program), row s at s × width.
+ */
+function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
+  const width = segmentRowWidth(k);
+  const slots = k.segments[0].slots.length;
+  const consts = k.segments[0].consts.length;
+  const total = k.segments.reduce((n, s) => n + s.size / k.lanes, 0);
+  const e = ix(k.flat);
+  const L: string[] = [];
+  L.push('  var seg = 0u;');
+  for (let h = 1 << Math.floor(Math.log2(Math.max(1, k.segments.length - 1))); h >= 1 && k.segments.length > 1; h >>= 1) {
+    L.push(`  if (seg + ${h}u < ${k.segments.length}u && tab((seg + ${h}u) * ${width}u) <= f) { seg = seg + ${h}u; }`);
+  }
+  L.push(`  let row = seg * ${width}u;`);
+  L.push(`  let ${e} = (f - tab(row))${k.lanes === 4 ? ' * 4u' : ''};`);
+  for (let j = 0; j < slots; j++) L.push(`  let o${j} = tab(row + ${1 + j}u);`);
+  for (let j = 0; j < consts; j++) L.push(`  let c${j} = bitcast<f32>(tab(row + ${1 + slots + j}u));`);
+  const cx = cxFor({ locals: new Map(Array.from({ length: consts }, (_, j) => [`c${j}`, `c${j}`])) });
+  const at = (j: number) => `o${j} + ${e}`;
+  k.stores.forEach((st, n) => {
+    if (k.lanes === 4) {
+      L.push(`  let v${n} = ${VEC4_VIEW.adapt(emitExpr4(st.value, cx, { lane: k.flat, load4: (i) => `arena4(${i})` }))};`);
+      L.push(`  arena[(${at(st.slot)}) >> 2u] = v${n};`);
+    } else {
+      L.push(`  let v${n} = ${emitExpr(st.value, cx)};`);
+      L.push(`  arena[${at(st.slot)}] = v${n};`);
+    }
+  });
+  if (k.transposedCopy) {
+    // Element x = r·cols + c of the rows × cols view goes to c·rows + r of the copy.
+    const { of, slot } = k.transposedCopy;
+    L.push(`  let rows = tab(row + ${width - 2}u);`);
+    L.push(`  let cols = tab(row + ${width - 1}u);`);
+    L.push('  if (cols != 0u) {');
+    const put = (x: string, v: string) => (k.lanes === 4 ? `{ let t = o${slot} + (${x} % cols) * rows + ${x} / cols; arena[t >> 2u][t & 3u] = ${v}; }` : `arena[o${slot} + (${x} % cols) * rows + ${x} / cols] = ${v};`);
+    if (k.lanes === 4) for (let c = 0; c < 4; c++) L.push(`    ${put(`(${e} + ${c}u)`, `v${of}[${c}]`)}`);
+    else L.push(`    ${put(e, `v${of}`)}`);
+    L.push('  }');
+  }
+  let body = L.join('\n');
+  for (let j = 0; j < slots; j++) body = body.split(`${segmentSlotPlaceholder(j)}u`).join(`o${j}`);
+  if ([...body.matchAll(/\b(\d+)u\b/g)].some((m) => isSegmentPlaceholder(Number(m[1])))) throw new Error('internal: a segment slot stand-in was left in a segmented kernel');
+  const head = header(total);
+  const decl = k.lanes === 4 ? VEC4_VIEW.declarations : BINDINGS;
+  const rest = head.slice(head.indexOf(PRELUDE) + PRELUDE.length);
+  const tab = 'fn tab(j: u32) -> u32 { return off[j >> 2u][j & 3u]; }\n';
+  return { code: `${decl}${PRELUDE}${tab}${rest}${body}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+}
+
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
 function exprDtype(e: KExpr): 'i32' | 'bool' {
   return exprType(e) === 'bool' ? 'bool' : 'i32';
@@ -291,5 +345,7 @@ export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
       return sumSquaresKernel(k);
     case 'rows':
       return rowKernel(k);
+    case 'segmented':
+      return segmentedKernel(k);
   }
 }

@@ -129,10 +129,11 @@ export function buildTrainStep(model: ElaboratedModel): TrainStep {
     const wd = decayOf(p);
     const mHat = bin('mul', newM, bc1);
     const denom = bin('add', b.add({ op: 'unary', fn: 'sqrt' }, [bin('mul', newV, bc2)]), k(opt.eps));
-    let update = bin('div', mHat, denom);
-    // Decoupled weight decay (AdamW): p ← p − lr·(adam + wd·p).
-    if (wd !== 0) update = bin('add', update, bin('mul', k(wd), p.node));
-    const newParam = bin('sub', p.node, bin('mul', lr, update));
+    const update = bin('div', mHat, denom);
+    // Decoupled weight decay (AdamW): p ← p·(1 − lr·wd) − lr·adam. Every parameter gets this
+    // one form (wd = 0 multiplies by exactly 1), so the updates differ only in constants and
+    // one kernel runs them all (codegen's segmented map).
+    const newParam = bin('sub', bin('mul', p.node, bin('sub', k(1), bin('mul', lr, k(wd)))), bin('mul', lr, update));
     b.output(`param:${p.name}`, newParam);
     b.output(`m:${p.name}`, newM);
     b.output(`v:${p.name}`, newV);
