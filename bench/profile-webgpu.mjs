@@ -20,6 +20,7 @@ const { openSession } = await imp('src/train/session.js');
 const { readSourceFile } = await imp('src/parser/index.js');
 const { build } = await imp('src/codegen/index.js');
 const { acquireDevice } = await imp('runtime/device.js');
+const { OFFSETS_BLOCK } = await imp('src/codegen/program.js');
 
 const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
 const opened = await openSession(source, { dataPath: data, overrides: new Map(Object.entries(set)) });
@@ -59,7 +60,7 @@ async function time(calls, reps) {
   for (let r = 0; r < reps; r++)
     for (const i of calls) {
       const c = plan.entries.train[i];
-      pass.setBindGroup(1, model.offsets, [i * 1024]);
+      pass.setBindGroup(1, model.offsets, [i * OFFSETS_BLOCK]);
       pass.setPipeline(model.pipeline(c.kernel));
       pass.dispatchWorkgroups(...c.dispatch);
     }

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { readSourceFile } from '../parser/index.js';
 import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { NonFiniteLossError, trainCpu } from '../train/cpu.js';
-import { build, DEFAULT_MAX_BINDING, type GemmVariant } from '../codegen/index.js';
+import { build, DEFAULT_LIMITS, type BuildLimits, type GemmVariant } from '../codegen/index.js';
 import { printGraph } from '../ir/print.js';
 import { saveTrainingCheckpoint } from '../../runtime/training.js';
 import { acquireDevice, WebGpuUnavailableError } from '../../runtime/device.js';
@@ -52,15 +52,17 @@ function gemmFlag(args: ParsedArgs): GemmVariant | undefined {
   return g;
 }
 
-/** Pick the GEMM variant and binding limit from the adapter, when there is one. */
-async function adapterTraits(): Promise<{ gemm: GemmVariant; maxBinding: number; available: boolean }> {
+/** Pick the GEMM variant and the limits to build for from the adapter, when there is one. */
+async function adapterTraits(): Promise<{ gemm: GemmVariant; limits: Partial<BuildLimits>; available: boolean }> {
   try {
     const ctx = await acquireDevice();
-    const traits = { gemm: (ctx.isSoftware ? 'register' : 'tiled') as GemmVariant, maxBinding: ctx.limits.maxStorageBufferBindingSize ?? DEFAULT_MAX_BINDING, available: true };
+    const limits: Partial<BuildLimits> = {};
+    for (const name of Object.keys(DEFAULT_LIMITS) as (keyof BuildLimits)[]) if (typeof ctx.limits[name] === 'number') limits[name] = ctx.limits[name];
+    const traits = { gemm: (ctx.isSoftware ? 'register' : 'tiled') as GemmVariant, limits, available: true };
     ctx.destroy();
     return traits;
   } catch (e) {
-    if (e instanceof WebGpuUnavailableError) return { gemm: 'register', maxBinding: DEFAULT_MAX_BINDING, available: false };
+    if (e instanceof WebGpuUnavailableError) return { gemm: 'register', limits: {}, available: false };
     throw e;
   }
 }
@@ -109,7 +111,7 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
     }
     const traits = await adapterTraits();
     const outDir = flag(args, 'out') ?? join('build', s.model.name);
-    const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits.gemm, maxBindingBytes: traits.maxBinding });
+    const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits.gemm, limits: traits.limits });
     report(r.diagnostics, [source], format, io);
     if (!r.report) return 1;
     const p = r.report.perStep;
@@ -149,7 +151,7 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
     let finalLoss: number;
     if (backend === 'webgpu') {
       const outDir = join('build', s.model.name);
-      const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits!.gemm, maxBindingBytes: traits!.maxBinding });
+      const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits!.gemm, limits: traits!.limits });
       report(r.diagnostics, [source], format, io);
       if (!r.report) return 1;
       io.out(`built ${outDir}/: a training step is ${r.report.perStep.dispatches} dispatches in 1 submit`);

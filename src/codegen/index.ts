@@ -10,7 +10,7 @@ import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep } from '../ir/optimizer/index.js';
 import { printGraph } from '../ir/print.js';
 import { emitModel, emitTrain } from './emit.js';
-import { planProgram, type ProgramPlan } from './program.js';
+import { planProgram, type KernelCall, type ProgramPlan } from './program.js';
 import type { GemmVariant } from './wgsl/kernels.js';
 
 export { planProgram, type ProgramPlan } from './program.js';
@@ -20,11 +20,33 @@ export type { GemmVariant } from './wgsl/kernels.js';
 /** WebGPU's default maxStorageBufferBindingSize; adapters may offer more. */
 export const DEFAULT_MAX_BINDING = 128 * 1024 * 1024;
 
+/** The device limits a build is checked against (WebGPU's names). */
+export interface BuildLimits {
+  maxStorageBufferBindingSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxComputeWorkgroupSizeY: number;
+  maxComputeWorkgroupSizeZ: number;
+}
+
+/** WebGPU's defaults: what every adapter offers at least. */
+export const DEFAULT_LIMITS: BuildLimits = {
+  maxStorageBufferBindingSize: DEFAULT_MAX_BINDING,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+};
+
 export interface BuildOptions {
   outDir: string;
   gemmVariant: GemmVariant;
-  /** The device's maxStorageBufferBindingSize, to report buffers that do not fit. */
-  maxBindingBytes?: number;
+  /** The device's limits (defaults: WebGPU's), to report what does not fit at build time. */
+  limits?: Partial<BuildLimits>;
 }
 
 export interface BuildReport {
@@ -75,7 +97,9 @@ export function reportOf(plan: ProgramPlan): BuildReport {
 }
 
 /** Device limits the program must respect, checked at build time and reported by .mdl name. */
-export function checkLimits(model: ElaboratedModel, plan: ProgramPlan, maxBinding: number): Diagnostic[] {
+export function checkLimits(model: ElaboratedModel, plan: ProgramPlan, limits: Partial<BuildLimits> = {}): Diagnostic[] {
+  const lim: BuildLimits = { ...DEFAULT_LIMITS, ...limits };
+  const maxBinding = lim.maxStorageBufferBindingSize;
   const out: Diagnostic[] = [];
   for (const arena of ['f32', 'i32'] as const) {
     const bytes = plan.arenas[arena] * 4;
@@ -92,6 +116,39 @@ export function checkLimits(model: ElaboratedModel, plan: ProgramPlan, maxBindin
       }),
     );
   }
+
+  // Per kernel: workgroup size and memory (reported once per kernel), then every dispatch's grid.
+  const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+  const reported = new Set<string>();
+  const at = (call: KernelCall) => (call.node === undefined ? model.graph.params[0].span : model.graph.nodes[call.node]?.span) ?? model.graph.params[0].span;
+  const calls = (['train', 'eval', 'forward'] as const).flatMap((e) => plan.entries[e]);
+  for (const call of calls) {
+    const k = byName.get(call.kernel)!;
+    if (reported.has(k.name)) continue;
+    const [x, y, z] = k.workgroupSize;
+    const problems: string[] = [];
+    if (k.workgroupBytes > lim.maxComputeWorkgroupStorageSize) problems.push(`${k.workgroupBytes} bytes of workgroup memory, over the device's limit of ${lim.maxComputeWorkgroupStorageSize}`);
+    if (x * y * z > lim.maxComputeInvocationsPerWorkgroup) problems.push(`${x * y * z} invocations per workgroup, over the device's limit of ${lim.maxComputeInvocationsPerWorkgroup}`);
+    if (x > lim.maxComputeWorkgroupSizeX || y > lim.maxComputeWorkgroupSizeY || z > lim.maxComputeWorkgroupSizeZ)
+      problems.push(`a workgroup of ${x} × ${y} × ${z}, over the device's limit of ${lim.maxComputeWorkgroupSizeX} × ${lim.maxComputeWorkgroupSizeY} × ${lim.maxComputeWorkgroupSizeZ}`);
+    if (!problems.length) continue;
+    reported.add(k.name);
+    out.push(
+      diagnostic('E0903', `kernel ${k.name} (${call.what}) needs ${problems.join(' and ')}`, at(call), {
+        help: k.kind === 'gemm' ? 'build with the register GEMM variant (--gemm register), which uses no workgroup memory' : 'this device is below what WebGPU guarantees; use another adapter',
+      }),
+    );
+  }
+  for (const call of calls) {
+    const worst = Math.max(...call.dispatch);
+    if (worst <= lim.maxComputeWorkgroupsPerDimension || reported.has(call.kernel)) continue;
+    reported.add(call.kernel);
+    out.push(
+      diagnostic('E0902', `a dispatch of kernel ${call.kernel} (${call.what}) needs ${call.dispatch.join(' × ')} workgroups, over the device's limit of ${lim.maxComputeWorkgroupsPerDimension} per dimension`, at(call), {
+        help: 'shrink the dims that size it (for example --set batch=... or --set seq=...)',
+      }),
+    );
+  }
   return out;
 }
 
@@ -102,7 +159,7 @@ function formatBytes(n: number): string {
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
   const step = buildTrainStep(model);
   const plan = planProgram(model, { gemmVariant: options.gemmVariant, step });
-  const diagnostics = checkLimits(model, plan, options.maxBindingBytes ?? DEFAULT_MAX_BINDING);
+  const diagnostics = checkLimits(model, plan, options.limits);
   if (diagnostics.length) return { diagnostics, files: [] };
 
   const out = options.outDir;

@@ -45,6 +45,8 @@ export interface KernelCall {
   offsets: number[];
   /** What the dispatch computes, in .mdl terms (for the comment in model.ts). */
   what: string;
+  /** An IR node it computes that has a source span (for diagnostics), if any. */
+  node?: number;
 }
 
 export interface KernelSource {
@@ -53,6 +55,9 @@ export interface KernelSource {
   /** The comment that heads the .wgsl file: IR nodes and the .mdl lines they come from. */
   comment: string;
   kind: Kernel['kind'];
+  /** Invocations per workgroup along x, y, z, and the bytes of workgroup memory it declares (device limits). */
+  workgroupSize: [number, number, number];
+  workgroupBytes: number;
   flops: number;
   bytes: number;
   /** Every dispatch that runs this kernel: its IR nodes and .mdl lines. */
@@ -141,12 +146,13 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
       const code = offsetsFromUniform(r.code, offsets.length);
       let source = byCode.get(code);
       if (!source) {
-        source = { name: `${k.kind}_${byCode.size}`, code, comment: '', kind: k.kind, flops: flopsOf(k), bytes: bytesOf(k), uses: [] };
+        source = { name: `${k.kind}_${byCode.size}`, code, comment: '', kind: k.kind, workgroupSize: r.workgroupSize, workgroupBytes: workgroupBytes(code), flops: flopsOf(k), bytes: bytesOf(k), uses: [] };
         byCode.set(code, source);
         kernels.push(source);
       }
       source.uses.push(kernelUse(k, g));
-      calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: describe(k, g) });
+      const node = k.nodes.find((id) => g.nodes[id]?.span);
+      calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: describe(k, g), ...(node === undefined ? {} : { node }) });
     }
   });
   for (const k of kernels) {
@@ -597,6 +603,17 @@ function offsetsFromUniform(code: string, slots: number): string {
   for (let j = 0; j < slots; j++) out = out.split(`${SENTINEL_BASE + j * SENTINEL_STEP}u`).join(`off[${j >> 2}].${'xyzw'[j & 3]}`);
   if (/\b10737\d{5}u\b/.test(out)) throw new Error('internal: an offset stand-in was transformed by a kernel generator');
   return `@group(1) @binding(0) var<uniform> off: array<vec4<u32>, ${MAX_OFFSET_SLOTS / 4}>;\n${out}`;
+}
+
+/** Bytes of the `var<workgroup>` arrays a kernel declares. */
+export function workgroupBytes(code: string): number {
+  const bytes = { f32: 4, u32: 4, i32: 4, vec4f: 16, 'vec4<f32>': 16 } as Record<string, number>;
+  let n = 0;
+  for (const m of code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<([\w<>]+),\s*(\d+)>/g)) {
+    if (!(m[1] in bytes)) throw new Error(`internal: workgroup array of ${m[1]}`);
+    n += bytes[m[1]] * Number(m[2]);
+  }
+  return n;
 }
 
 function describe(k: Kernel, g: Graph): string {

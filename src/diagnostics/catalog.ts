@@ -59,6 +59,7 @@ export const CATALOG = {
 
   E0901: { severity: 'error', title: 'buffer exceeds the device binding limit' },
   E0902: { severity: 'error', title: 'dispatch exceeds the device limit' },
+  E0903: { severity: 'error', title: 'workgroup exceeds the device limit' },
 
   E1001: { severity: 'error', title: 'unknown train setting' },
   E1002: { severity: 'error', title: 'invalid train setting' },

@@ -143,13 +143,38 @@ describe('mdlc build output', () => {
   });
 
   it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {
-    const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), gemmVariant: 'register', maxBindingBytes: 64 * 1024 });
+    const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), gemmVariant: 'register', limits: { maxStorageBufferBindingSize: 64 * 1024 } });
     expect(big.report).toBeUndefined();
     expect(big.diagnostics.map((d) => d.code)).toContain('E0901');
     const d = big.diagnostics.find((x) => x.code === 'E0901')!;
     expect(d.message).toMatch(/binding limit of 64\.0 KiB; the largest is .* over \[\w+=\d+/);
     expect(d.span.file).toBe('models/transformer.mdl');
     expect(d.help).toMatch(/--set/);
+  });
+
+  it('reports workgroup memory over the device limit, naming the kernel and its .mdl line (E0903)', () => {
+    const small = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'tiled', limits: { maxComputeWorkgroupStorageSize: 4096 } });
+    expect(small.report).toBeUndefined();
+    const d = small.diagnostics.filter((x) => x.code === 'E0903');
+    expect(d.length).toBeGreaterThan(0);
+    // Each GEMM kernel once, with its workgroup memory (two 65 × 16 f32 tiles) and its line in the model.
+    expect(new Set(d.map((x) => /kernel (\w+)/.exec(x.message)![1])).size).toBe(d.length);
+    expect(d[0].message).toMatch(/kernel gemm_\d+ \(gemm .*\) needs 8320 bytes of workgroup memory, over the device's limit of 4096/);
+    expect(d.every((x) => x.span.file === 'models/transformer.mdl')).toBe(true);
+    expect(d[0].help).toMatch(/--gemm register/);
+    // The register variant has no workgroup memory: the same limits build.
+    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'register', limits: { maxComputeWorkgroupStorageSize: 4096 } }).diagnostics).toEqual([]);
+    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'register', limits: { maxComputeInvocationsPerWorkgroup: 32 } }).diagnostics.map((x) => x.code)).toContain('E0903');
+  });
+
+  it('reports a dispatch grid over the device limit, naming the kernel (E0902)', () => {
+    const m = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 1, embed: 16, heads: 2, seq: 8, batch: 64 })), data: { vocab: 11 } });
+    const res = build(m.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-grid'), gemmVariant: 'register', limits: { maxComputeWorkgroupsPerDimension: 4 } });
+    expect(res.report).toBeUndefined();
+    const d = res.diagnostics.filter((x) => x.code === 'E0902');
+    expect(d.length).toBeGreaterThan(0);
+    expect(d[0].message).toMatch(/a dispatch of kernel \w+ \(.*\) needs \d+ × \d+ × \d+ workgroups, over the device's limit of 4 per dimension/);
+    expect(d[0].span.file).toBe('models/transformer.mdl');
   });
 
   it('emits a model.ts and train.ts that type-check under --strict', () => {
