@@ -151,6 +151,7 @@ export interface StepScalars {
       { name: 'arena', isReadonly: true, type: 'GPUBuffer' },
       { name: 'iarena', isReadonly: true, type: 'GPUBuffer' },
       { name: 'readback', isReadonly: true, type: 'GPUBuffer' },
+      { name: 'scalarReadbacks', isReadonly: true, type: 'GPUBuffer[]', initializer: '[]', docs: ['Free staging buffers for losses: each read in flight has its own, so a step can be queued before the last loss is read.'] },
       { name: 'bindGroup', isReadonly: true, type: 'GPUBindGroup' },
       { name: 'offsetsBuffer', isReadonly: true, type: 'GPUBuffer' },
       { name: 'offsets', isReadonly: true, type: 'GPUBindGroup' },
@@ -328,7 +329,32 @@ export interface StepScalars {
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
           dispatches('train', w);
           w.writeLine('pass.end();');
-          w.writeLine('return (await this.readF32(OUTPUTS.loss.offset, 1, encoder))[0];');
+          w.writeLine('return this.readScalar(OUTPUTS.loss.offset, encoder);');
+        },
+      },
+      {
+        name: 'readScalar',
+        isAsync: true,
+        docs: ['Submit `encoder` with a copy of one f32 at `offset`, and read it back through a staging buffer of its own.'],
+        parameters: [
+          { name: 'offset', type: 'number' },
+          { name: 'encoder', type: 'GPUCommandEncoder' },
+        ],
+        returnType: 'Promise<number>',
+        statements: (w) => {
+          w.writeLine("const staging = this.scalarReadbacks.pop() ?? this.device.createBuffer({ label: 'scalar readback', size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });");
+          w.writeLine('encoder.copyBufferToBuffer(this.arena, offset * 4, staging, 0, 4);');
+          w.writeLine('this.device.queue.submit([encoder.finish()]);');
+          w.writeLine('try {');
+          w.writeLine('  await staging.mapAsync(GPUMapMode.READ, 0, 4);');
+          w.writeLine('} catch (e) {');
+          w.writeLine('  staging.destroy();');
+          w.writeLine('  throw e;');
+          w.writeLine('}');
+          w.writeLine('const value = new Float32Array(staging.getMappedRange(0, 4))[0];');
+          w.writeLine('staging.unmap();');
+          w.writeLine('this.scalarReadbacks.push(staging);');
+          w.writeLine('return value;');
         },
       },
       {
@@ -344,7 +370,7 @@ export interface StepScalars {
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
           dispatches('eval', w);
           w.writeLine('pass.end();');
-          w.writeLine('return (await this.readF32(OUTPUTS.loss.offset, 1, encoder))[0];');
+          w.writeLine('return this.readScalar(OUTPUTS.loss.offset, encoder);');
         },
       },
       {
@@ -365,7 +391,7 @@ export interface StepScalars {
       },
       {
         name: 'destroy',
-        statements: ['this.arena.destroy();', 'this.iarena.destroy();', 'this.readback.destroy();', 'this.offsetsBuffer.destroy();'],
+        statements: ['this.arena.destroy();', 'this.iarena.destroy();', 'this.readback.destroy();', 'this.offsetsBuffer.destroy();', 'for (const b of this.scalarReadbacks.splice(0)) b.destroy();'],
       },
     ],
   });
@@ -487,29 +513,52 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     // step (it compiles kernels) unless it is the only one.
     let stepSeconds = 0;
     let timedSteps = 0;
-    for (let step = 0; step < steps; step++) {
-      const lr = learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps);
-      const stepStart = performance.now();
-      const loss = await model.trainStep(slices(fixed ?? sampler.nextBatch(CONFIG.batch)), {
-        lr: LR_RATES.map((rate) => rate(lr)),
+    const submit = (step: number) =>
+      model.trainStep(slices(fixed ?? sampler.nextBatch(CONFIG.batch)), {
+        lr: LR_RATES.map((rate) => rate(learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps))),
         bc1: 1 / (1 - CONFIG.optimizer.beta1 ** (step + 1)),
         bc2: 1 / (1 - CONFIG.optimizer.beta2 ** (step + 1)),
       });
+    const evaluatesAfter = (step: number) => !options.overfit && ((step + 1) % CONFIG.evalEvery === 0 || step === steps - 1);
+    // One step ahead: the next step is queued before this one's loss is read, so the device
+    // does not wait for the host between steps. Not across an evaluation, nor when a target
+    // loss may stop training (the parameters must be those after the last logged step).
+    let queued: Promise<number> | undefined = steps > 0 ? submit(0) : undefined;
+    let lastLanded = performance.now();
+    for (let step = 0; step < steps; step++) {
+      const lr = learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps);
+      const current = queued ?? submit(step);
+      queued = step + 1 < steps && !evaluatesAfter(step) && options.targetLoss === undefined ? submit(step + 1) : undefined;
+      let loss: number;
+      try {
+        loss = await current;
+      } catch (e) {
+        await queued?.catch(() => undefined);
+        throw e;
+      }
+      // A step's time is from when the previous one landed (or it was submitted) to when it lands.
+      const landed = performance.now();
       // Time to the first step includes compiling and warming every pipeline.
-      if (step === 0) firstStepSeconds = (performance.now() - t0) / 1000;
+      if (step === 0) firstStepSeconds = (landed - t0) / 1000;
       if (step > 0 || steps === 1) {
-        stepSeconds += (performance.now() - stepStart) / 1000;
+        stepSeconds += (landed - lastLanded) / 1000;
         timedSteps++;
       }
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
+      lastLanded = landed;
+      if (!Number.isFinite(loss)) {
+        await queued?.catch(() => undefined);
+        throw new NonFiniteLossError(step, loss);
+      }
       losses.push(loss);
       let val: number | undefined;
-      if (!options.overfit && ((step + 1) % CONFIG.evalEvery === 0 || step === steps - 1)) {
+      if (evaluatesAfter(step)) {
         val = await evaluate(model, split.val);
         valLosses.push({ step: step + 1, loss: val });
       }
       log(formatStep(step + 1, steps, loss, lr, val));
       if (options.targetLoss !== undefined && loss < options.targetLoss) break;
+      // With nothing in flight, the next step's time starts when it is submitted (evaluation excluded).
+      if (!queued) lastLanded = performance.now();
     }
     const params = await model.getParams();
     if (options.out) saveTrainingCheckpoint(options.out, { model: CONFIG.model, params, state: await model.getState(), vocab, step: losses.length });

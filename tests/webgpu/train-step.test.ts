@@ -4,7 +4,7 @@
  * Parameters after one step agree within 1e-4; losses over 20 steps within 1e-3 relative.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileFile } from '../../src/driver/index.js';
@@ -33,7 +33,7 @@ interface GeneratedModel {
 
 describe.runIf(gpu)('generated training step vs the interpreter', () => {
   const vocab = 13;
-  const sizes = { layers: 2, embed: 16, heads: 2, seq: 8, batch: 3, lr: 0.01, warmup: 0, clip: 1, weight_decay: 0.1 };
+  const sizes = { layers: 2, embed: 16, heads: 2, seq: 8, batch: 3, lr: 0.01, warmup: 0, clip: 1, weight_decay: 0.1, eval_every: 3, eval_batches: 2 };
   const r = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries(sizes)), data: { vocab } });
   const model = r.model!;
   const step = buildTrainStep(model);
@@ -111,5 +111,23 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
     const evalLoss = await dev.evalLoss(new Map([['tokens', tokens], ['targets', targets]]));
     expect(Math.abs(evalLoss - want.get(model.loss!)!.data[0])).toBeLessThan(1e-3 * Math.abs(evalLoss));
     dev.destroy();
+  }, 300000);
+
+  it('the generated train loop, which queues a step before reading the last loss, gives the losses of one step at a time', async () => {
+    // Text over exactly `vocab` characters, as the build expects.
+    const rng = makeRng(11, 'text');
+    const data = join(outDir, 'data.txt');
+    writeFileSync(data, Array.from({ length: 4000 }, () => 'abcdefghijklm'[rng.int(vocab)]).join(''));
+    const { train } = (await import(pathToFileURL(join(outDir, 'train.js')).href)) as {
+      train(o: { data: string; steps: number; targetLoss?: number; log: (l: string) => void }): Promise<{ losses: number[]; valLosses: { step: number; loss: number }[]; tokensPerSecond: number }>;
+    };
+    const ahead = await train({ data, steps: 7, log: () => {} });
+    // A target loss that is never reached turns queuing off: one step at a time.
+    const oneByOne = await train({ data, steps: 7, targetLoss: -1, log: () => {} });
+    expect(ahead.losses.length).toBe(7);
+    expect(ahead.losses).toEqual(oneByOne.losses);
+    expect(ahead.valLosses.map((v) => v.step)).toEqual([3, 6, 7]);
+    expect(ahead.valLosses).toEqual(oneByOne.valLosses);
+    expect(ahead.tokensPerSecond).toBeGreaterThan(0);
   }, 300000);
 });
