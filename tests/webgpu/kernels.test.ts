@@ -114,7 +114,8 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
   });
 
   it('computes reductions (sum, mean, max) over one and two axes', async () => {
-    for (const [A, B, C] of [[3, 5, 7], [1, 1, 1], [2, 130, 3]]) {
+    // Last axes of 8 and 4: four outputs per invocation, read as vec4s.
+    for (const [A, B, C] of [[3, 5, 7], [1, 1, 1], [2, 130, 3], [3, 5, 8], [2, 4, 4]]) {
       const [a, bb, c] = axes(['a', A], ['b', B], ['c', C]);
       const g = new GraphBuilder();
       const x = g.param('x', f32(a, bb, c), { kind: 'zeros' }, span);
@@ -127,7 +128,11 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
   });
 
   it('runs sibling reductions over the same axes as one kernel, but not one that reads another', async () => {
-    const [a, bb, c] = axes(['a', 3], ['b', 5], ['c', 7]);
+    for (const C of [7, 8]) await siblingReductions(C);
+  });
+
+  async function siblingReductions(C: number) {
+    const [a, bb, c] = axes(['a', 3], ['b', 5], ['c', C]);
     const g = new GraphBuilder();
     const x = g.param('x', f32(a, bb, c), { kind: 'zeros' }, span);
     const y = g.param('y', f32(a, bb, c), { kind: 'zeros' }, span);
@@ -141,7 +146,8 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     const s5 = g.add({ op: 'reduce', fn: 'sum', axes: over }, [g.add({ op: 'unary', fn: 'abs' }, [y])]);
     const r = await compare(g.graph, [s1, s2, s3, s4, s5]);
     expect(r.kinds).toEqual(['reduce', 'reduce']);
-  });
+    expect(r.codes.every((code) => code.includes('vec4f(0.0)'))).toBe(C % 4 === 0);
+  }
 
   it('moves a reduction down to a sibling that needs a later kernel, when nothing in between reads it', async () => {
     const [a, bb, c] = axes(['a', 3], ['b', 5], ['c', 8]);
@@ -194,15 +200,19 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
   });
 
   it('gathers rows (fused into the consumer) and scatter-adds them back deterministically', async () => {
-    const [bt, s, v, e] = axes(['batch', 3], ['seq', 5], ['vocab', 4], ['embed', 6]);
-    const g = new GraphBuilder();
-    const table = g.param('table', f32(v, e), { kind: 'zeros' }, span);
-    const pos = g.param('pos', f32(s, e), { kind: 'zeros' }, span);
-    const idx = g.input('tokens', { dtype: 'i32', axes: [bt, s], indexOf: v }, span);
-    const x = g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'gather', axis: v }, [table, idx]), pos]);
-    const back = g.add({ op: 'scatter_add', axis: v }, [x, idx]);
-    const r = await compare(g.graph, [x, back]);
-    expect(r.kinds).toContain('scatter');
+    // embed 6: one element per invocation; 8: four (vec4 reads of the values).
+    for (const E of [6, 8]) {
+      const [bt, s, v, e] = axes(['batch', 3], ['seq', 5], ['vocab', 4], ['embed', E]);
+      const g = new GraphBuilder();
+      const table = g.param('table', f32(v, e), { kind: 'zeros' }, span);
+      const pos = g.param('pos', f32(s, e), { kind: 'zeros' }, span);
+      const idx = g.input('tokens', { dtype: 'i32', axes: [bt, s], indexOf: v }, span);
+      const x = g.add({ op: 'binary', fn: 'add' }, [g.add({ op: 'gather', axis: v }, [table, idx]), pos]);
+      const back = g.add({ op: 'scatter_add', axis: v }, [g.add({ op: 'unary', fn: 'tanh' }, [x]), idx]);
+      const r = await compare(g.graph, [x, back]);
+      expect(r.kinds).toContain('scatter');
+      expect(r.codes[r.kinds.indexOf('scatter')].includes('var acc = vec4f(0.0);')).toBe(E % 4 === 0);
+    }
   });
 
   for (const variant of ['register', 'tiled'] as const) {

@@ -7,7 +7,7 @@
 import type { Axis } from '../../ir/types.js';
 import { isSegmentPlaceholder, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
 import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
+import { accessIndex, axesOf, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
 export const WORKGROUP = 64;
@@ -56,17 +56,27 @@ function loops(axes: readonly Axis[], body: string, indent = '  '): string {
   return open + body.split('\n').map((l) => pad + l).join('\n') + '\n' + close;
 }
 
+/**
+ * Invocations per workgroup for `total` invocations: 64, or 8 (lavapipe's SIMD width) when
+ * that would leave fewer than four workgroups: lavapipe runs a workgroup on one thread, so a
+ * small kernel (a bias gradient over 128 columns) would otherwise use one core.
+ */
+export function workgroupFor(total: number): number {
+  return total >= 4 * WORKGROUP ? WORKGROUP : 8;
+}
+
 function grid(invocations: number): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(invocations / WORKGROUP));
+  const groups = Math.max(1, Math.ceil(invocations / workgroupFor(invocations)));
   const x = Math.min(groups, MAX_GROUPS);
   return [x, Math.ceil(groups / x), 1];
 }
 
 function header(total: number): string {
+  const wg = workgroupFor(total);
   return `${BINDINGS}${PRELUDE}
-@compute @workgroup_size(${WORKGROUP})
+@compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let f = gid.x + gid.y * nwg.x * ${WORKGROUP}u;
+  let f = gid.x + gid.y * nwg.x * ${wg}u;
   if (f >= ${total}u) { return; }
 `;
 }
@@ -82,7 +92,7 @@ interface MapPart {
 function mapKernel(k: MapKernel): RenderedKernel {
   const part = mapPart(k);
   const head = part.vec4 ? header(part.invocations).replace(BINDINGS, VEC4_VIEW.declarations) : header(part.invocations);
-  return { code: `${head}${part.body(part.vec4 ? 'vec4' : 'f32')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(part.invocations) };
+  return { code: `${head}${part.body(part.vec4 ? 'vec4' : 'f32')}\n}\n`, workgroupSize: [workgroupFor(part.invocations), 1, 1], dispatch: grid(part.invocations) };
 }
 
 function mapPart(k: MapKernel): MapPart {
@@ -120,18 +130,9 @@ function vec4MapPart(k: MapKernel): MapPart | undefined {
   const lane = k.axes.at(-1);
   // Every store f32, at least one contiguous along the lane (others are written per component).
   if (!lane || lane.size % 4 !== 0 || k.stores.length > VEC4_MAX_STORES || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
-  // Positions from the flat index over (axes..., lane / 4), the lane's position times 4.
-  const lines: string[] = [];
-  let stride = lane.size / 4;
-  lines.push(`  let ${ix(lane)} = 4u * (f % ${lane.size / 4}u);`);
-  for (let i = k.axes.length - 2; i >= 0; i--) {
-    const a = k.axes[i];
-    lines.unshift(`  let ${ix(a)} = ${i === 0 ? `(f / ${stride}u)` : `(f / ${stride}u) % ${a.size}u`};`);
-    stride *= a.size;
-  }
   const cx = cxFor();
   const body = k.stores.map((s) => `  ${store4(s.access, VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` })), cx, lane)}`);
-  return { invocations: count(k.axes) / 4, vec4: true, body: () => `${lines.join('\n')}\n${body.join('\n')}` };
+  return { invocations: count(k.axes) / 4, vec4: true, body: () => `${lanePositions(k.axes)}\n${body.join('\n')}` };
 }
 
 /**
@@ -151,7 +152,7 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
   });
   const head = header(total);
   const [decl, rest] = [view === 'vec4' ? VEC4_VIEW.declarations : BINDINGS, head.slice(head.indexOf(PRELUDE) + PRELUDE.length)];
-  return { code: `${decl}${PRELUDE}\n${fns.join('\n\n')}\n${rest}${branches.join('')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code: `${decl}${PRELUDE}\n${fns.join('\n\n')}\n${rest}${branches.join('')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 /**
@@ -204,7 +205,7 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
   const decl = k.lanes === 4 ? VEC4_VIEW.declarations : BINDINGS;
   const rest = head.slice(head.indexOf(PRELUDE) + PRELUDE.length);
   const tab = 'fn tab(j: u32) -> u32 { return off[j >> 2u][j & 3u]; }\n';
-  return { code: `${decl}${PRELUDE}${tab}${rest}${body}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code: `${decl}${PRELUDE}${tab}${rest}${body}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
@@ -213,6 +214,8 @@ function exprDtype(e: KExpr): 'i32' | 'bool' {
 }
 
 function reduceKernel(k: ReduceKernel): RenderedKernel {
+  const vec = vec4Reduce(k);
+  if (vec) return vec;
   const total = count(k.axes);
   const cx = cxFor();
   // One accumulator per reduction (siblings share the loop and its position variables).
@@ -226,7 +229,42 @@ ${inits}
 ${loops(k.over, steps)}${stores}
 }
 `;
-  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+}
+
+/**
+ * Four consecutive outputs along the last axis per invocation, when every output is contiguous
+ * there (bias and layernorm gradients: sums over (batch, seq) of rows read as vec4s).
+ */
+function vec4Reduce(k: ReduceKernel): RenderedKernel | undefined {
+  const lane = k.axes.at(-1);
+  const parts = [{ fn: k.fn, value: k.value, out: k.out }, ...(k.siblings ?? [])];
+  if (!lane || lane.size % 4 !== 0 || !parts.every((p) => vec4Readable(p.out, lane) && exprType(p.value) === 'f32')) return undefined;
+  const total = count(k.axes) / 4;
+  const cx = cxFor();
+  const acc = (j: number) => `acc${j}`;
+  const inits = parts.map((p, j) => `  var ${acc(j)} = vec4f(${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'});`).join('\n');
+  const value = (e: KExpr) => VEC4_VIEW.adapt(emitExpr4(e, cx, { lane, load4: (i) => `arena4(${i})` }));
+  const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${value(p.value)});` : `${acc(j)} = ${acc(j)} + ${value(p.value)};`)).join('\n');
+  const stores = parts.map((p, j) => `  arena[(${accessIndex(p.out, cx)}) >> 2u] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
+  const code = `${header(total).replace(BINDINGS, VEC4_VIEW.declarations)}${lanePositions(k.axes)}
+${inits}
+${loops(k.over, steps)}${stores}
+}
+`;
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+}
+
+/** Positions of `axes` from a flat index over (axes..., last / 4): the last axis's position times 4. */
+function lanePositions(axes: readonly Axis[]): string {
+  const lane = axes[axes.length - 1];
+  const lines: string[] = [`  let ${ix(lane)} = 4u * (f % ${lane.size / 4}u);`];
+  let stride = lane.size / 4;
+  for (let i = axes.length - 2; i >= 0; i--) {
+    lines.unshift(`  let ${ix(axes[i])} = ${i === 0 ? `(f / ${stride}u)` : `(f / ${stride}u) % ${axes[i].size}u`};`);
+    stride *= axes[i].size;
+  }
+  return lines.join('\n');
 }
 
 /** A loop over the positions of one row along `axis`. */
@@ -251,7 +289,7 @@ function softmaxKernel(k: SoftmaxKernel): RenderedKernel {
 ${rowMaxAndSum(v, loop)}  let r = 1.0 / s;
 ${loop([`let y = exp(${v} - m) * r;`, `arena[${accessIndex(k.out, cx)}] = y;`, ...(k.extra ?? []).map((x) => `arena[${accessIndex(x.access, cx)}] = ${emitExpr(x.value, { ...cx, acc: 'y' })};`)].join('\n    '))}}
 `;
-  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 function crossEntropyRows(k: CrossEntropyRowsKernel): RenderedKernel {
@@ -268,10 +306,12 @@ ${rowMaxAndSum(v, rowLoop(k.axis))}  var picked: f32;
   arena[${accessIndex(k.out, cx)}] = m + log(s) - picked;
 }
 `;
-  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 function scatterKernel(k: ScatterKernel): RenderedKernel {
+  const vec = vec4Scatter(k);
+  if (vec) return vec;
   const total = count(k.axes);
   const cx = cxFor();
   const idx = emitExpr(k.index, cx);
@@ -282,7 +322,55 @@ function scatterKernel(k: ScatterKernel): RenderedKernel {
 ${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${accessIndex(k.out, cx)}] = acc;
 }
 `;
-  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+}
+
+/**
+ * Four consecutive output elements along the last axis per invocation, when the output is
+ * contiguous there and the index does not vary along it (an embedding's gradient: each
+ * position's index is read once for four columns, and the values are read as vec4s).
+ */
+function vec4Scatter(k: ScatterKernel): RenderedKernel | undefined {
+  const lane = k.axes.at(-1)!;
+  const indexVaries = accessesIn(k.index).some((a) => (a.strides.get(lane.id) ?? 0) !== 0) || usesAxis(k.index, lane);
+  if (lane === k.axis || lane.size % 4 !== 0 || !vec4Readable(k.out, lane) || indexVaries || exprType(k.value) !== 'f32') return undefined;
+  const total = count(k.axes) / 4;
+  const cx = cxFor();
+  const idx = emitExpr(k.index, cx);
+  const v = VEC4_VIEW.adapt(emitExpr4(k.value, cx, { lane, load4: (i) => `arena4(${i})` }));
+  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
+  const code = `${head}${lanePositions(k.axes)}
+  let row = i32(${ix(k.axis)});
+  var acc = vec4f(0.0);
+${loops(k.positions, `if (${VEC4_VIEW.adapt(idx)} == row) { acc = acc + ${v}; }`)}  arena[(${accessIndex(k.out, cx)}) >> 2u] = acc;
+}
+`;
+  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+}
+
+/** Every access an expression reads (loads and gathers). */
+function accessesIn(e: KExpr): import('../spec.js').Access[] {
+  switch (e.k) {
+    case 'load':
+      return [e.access];
+    case 'gather':
+      return [e.access, ...accessesIn(e.index)];
+    case 'unary':
+    case 'cast':
+      return accessesIn(e.x);
+    case 'binary':
+    case 'compare':
+      return [...accessesIn(e.a), ...accessesIn(e.b)];
+    case 'where':
+      return [...accessesIn(e.c), ...accessesIn(e.a), ...accessesIn(e.b)];
+    default:
+      return [];
+  }
+}
+
+/** Whether an expression reads the position along `axis` (iota). */
+function usesAxis(e: KExpr, axis: Axis): boolean {
+  return axesOf(e).has(axis.id);
 }
 
 /** Invocation i sums the squares of region i, read as a flat range (tables give offsets and sizes). */
@@ -302,7 +390,7 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
   arena[outputs[f]] = acc;
 }
 `;
-  return { code, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(n) };
+  return { code, workgroupSize: [workgroupFor(n), 1, 1], dispatch: grid(n) };
 }
 
 /** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
@@ -321,7 +409,7 @@ function rowKernel(k: RowKernel): RenderedKernel {
     });
     return loops([k.axis], stores.join('\n')).replace(/\n$/, '');
   });
-  return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [WORKGROUP, 1, 1], dispatch: grid(total) };
+  return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
