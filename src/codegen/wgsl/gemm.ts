@@ -343,7 +343,8 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
           `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`,
           ...head,
           `  let values = arena[(${index}) >> 2u];`,
-          ...(extra.length ? [`  let y = ${value};`, `  arena[(${index}) >> 2u] = y;`, ...extraStores4] : [`  arena[(${index}) >> 2u] = ${value};`]),
+          // (With no epilogue left, the stored accumulators are final: only the extra outputs are written.)
+          ...(extra.length ? [`  let y = ${value};`, ...(spec.epilogue.k === 'acc' ? [] : [`  arena[(${index}) >> 2u] = y;`]), ...extraStores4] : [`  arena[(${index}) >> 2u] = ${value};`]),
           '}',
         ].join('\n'),
       );
