@@ -667,7 +667,16 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
   // The epilogue's second phase (see storeFunctions), once every accumulator is stored.
   const rest = split ? split.rest : spec.epilogue;
-  if (vecStore && (rest.k !== 'acc' || spec.extra?.length)) for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  post_out4(batch, ${outAt(i, v)});`);
+  // A loop over the rows, not unrolled: the epilogue inlined once per accumulator made LLVM
+  // take seconds per kernel (a GELU after the MLP GEMM: 3.3 s), for no speed at run time.
+  if (vecStore && (rest.k !== 'acc' || spec.extra?.length)) {
+    L.push(`  for (var r = 0u; r < ${u(TR)}; r = r + 1u) {`);
+    for (let v = 0; v < vecs; v++) {
+      const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
+      L.push(`    post_out4(batch, ${swap ? `${col}, row0 + r` : `row0 + r, ${col}`});`);
+    }
+    L.push('  }');
+  }
   L.push('}');
   const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
   const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
