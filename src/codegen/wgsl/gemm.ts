@@ -590,8 +590,19 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     return swap ? `${col}, ${row}` : `${row}, ${col}`;
   };
   const split = vecStore ? splitAdditiveEpilogue(spec.epilogue) : undefined;
+  if (split) {
+    // The accumulators' start computed in a loop over rows (as the post pass: one inlined copy
+    // of the additive terms instead of one per accumulator keeps LLVM's compile short).
+    L.push(`  var start: array<vec4f, ${TR * vecs}>;`);
+    L.push(`  for (var r = 0u; r < ${u(TR)}; r = r + 1u) {`);
+    for (let v = 0; v < vecs; v++) {
+      const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
+      L.push(`    start[r * ${u(vecs)}${v ? ` + ${u(v)}` : ''}] = init_out4(batch, ${swap ? `${col}, row0 + r` : `row0 + r, ${col}`});`);
+    }
+    L.push('  }');
+  }
   for (let i = 0; i < TR; i++)
-    for (let v = 0; v < vecs; v++) L.push(`  var ${accName(i, v)} = ${split ? `init_out4(batch, ${outAt(i, v)})` : 'vec4f(0.0)'};`);
+    for (let v = 0; v < vecs; v++) L.push(`  var ${accName(i, v)} = ${split ? `start[${i * vecs + v}]` : 'vec4f(0.0)'};`);
 
   // The multiply-adds of one loop iteration (`step` k positions) at k offsets kr, kc.
   const body = (indent: string): string[] => {
