@@ -286,6 +286,9 @@ const cases: Case[] = [
     b: ['b', 's', 'o'],
     out: ['i', 'o'],
   },
+  // 256 rows or more: 16 rows per invocation (here 300: a partial last block), the fused epilogues' loops.
+  { name: '300×36×20, gelu(acc + bias[n]), 16-row blocks', m: [['m', 300]], n: [['n', 36]], k: [['k', 20]], a: ['m', 'k'], b: ['k', 'n'], out: ['m', 'n'], epilogue: 'gelu_bias' },
+  { name: '260×24×12, acc + residual, A k-major, 16-row blocks', m: [['m', 260]], n: [['n', 24]], k: [['k', 12]], a: ['k', 'm'], b: ['n', 'k'], out: ['m', 'n'], epilogue: 'residual' },
   { name: 'narrow n: 37×3×5', m: [['m', 37]], n: [['n', 3]], k: [['k', 5]], a: ['m', 'k'], b: ['n', 'k'], out: ['m', 'n'] },
   { name: 'matrix-vector: 1×70×12', m: [['m', 1]], n: [['n', 70]], k: [['k', 12]], a: ['k', 'm'], b: ['n', 'k'], out: ['m', 'n'] },
 ];
@@ -303,6 +306,17 @@ describe('GEMM addressing', () => {
     expect(mergeRuns([b, s], [swapped])).toEqual([{ size: 3, strides: [1] }, { size: 5, strides: [3] }]);
     expect(mergeRuns([b, s, e], [rowMajor, swapped])).toEqual([{ size: 3, strides: [20, 1] }, { size: 5, strides: [4, 3] }, { size: 4, strides: [1, 15] }]);
     expect(mergeRuns([ax(4, 1), s], [rowMajor])).toEqual([{ size: 5, strides: [4] }]);
+  });
+
+  it('gives an invocation 16 rows from 256 rows on (8 below), and loops over them in the epilogue', () => {
+    const big = build(cases.find((c) => c.name.startsWith('300×36×20'))!).spec;
+    const small = build(cases.find((c) => c.name.startsWith('65×132×16'))!).spec;
+    expect(gemmWgsl(big, 'register').code).toMatch(/\/\/ 16 rows of A/);
+    expect(gemmWgsl(small, 'register').code).toMatch(/\/\/ 8 rows of A/);
+    // The additive epilogue starts the accumulators and the rest runs after the stores, each in one loop over the rows.
+    const code = gemmWgsl(big, 'register').code;
+    expect(code.match(/init_out4\(batch/g)!.length).toBe(2);
+    expect(code.match(/post_out4\(batch/g)!.length).toBe(2);
   });
 
   it('keeps the dispatch within 65535 workgroups per dimension', () => {
