@@ -114,6 +114,8 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   // Horizontal fusion: GEMMs that share their first operand run as one (q, k and v; their
   // weight gradients), their other operands and outputs placed one after another.
   const persistentIds = new Set(persistent.map((v) => v.node));
+  // Ids are regions to the buffer planner: a temporary with a persistent value's id would share its region.
+  for (const sc of scheds) for (const t of sc.temps.values()) if (persistentIds.has(t.node)) throw new Error(`internal: kernel temporary ${t.node} has the id of a persistent value`);
   const groups = new Map<string, number[]>();
   const persistentSize = new Map(persistent.map((v) => [v.node, v.size]));
   // Every parameter's update in one table-driven kernel (see segments.ts).
@@ -455,6 +457,14 @@ interface TransposedParam {
 }
 
 /**
+ * Value ids of the transposed copies: below every kernel temporary's id (-1 - kernel index,
+ * see schedule.ts), so a copy never shares a region with a temporary. (They once were
+ * -1 - parameter id: with one layer, the cross-entropy rows' temporary took the wv copy's
+ * region and overwrote it before the backward pass read it.)
+ */
+const TRANSPOSED_VALUE_BASE = -(1 << 24);
+
+/**
  * Parameters that some GEMM reads with the contracted axes innermost (`dY · Wᵀ` in the
  * backward pass, a head tied to the embedding): the register GEMM reads such an operand
  * "along k", measured 0.5–0.7× as fast as reading it across columns. Those GEMMs read a copy
@@ -491,7 +501,7 @@ function planTransposedParams(g: Graph, step: TrainStep, scheds: readonly Schedu
         const perm = order.map((a) => axes.findIndex((b) => b.id === a.id));
         let t = out.get(param.id);
         if (!t) {
-          t = { value: { node: -1 - param.id, arena: 'f32', axes: order, size: param.type.axes.reduce((n, a) => n * a.size, 1) }, perm };
+          t = { value: { node: TRANSPOSED_VALUE_BASE - param.id, arena: 'f32', axes: order, size: param.type.axes.reduce((n, a) => n * a.size, 1) }, perm };
           out.set(param.id, t);
           upd.kernel.stores.push({
             access: { arena: 'f32', value: t.value.node, offset: 0, strides: layoutStrides(order) },
