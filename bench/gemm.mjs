@@ -76,11 +76,14 @@ function cases() {
     const v = new Map([[b.id, S * E], [t.id, E], [h.id, D], [d.id, 1]]);
     out.push({ name: 'p·v 48×(64×32×64)', note: 'p[b,h,s,t] · v[b,t,h,d], batch (b,h)', batch: [b, h], m: [s], n: [d], k: [t], a: p, b: v, out: rowMajor([b, s, h, d]), sizes: [B_ * H, S, D, S] });
   }
-  {
-    // weight gradient dW[in, out] = Σ_{b,s} x[b,s,in] · dy[b,s,out]: k = (b, s) merged.
-    const b = axis('batch', B_), s = axis('seq', S), i = axis('in', E), o = axis('out', E);
-    out.push({ name: 'weight grad 128×768·768×128', note: 'x[b,s,in]ᵀ · dy[b,s,out], k = (b,s)', batch: [], m: [i], n: [o], k: [b, s], a: rowMajor([b, s, i]), b: rowMajor([b, s, o]), out: rowMajor([i, o]), sizes: [1, E, E, B_ * S] });
-  }
+  // weight gradient dW[in, out] = Σ_{b,s} x[b,s,in] · dy[b,s,out]: k = (b, s) merged.
+  const wgrad = (name, inSize, outSize) => {
+    const b = axis('batch', B_), s = axis('seq', S), i = axis('in', inSize), o = axis('out', outSize);
+    out.push({ name, note: 'x[b,s,in]ᵀ · dy[b,s,out], k = (b,s)', batch: [], m: [i], n: [o], k: [b, s], a: rowMajor([b, s, i]), b: rowMajor([b, s, o]), out: rowMajor([i, o]), sizes: [1, inSize, outSize, B_ * S] });
+  };
+  wgrad('weight grad 128×768·768×128', E, E);
+  wgrad('weight grad mlp up 128×768·768×512', E, F);
+  wgrad('weight grad mlp down 512×768·768×128', F, E);
   {
     // data gradient dx[b,s,in] = dy[b,s,out] · W[in,out] over out. The compiler reads the
     // weight's transposed copy Wᵀ[out,in] (kept by the optimizer's update), not W "along k".
