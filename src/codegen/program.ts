@@ -144,6 +144,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     for (const k of scheds[i].kernels) {
       k.name = `${entry}_${k.name}`;
       const offsets = k.kind === 'segmented' ? segmentTable(k) : parameterizeOffsets(k);
+      if (offsets.length > MAX_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} needs ${offsets.length} offset slots`);
       const r = renderKernel(k, options.gemmVariant);
       const code = offsetsFromUniform(r.code, offsets.length);
       let source = byCode.get(code);
