@@ -4,9 +4,7 @@
 // on its own; the time covers WGSL → SPIR-V → LLVM → machine code. LAYERS overrides the depth.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { benchData, machine, requireBuild, root, writeSection } from './lib.mjs';
+import { buildTransformer, machine, nanoGptSettings, requireBuild, writeSection } from './lib.mjs';
 
 requireBuild();
 if (process.env.MESA_SHADER_CACHE_DISABLE !== 'true') {
@@ -14,23 +12,10 @@ if (process.env.MESA_SHADER_CACHE_DISABLE !== 'true') {
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname], { env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' }, stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
-const data = benchData();
-const layers = Number(process.env.LAYERS ?? 4);
-const set = { layers, heads: 4, embed: 128, seq: 64, batch: 12, eval_every: 1e9 };
-const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
-const { openSession } = await imp('src/train/session.js');
-const { readSourceFile } = await imp('src/parser/index.js');
-const { build } = await imp('src/codegen/index.js');
-const { acquireDevice } = await imp('runtime/device.js');
-
-const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
-const opened = await openSession(source, { dataPath: data, overrides: new Map(Object.entries(set)) });
-if (!opened.ok) throw new Error('model does not compile');
-const ctx = await acquireDevice();
+const set = nanoGptSettings();
+const layers = set.layers;
+const { ctx, variant, result: r, out } = await buildTransformer(set, 'compile');
 const device = ctx.device;
-const variant = ctx.isSoftware ? 'register' : 'tiled';
-const out = join(root, 'build', `compile-${process.pid}`);
-const r = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: variant });
 rmSync(out, { recursive: true, force: true });
 const plan = r.plan;
 

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,4 +46,32 @@ export function requireBuild() {
     console.error('bench: run `npm run build` first');
     process.exit(2);
   }
+}
+
+/** A module of the compiled project (dist/). */
+export const importDist = (path) => import(pathToFileURL(join(root, 'dist', path)).href);
+
+/** The transformer at nanoGPT's CPU configuration (LAYERS overrides the depth), no evaluation. */
+export function nanoGptSettings() {
+  return { layers: Number(process.env.LAYERS ?? 4), heads: 4, embed: 128, seq: 64, batch: 12, eval_every: 1e9 };
+}
+
+/**
+ * models/transformer.mdl at `settings`, compiled against the bench data and built for the
+ * adapter into build/<tag>-<pid>/: the device context, the GEMM variant (`variant` or the
+ * adapter's), the opened session, the build result and its directory.
+ */
+export async function buildTransformer(settings, tag, variant) {
+  const { openSession } = await importDist('src/train/session.js');
+  const { readSourceFile } = await importDist('src/parser/index.js');
+  const { build } = await importDist('src/codegen/index.js');
+  const { acquireDevice } = await importDist('runtime/device.js');
+  const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
+  const opened = await openSession(source, { dataPath: benchData(), overrides: new Map(Object.entries(settings)) });
+  if (!opened.ok) throw new Error('model does not compile');
+  const ctx = await acquireDevice();
+  const gemm = variant ?? (ctx.isSoftware ? 'register' : 'tiled');
+  const out = join(root, 'build', `${tag}-${process.pid}`);
+  const result = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: gemm });
+  return { ctx, variant: gemm, opened, result, out };
 }

@@ -6,29 +6,16 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchData, median, requireBuild, root } from './lib.mjs';
+import { buildTransformer, importDist, median, nanoGptSettings, requireBuild } from './lib.mjs';
 
 requireBuild();
-const data = benchData();
-const layers = Number(process.env.LAYERS ?? 4);
 const repeat = Number(process.env.REPEAT ?? 5);
 const top = Number(process.env.TOP ?? 25);
-const set = { layers, heads: 4, embed: 128, seq: 64, batch: 12, eval_every: 1e9 };
+const set = nanoGptSettings();
+const layers = set.layers;
 
-const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
-const { openSession } = await imp('src/train/session.js');
-const { readSourceFile } = await imp('src/parser/index.js');
-const { build } = await imp('src/codegen/index.js');
-const { acquireDevice } = await imp('runtime/device.js');
-const { OFFSETS_BLOCK } = await imp('src/codegen/program.js');
-
-const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
-const opened = await openSession(source, { dataPath: data, overrides: new Map(Object.entries(set)) });
-if (!opened.ok) throw new Error('model does not compile');
-const ctx = await acquireDevice();
-const variant = process.env.GEMM ?? (ctx.isSoftware ? 'register' : 'tiled');
-const out = join(root, 'build', `profile-${process.pid}`);
-const r = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: variant });
+const { OFFSETS_BLOCK } = await importDist('src/codegen/program.js');
+const { ctx, variant, opened, result: r, out } = await buildTransformer(set, 'profile', process.env.GEMM);
 const plan = r.plan;
 const generated = await import(pathToFileURL(join(out, 'model.js')).href);
 const { Model } = generated;
@@ -44,7 +31,7 @@ const model = await Model.create(ctx.device);
 rmSync(out, { recursive: true, force: true });
 
 // Realistic values: small random parameters and real token windows, then one real step.
-const { initParameters } = await imp('runtime/init.js');
+const { initParameters } = await importDist('runtime/init.js');
 model.setParams(initParameters(plan.params, 1));
 const vocab = opened.session.vocab.size;
 const tokens = () => Int32Array.from({ length: set.batch * set.seq }, (_, i) => (i * 7919) % vocab);

@@ -417,7 +417,8 @@ function mergeMapKernels(s: Schedule, aliases: ReadonlyMap<number, number>): Sch
   }
 }
 
-function loadsOf(e: KExpr): Access[] {
+/** The accesses an expression reads: loads, and gathers with their index expressions. */
+export function loadsOf(e: KExpr): Access[] {
   switch (e.k) {
     case 'load':
       return [e.access];

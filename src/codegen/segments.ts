@@ -9,7 +9,7 @@
  * its offsets and constants from a table (see SegmentedMapKernel).
  */
 import type { Axis } from '../ir/types.js';
-import { layoutStrides, type Schedule } from './schedule.js';
+import { layoutStrides, loadsOf, type Schedule } from './schedule.js';
 import type { Access, KExpr, MapKernel, SegmentedMapKernel, SegmentRow, Store } from './spec.js';
 
 /** The values one parameter's update stores: new m, new v and the new parameter, and the transposed copy if it has one. */
@@ -102,12 +102,12 @@ export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], ali
     const order = at.map((x) => x!.store).sort((a, b) => a - b);
     const canon = canonical(u, order.map((j) => map.stores[j]), region);
     if (!canon) continue;
-    const loads = [...new Set(order.flatMap((j) => loadsIn(map.stores[j].value).map((a) => a.value)))];
+    const loads = [...new Set(order.flatMap((j) => loadsOf(map.stores[j].value).map((a) => a.value)))];
     const reads = new Set(loads.map(region));
     const writes = new Set(all.map(region));
     // Stores of the same kernel after the update must not read what it writes or write what it reads.
     const later = map.stores.filter((_, j) => j > order[0] && !order.includes(j));
-    if (later.some((st) => writes.has(region(st.access.value)) || reads.has(region(st.access.value)) || loadsIn(st.value).some((a) => writes.has(region(a.value))))) continue;
+    if (later.some((st) => writes.has(region(st.access.value)) || reads.has(region(st.access.value)) || loadsOf(st.value).some((a) => writes.has(region(a.value))))) continue;
     candidates.push({ kernel, stores: order, canon, reads, writes, loads });
   }
   if (!candidates.length) return s;
@@ -122,7 +122,7 @@ export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], ali
     const skip = moving.get(j);
     if (k.kind !== 'map' || !skip) return { reads: s.reads[j].map(region), writes: s.writes[j].map(region) };
     const kept = k.stores.filter((_, n) => !skip.has(n));
-    return { reads: kept.flatMap((st) => loadsIn(st.value).map((a) => region(a.value))), writes: kept.map((st) => region(st.access.value)) };
+    return { reads: kept.flatMap((st) => loadsOf(st.value).map((a) => region(a.value))), writes: kept.map((st) => region(st.access.value)) };
   };
   const chosen = candidates.filter((c) => {
     for (let j = c.kernel + 1; j <= last; j++) {
@@ -312,16 +312,7 @@ function rotation(axes: readonly Axis[], a: Access, nonzero: (a: Access) => [num
   return undefined;
 }
 
-function loadsIn(e: KExpr): Access[] {
-  const out: Access[] = [];
-  mapExpr(e, (x) => {
-    if (x.k === 'load' || x.k === 'gather') out.push(x.access);
-    return undefined;
-  });
-  return out;
-}
-
-/** `e` with each subexpression that `f` replaces (returns an expression for) replaced, bottom-up otherwise. */
+/** `e` with every subexpression that `f` returns a replacement for replaced (tried from the root down). */
 function mapExpr(e: KExpr, f: (x: KExpr) => KExpr | undefined): KExpr {
   const r = f(e);
   if (r) return r;

@@ -5,6 +5,7 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
+import { loadsOf } from '../schedule.js';
 import { isSegmentPlaceholder, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
 import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, axesOf, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
@@ -332,7 +333,7 @@ ${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${acces
  */
 function vec4Scatter(k: ScatterKernel): RenderedKernel | undefined {
   const lane = k.axes.at(-1)!;
-  const indexVaries = accessesIn(k.index).some((a) => (a.strides.get(lane.id) ?? 0) !== 0) || usesAxis(k.index, lane);
+  const indexVaries = loadsOf(k.index).some((a) => (a.strides.get(lane.id) ?? 0) !== 0) || usesAxis(k.index, lane);
   if (lane === k.axis || lane.size % 4 !== 0 || !vec4Readable(k.out, lane) || indexVaries || exprType(k.value) !== 'f32') return undefined;
   const total = count(k.axes) / 4;
   const cx = cxFor();
@@ -346,26 +347,6 @@ ${loops(k.positions, `if (${VEC4_VIEW.adapt(idx)} == row) { acc = acc + ${v}; }`
 }
 `;
   return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
-}
-
-/** Every access an expression reads (loads and gathers). */
-function accessesIn(e: KExpr): import('../spec.js').Access[] {
-  switch (e.k) {
-    case 'load':
-      return [e.access];
-    case 'gather':
-      return [e.access, ...accessesIn(e.index)];
-    case 'unary':
-    case 'cast':
-      return accessesIn(e.x);
-    case 'binary':
-    case 'compare':
-      return [...accessesIn(e.a), ...accessesIn(e.b)];
-    case 'where':
-      return [...accessesIn(e.c), ...accessesIn(e.a), ...accessesIn(e.b)];
-    default:
-      return [];
-  }
 }
 
 /** Whether an expression reads the position along `axis` (iota). */
