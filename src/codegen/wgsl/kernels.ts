@@ -72,9 +72,13 @@ function grid(invocations: number): [number, number, number] {
   return [x, Math.ceil(groups / x), 1];
 }
 
-function header(total: number): string {
+/**
+ * Bindings (with the f32 arena viewed as vec4s if `vec4`), helper functions, and the entry
+ * point up to the bounds check of the flat invocation index `f`.
+ */
+function header(total: number, options: { vec4?: boolean; helpers?: string } = {}): string {
   const wg = workgroupFor(total);
-  return `${BINDINGS}${PRELUDE}
+  return `${options.vec4 ? VEC4_VIEW.declarations : BINDINGS}${PRELUDE}${options.helpers ? `\n${options.helpers}\n` : ''}
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let f = gid.x + gid.y * nwg.x * ${wg}u;
@@ -92,7 +96,7 @@ interface MapPart {
 
 function mapKernel(k: MapKernel): RenderedKernel {
   const part = mapPart(k);
-  const head = part.vec4 ? header(part.invocations).replace(BINDINGS, VEC4_VIEW.declarations) : header(part.invocations);
+  const head = header(part.invocations, { vec4: part.vec4 });
   return { code: `${head}${part.body(part.vec4 ? 'vec4' : 'f32')}\n}\n`, workgroupSize: [workgroupFor(part.invocations), 1, 1], dispatch: grid(part.invocations) };
 }
 
@@ -151,9 +155,7 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
     start += p.invocations;
     return `${j === 0 ? '  if' : ' else if'} (f < ${start}u) { part${j}(f${from ? ` - ${from}u` : ''}); }`;
   });
-  const head = header(total);
-  const [decl, rest] = [view === 'vec4' ? VEC4_VIEW.declarations : BINDINGS, head.slice(head.indexOf(PRELUDE) + PRELUDE.length)];
-  return { code: `${decl}${PRELUDE}\n${fns.join('\n\n')}\n${rest}${branches.join('')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return { code: `${header(total, { vec4: view === 'vec4', helpers: fns.join('\n\n') })}${branches.join('')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 /**
@@ -202,11 +204,8 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
   let body = L.join('\n');
   for (let j = 0; j < slots; j++) body = body.split(`${segmentSlotPlaceholder(j)}u`).join(`o${j}`);
   if ([...body.matchAll(/\b(\d+)u\b/g)].some((m) => isSegmentPlaceholder(Number(m[1])))) throw new Error('internal: a segment slot stand-in was left in a segmented kernel');
-  const head = header(total);
-  const decl = k.lanes === 4 ? VEC4_VIEW.declarations : BINDINGS;
-  const rest = head.slice(head.indexOf(PRELUDE) + PRELUDE.length);
-  const tab = 'fn tab(j: u32) -> u32 { return off[j >> 2u][j & 3u]; }\n';
-  return { code: `${decl}${PRELUDE}${tab}${rest}${body}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  const tab = 'fn tab(j: u32) -> u32 { return off[j >> 2u][j & 3u]; }';
+  return { code: `${header(total, { vec4: k.lanes === 4, helpers: tab })}${body}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
@@ -248,7 +247,7 @@ function vec4Reduce(k: ReduceKernel): RenderedKernel | undefined {
   const value = (e: KExpr) => VEC4_VIEW.adapt(emitExpr4(e, cx, { lane, load4: (i) => `arena4(${i})` }));
   const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${value(p.value)});` : `${acc(j)} = ${acc(j)} + ${value(p.value)};`)).join('\n');
   const stores = parts.map((p, j) => `  arena[(${accessIndex(p.out, cx)}) >> 2u] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
-  const code = `${header(total).replace(BINDINGS, VEC4_VIEW.declarations)}${lanePositions(k.axes)}
+  const code = `${header(total, { vec4: true })}${lanePositions(k.axes)}
 ${inits}
 ${loops(k.over, steps)}${stores}
 }
@@ -339,8 +338,7 @@ function vec4Scatter(k: ScatterKernel): RenderedKernel | undefined {
   const cx = cxFor();
   const idx = emitExpr(k.index, cx);
   const v = VEC4_VIEW.adapt(emitExpr4(k.value, cx, { lane, load4: (i) => `arena4(${i})` }));
-  const head = header(total).replace(BINDINGS, VEC4_VIEW.declarations);
-  const code = `${head}${lanePositions(k.axes)}
+  const code = `${header(total, { vec4: true })}${lanePositions(k.axes)}
   let row = i32(${ix(k.axis)});
   var acc = vec4f(0.0);
 ${loops(k.positions, `if (${VEC4_VIEW.adapt(idx)} == row) { acc = acc + ${v}; }`)}  arena[(${accessIndex(k.out, cx)}) >> 2u] = acc;
