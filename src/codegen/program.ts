@@ -10,6 +10,7 @@ import type { Axis, Graph, IRNode } from '../ir/types.js';
 import { accessesOf, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
 import { segmentTable, segmentUpdates, type ParamUpdate } from './segments.js';
+import { markCausalGemms } from './zeros.js';
 import type { Access, Arena, GemmKernel, Kernel, KExpr, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
 import type { Init } from '../ir/types.js';
@@ -126,6 +127,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
   scheds.forEach((sc, i) => {
     const fused = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
     scheds[i] = combineMaps(entries[i][0] === 'train' ? segmentUpdates(fused, updates, aliases, MAX_OFFSET_SLOTS) : fused, aliases);
+    markCausalGemms(scheds[i], g);
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {

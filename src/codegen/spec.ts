@@ -140,6 +140,12 @@ export interface GemmKernel extends KernelBase {
    * gelu(pre)` next to the pre-activation the backward pass needs.
    */
   extra?: { access: Access; value: KExpr; nodes: number[] }[];
+  /**
+   * Only k positions at or below (`le`), or at or above (`ge`), the output's position along
+   * free axis `row` contribute: an operand is exactly zero elsewhere (a causal mask; zeros.ts).
+   * A generator may skip the others or compute them.
+   */
+  kRange?: { row: number; keep: 'le' | 'ge' };
 }
 
 /**

@@ -13,6 +13,7 @@ import { maxRelError, runOnDevice } from '../helpers/program.js';
 import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
 import { combineMaps } from '../../src/codegen/program.js';
 import { segmentUpdates } from '../../src/codegen/segments.js';
+import { markCausalGemms } from '../../src/codegen/zeros.js';
 import type { Schedule } from '../../src/codegen/schedule.js';
 
 const gpu = await getTestDevice();
@@ -337,6 +338,30 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     // A table too small for all of one body's segments splits them over several dispatches.
     const small = await compare(g.graph, outs, { transform: (s) => segmentUpdates(s, updates, new Map(), 10) });
     expect(small.kinds.filter((kind) => kind === 'segmented').length).toBe(4);
+  });
+
+  it('skips the zero half of causal attention GEMMs (k loops stop or start at the row block), forward and backward', async () => {
+    // seq 20: three row blocks of 8, so the loops really are cut short.
+    const [bt, s, t, d] = axes(['batch', 2], ['seq', 20], ['key', 20], ['d', 8]);
+    const g = new GraphBuilder();
+    const q = g.param('q', f32(bt, s, d), { kind: 'zeros' }, span);
+    const k = g.param('k', f32(bt, t, d), { kind: 'zeros' }, span);
+    const v = g.param('v', f32(bt, t, d), { kind: 'zeros' }, span);
+    const scores = g.add({ op: 'contract', over: [d] }, [q, k]);
+    const later = g.add({ op: 'compare', fn: 'gt' }, [g.add({ op: 'iota', axis: t }, []), g.add({ op: 'iota', axis: s }, [])]);
+    const p = g.add({ op: 'softmax', axis: t }, [g.add({ op: 'where' }, [later, g.constant(-Infinity), scores])]);
+    const o = g.add({ op: 'contract', over: [t] }, [p, v]);
+    const loss = g.add({ op: 'reduce', fn: 'sum', axes: [bt, s, d] }, [g.add({ op: 'binary', fn: 'mul' }, [o, o])]);
+    const grads = gradients(g, loss, [q, k, v]);
+    const r = await compare(g.graph, [o, ...grads.values()], {
+      transform: (sc) => {
+        markCausalGemms(sc, g.graph);
+        return sc;
+      },
+    });
+    // p·v and dq = ds·k stop at the block's last row; dv = pᵀ·do and dk = dsᵀ·q start at its first.
+    expect(r.codes.filter((c) => c.includes('Causal: only k ≤')).length).toBe(2);
+    expect(r.codes.filter((c) => c.includes('Causal: only k ≥')).length).toBe(2);
   });
 
   it('runs the whole gradient graph of a two-layer MLP with cross-entropy', async () => {

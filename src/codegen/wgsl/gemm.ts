@@ -473,7 +473,9 @@ function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning 
     const lanes = Math.min(8, Math.ceil(p.cols.size / p.TC)) / 8;
     const reads = p.colMode === 'cols' ? 4 : p.colMode === 'k' ? 3 : 1;
     const waste = useful(p.cols.size, p.TC) * useful(p.rows.size, p.TR);
-    return reads * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * waste * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1);
+    // A causal range (spec.kRange) applies only with its row axis on the uniform side, where it skips about half the work.
+    const causal = spec.kRange && p.rows.axes.some((a) => a.id === spec.kRange!.row) ? 1.6 : 1;
+    return reads * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * waste * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1) * causal;
   };
   return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
 }
@@ -658,9 +660,16 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     baseR = `kr${r}`;
     baseC = `kc${r}`;
   }
-  L.push(`${indent}var kr = ${baseR};`);
-  L.push(`${indent}var kc = ${baseC};`);
-  L.push(`${indent}for (var k = 0u; k < ${u(inner.size)}; k = k + ${u(step)}) {`);
+  // A causal operand (spec.kRange) with the row axis on this invocation's uniform side: the
+  // loop covers only the k positions that the block's rows can use (multiples of `step`).
+  const range = spec.kRange && kRuns.length === 1 && rows.axes.filter((a) => a.size > 1).map((a) => a.id).join() === String(spec.kRange.row) ? spec.kRange.keep : undefined;
+  const kFrom = range === 'ge' ? `(row0 / ${u(step)}) * ${u(step)}` : '0u';
+  const kTo = range === 'le' ? `min(${u(inner.size)}, ((row0 + ${u(TR + step - 1)}) / ${u(step)}) * ${u(step)})` : u(inner.size);
+  const perStep = (advance: number) => (range === 'ge' ? ` + (${kFrom} / ${u(step)}) * ${u(advance)}` : '');
+  L.push(`${indent}var kr = ${baseR}${perStep(rowVecK ? 1 : inner.strides[0] * step)};`);
+  L.push(`${indent}var kc = ${baseC}${perStep(colMode === 'k' ? 1 : (inner.strides[1] * step) / colUnit)};`);
+  if (range) L.push(`${indent}// Causal: only k ${range === 'le' ? '≤' : '≥'} the row contributes (the operand is zero elsewhere).`);
+  L.push(`${indent}for (var k = ${kFrom}; k < ${kTo}; k = k + ${u(step)}) {`);
   L.push(...body(indent + '  '));
   L.push(`${indent}}`);
   for (let r = kRuns.length - 2; r >= 0; r--) {
