@@ -64,6 +64,8 @@ export function zeroPatterns(g: Graph): (id: number) => ZeroPattern | undefined 
         p = zero(x);
         break;
       case 'binary':
+        // 0·y and 0/y are 0 for finite y (nonzero for the quotient): a skipped term can only
+        // differ from the interpreter where the other factor is already inf or NaN.
         if (n.attrs.fn === 'mul') p = zero(x) ?? zero(y);
         else if (n.attrs.fn === 'div') p = zero(x);
         else if ((n.attrs.fn === 'add' || n.attrs.fn === 'sub') && same(zero(x), zero(y))) p = zero(x);
