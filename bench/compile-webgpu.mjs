@@ -4,7 +4,7 @@
 // on its own; the time covers WGSL → SPIR-V → LLVM → machine code. LAYERS overrides the depth.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { buildTransformer, machine, nanoGptSettings, requireBuild, writeSection } from './lib.mjs';
+import { buildTransformer, machine, nanoGptSettings, requireBuild, totalsByKind, writeSection } from './lib.mjs';
 
 requireBuild();
 if (process.env.MESA_SHADER_CACHE_DISABLE !== 'true') {
@@ -48,17 +48,10 @@ for (const k of plan.kernels) {
   rows.push({ name: k.name, kind: k.kind, dispatches: k.uses.length, s: (performance.now() - start) / 1000 });
 }
 const total = (performance.now() - t0) / 1000;
-const byKind = new Map();
-for (const x of rows) {
-  const e = byKind.get(x.kind) ?? { n: 0, s: 0 };
-  e.n++;
-  e.s += x.s;
-  byKind.set(x.kind, e);
-}
-const kinds = [...byKind].sort((a, b) => b[1].s - a[1].s);
+const kinds = totalsByKind(rows, 's');
 const slowest = [...rows].sort((a, b) => b.s - a.s).slice(0, 8);
 console.log(`adapter ${ctx.description} (${variant} GEMMs): ${rows.length} kernels compiled one after another in ${total.toFixed(1)} s`);
-for (const [kind, e] of kinds) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(3)} kernels ${e.s.toFixed(1).padStart(6)} s`);
+for (const [kind, e] of kinds) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(3)} kernels ${e.total.toFixed(1).padStart(6)} s`);
 for (const x of slowest) console.log(`  ${x.name.padEnd(16)} ${x.s.toFixed(2).padStart(6)} s`);
 writeSection(
   'compile-webgpu',
@@ -68,7 +61,7 @@ Measured by \`node bench/compile-webgpu.mjs\` on ${machine()}, ${new Date().toIS
 
 | kernel kind | kernels | compile time |
 |---|---|---|
-${kinds.map(([kind, e]) => `| ${kind} | ${e.n} | ${e.s.toFixed(1)} s |`).join('\n')}
+${kinds.map(([kind, e]) => `| ${kind} | ${e.n} | ${e.total.toFixed(1)} s |`).join('\n')}
 | **all** | ${rows.length} | ${total.toFixed(1)} s |
 
 Slowest: ${slowest.map((x) => `${x.name} ${x.s.toFixed(1)} s`).join(', ')}.

@@ -75,3 +75,15 @@ export async function buildTransformer(settings, tag, variant) {
   const result = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: gemm });
   return { ctx, variant: gemm, opened, result, out };
 }
+
+/** Rows grouped by `kind`: [kind, { n, total of row[field] }], largest total first. */
+export function totalsByKind(rows, field) {
+  const byKind = new Map();
+  for (const x of rows) {
+    const e = byKind.get(x.kind) ?? { n: 0, total: 0 };
+    e.n++;
+    e.total += x[field];
+    byKind.set(x.kind, e);
+  }
+  return [...byKind].sort((a, b) => b[1].total - a[1].total);
+}

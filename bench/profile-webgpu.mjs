@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildTransformer, importDist, median, nanoGptSettings, requireBuild } from './lib.mjs';
+import { buildTransformer, importDist, median, nanoGptSettings, requireBuild, totalsByKind } from './lib.mjs';
 
 requireBuild();
 const repeat = Number(process.env.REPEAT ?? 5);
@@ -79,14 +79,7 @@ for (const i of only) {
 const sum = rows.reduce((s, x) => s + x.ms, 0);
 console.log(`adapter ${ctx.description} (${variant} GEMMs), ${layers} layers: ${rows.length} dispatches`);
 console.log(`model.trainStep: ${median(stepTimes).toFixed(1)} ms; whole step replayed: ${wholeStep.toFixed(1)} ms; dispatches one by one: ${sum.toFixed(1)} ms`);
-const kinds = new Map();
-for (const x of rows) {
-  const e = kinds.get(x.kind) ?? { n: 0, ms: 0 };
-  e.n++;
-  e.ms += x.ms;
-  kinds.set(x.kind, e);
-}
-for (const [kind, e] of [...kinds].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(4)} dispatches ${e.ms.toFixed(1).padStart(8)} ms`);
+for (const [kind, e] of totalsByKind(rows, 'ms')) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(4)} dispatches ${e.total.toFixed(1).padStart(8)} ms`);
 if (process.env.ALL) for (const x of rows) console.log(`  #${String(x.i).padStart(3)} ${x.kernel.padEnd(16)} ${x.ms.toFixed(2).padStart(7)} ms ${x.gflops.toFixed(1).padStart(6)} GFLOP/s ${x.gbs.toFixed(2).padStart(6)} GB/s  ${x.what}`);
 console.log(`slowest ${top}:`);
 for (const x of [...rows].sort((a, b) => b.ms - a.ms).slice(0, top))
