@@ -269,9 +269,10 @@ CPU config: batch 12, seq 64, embed 128, heads 4, hidden 512), epilogue \`acc\`.
 hand-written kernel (16×8 outputs per invocation where M ≥ 256, else 8×8, in vec4 accumulators; B and C as \`array<vec4f>\`,
 contiguous row-major operands, workgroup (16, 1)) at the same sizes. Median of ${repeats} submits of
 many dispatches each, after warm-up; "first" is the first dispatch, LLVM's compile included
-(Mesa's shader cache disabled). Load average (1 min) ${loadBefore.toFixed(1)} before and
-${loadavg()[0].toFixed(1)} after the run on ${cpus().length} cores: other work shared the machine, so absolute figures
-are low and noisy; generated and best were timed in alternation, so their ratio is the steadier figure.
+(Mesa's shader cache disabled). Load average (1 min) before the run: ${loadBefore.toFixed(1)} on ${cpus().length} cores
+(the run itself keeps every core busy)${loadBefore > 0.5 ? ': other work shared the machine, so absolute figures are low' : ''}.
+Generated and best were timed in alternation, so their ratio is the steadier figure; it still varies by about ±0.1
+between runs.
 
 | GEMM | layout (generated) | batch × (M×N×K) | generated kernel | generated GFLOP/s | best GFLOP/s | generated / best | first dispatch gen / best |
 |---|---|---|---|---|---|---|---|
