@@ -62,13 +62,18 @@ function cases() {
   proj('proj 768×128·128×128', E, E);
   proj('mlp up 768×128·128×512', E, F);
   proj('mlp down 768×512·512×128', F, E);
-  {
-    // attention scores: q[b, s, h, d] · k[b, t, h, d] over d, batch (b, h).
+  // attention scores: q[b, s, h, d] · k over d, batch (b, h). Both q and k are stored with d
+  // innermost; the compiler has the QKV GEMM also store k as kᵀ[b, h, d, t] (copies.ts).
+  // The backward's dp = dO · vᵀ has the same shapes and layouts (v read through vᵀ).
+  const scores = (name, note, kLayout) => {
     const b = axis('batch', B_), h = axis('head', H), s = axis('q', S), t = axis('k', S), d = axis('hd', D);
     const q = rowMajor([b, s, h, d]);
-    const kk = new Map([[b.id, S * E], [t.id, E], [h.id, D], [d.id, 1]]);
-    out.push({ name: 'scores 48×(64×64×32)', note: 'q[b,s,h,d] · k[b,t,h,d], batch (b,h)', batch: [b, h], m: [s], n: [t], k: [d], a: q, b: kk, out: rowMajor([b, h, s, t]), sizes: [B_ * H, S, S, D] });
-  }
+    const kk = rowMajor(kLayout({ b, h, t, d }));
+    out.push({ name, note, batch: [b, h], m: [s], n: [t], k: [d], a: q, b: kk, out: rowMajor([b, h, s, t]), sizes: [B_ * H, S, S, D] });
+  };
+  scores('scores 48×(64×64×32)', 'q[b,s,h,d] · kᵀ[b,h,d,t] (the copy), batch (b,h)', ({ b, h, t, d }) => [b, h, d, t]);
+  scores('scores via k (no copy)', 'q[b,s,h,d] · k[b,t,h,d], along k', ({ b, h, t, d }) => [b, t, h, d]);
+
   {
     // p · v: p[b, h, s, t] · v[b, t, h, d] over t.
     const b = axis('batch', B_), h = axis('head', H), s = axis('q', S), t = axis('k', S), d = axis('hd', D);

@@ -36,6 +36,9 @@ export interface PlanOptions {
   groups?: readonly (readonly number[])[];
 }
 
+/** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
+export const GROUP_AXIS = 1 << 24;
+
 /** Elements from one member of a group to the next. */
 export function groupSpacing(size: number): number {
   return align(Math.max(size, 1));

@@ -7,9 +7,10 @@
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
 import type { Axis, Graph, IRNode } from '../ir/types.js';
-import { accessesOf, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
+import { accessesOf, GROUP_AXIS, groupSpacing, planBuffers, resolveOffsets, type BufferPlan } from './buffers.js';
 import { arenaOf, layoutStrides, schedule, type Schedule, type Value } from './schedule.js';
 import { segmentTable, segmentUpdates, type ParamUpdate } from './segments.js';
+import { planActivationCopies } from './copies.js';
 import { markCausalGemms } from './zeros.js';
 import type { Access, Arena, GemmKernel, Kernel, KExpr, MapKernel, Store } from './spec.js';
 import { renderKernel, type GemmVariant } from './wgsl/kernels.js';
@@ -128,6 +129,7 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     const fused = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
     scheds[i] = combineMaps(entries[i][0] === 'train' ? segmentUpdates(fused, updates, aliases, MAX_OFFSET_SLOTS) : fused, aliases);
     markCausalGemms(scheds[i], g);
+    if (options.gemmVariant === 'register') planActivationCopies(scheds[i], groups, new Set([...persistentIds, ...aliases.keys(), ...aliases.values()]));
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
@@ -286,8 +288,6 @@ function rebuild(s: Schedule, removed: ReadonlySet<number>, replaced: ReadonlyMa
   return out;
 }
 
-/** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
-const GROUP_AXIS = 1 << 24;
 
 /**
  * GEMMs with the same first operand and the same shapes and layouts (x·Wq, x·Wk, x·Wv; and

@@ -78,6 +78,22 @@ describe('mdlc build output', () => {
     expect([...permuteAxes(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3], [1, 0])]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
+  it('has the QKV GEMM store kᵀ and vᵀ for the attention scores and dp = dO·vᵀ, so only the head reads along k', () => {
+    const plan = result.plan!;
+    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
+    const gemms = plan.kernels.filter((k) => k.kind === 'gemm');
+    // Along k: only the head (vocab 11 puts its lanes along the activations' rows, see above).
+    const alongK = gemms.filter((k) => /read as vec4s along k/.test(k.code));
+    expect(alongK.map((k) => k.uses.every((u) => /\(logits\)|%\d+ contract — from compiler-generated/.test(u)) && k.uses.some((u) => /logits/.test(u)))).toEqual([true]);
+    // The fused q/k/v projection stores its output twice: as it is, and transposed (4 scalar stores per vec4).
+    const qkv = plan.entries.forward.find((c) => /i16777216/.test(byName.get(c.kernel)!.code))!;
+    const code = byName.get(qkv.kernel)!.code;
+    expect(code).toMatch(/fn post_out4[\s\S]*v\[3\][\s\S]*\n}/);
+    // (tests/codegen/copies.test.ts checks which value each GEMM reads.)
+    const scores = plan.entries.forward.find((c) => /gemm s /.test(c.what))!;
+    expect(byName.get(scores.kernel)!.code).toMatch(/read as vec4s across them/);
+  });
+
   it('runs the q, k and v projections as one dispatch, their weight gradients as one, and the input gradient through them as one', () => {
     const plan = result.plan!;
     const byName = new Map(plan.kernels.map((k) => [k.name, k]));

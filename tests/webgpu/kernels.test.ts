@@ -14,6 +14,9 @@ import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
 import { combineMaps } from '../../src/codegen/program.js';
 import { segmentUpdates } from '../../src/codegen/segments.js';
 import { markCausalGemms } from '../../src/codegen/zeros.js';
+import { ACTIVATION_COPY_BASE, planActivationCopies } from '../../src/codegen/copies.js';
+import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
+import type { GemmKernel } from '../../src/codegen/spec.js';
 import type { Schedule } from '../../src/codegen/schedule.js';
 
 const gpu = await getTestDevice();
@@ -363,6 +366,41 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     expect(r.codes.filter((c) => c.includes('Causal: only k ≤')).length).toBe(2);
     expect(r.codes.filter((c) => c.includes('Causal: only k ≥')).length).toBe(2);
   });
+
+  for (const [d, n] of [[8, 12], [3, 8]] as const) {
+    it(`reads kᵀ and vᵀ copies stored by the GEMMs that compute k and v, forward and backward (head ${d}, sequence ${n})`, async () => {
+      const [bt, s, t, e, h, hd] = axes(['batch', 2], ['seq', n], ['key', n], ['embed', 8], ['heads', 2], ['head', d]);
+      const g = new GraphBuilder();
+      const x = g.param('x', f32(bt, s, e), { kind: 'zeros' }, span);
+      const [wq, wk, wv] = ['wq', 'wk', 'wv'].map((name) => g.param(name, f32(e, h, hd), { kind: 'zeros' }, span));
+      const proj = (w: number) => g.add({ op: 'contract', over: [e] }, [x, w]);
+      const q = proj(wq);
+      const k = g.add({ op: 'rename', pairs: [[s, t]] }, [proj(wk)]);
+      const v = g.add({ op: 'rename', pairs: [[s, t]] }, [proj(wv)]);
+      const scores = g.add({ op: 'contract', over: [hd] }, [q, k]);
+      const later = g.add({ op: 'compare', fn: 'gt' }, [g.add({ op: 'iota', axis: t }, []), g.add({ op: 'iota', axis: s }, [])]);
+      const p = g.add({ op: 'softmax', axis: t }, [g.add({ op: 'where' }, [later, g.constant(-Infinity), scores])]);
+      const o = g.add({ op: 'contract', over: [t] }, [p, v]);
+      const loss = g.add({ op: 'reduce', fn: 'sum', axes: [bt, s, h, hd] }, [g.add({ op: 'binary', fn: 'mul' }, [o, o])]);
+      const grads = gradients(g, loss, [x, wq, wk, wv]);
+      let planned: Schedule | undefined;
+      await compare(g.graph, [o, ...grads.values()], {
+        transform: (sc) => {
+          markCausalGemms(sc, g.graph);
+          planActivationCopies(sc, new Map(), new Set([x, wq, wk, wv]));
+          planned = sc;
+          return sc;
+        },
+      });
+      // The scores and dp = dO·vᵀ (the GEMMs contracting `head` alone) read copies across key.
+      const overHead = planned!.kernels.filter((kn): kn is GemmKernel => kn.kind === 'gemm' && kn.k.length === 1 && kn.k[0].id === hd.id);
+      expect(overHead).toHaveLength(2);
+      for (const kn of overHead) {
+        expect(kn.b.value).toBeLessThanOrEqual(ACTIVATION_COPY_BASE);
+        expect(registerReadMode(kn)).toBe('cols');
+      }
+    });
+  }
 
   it('runs the whole gradient graph of a two-layer MLP with cross-entropy', async () => {
     const [bt, i, hdn, v] = axes(['batch', 5], ['in', 7], ['hidden', 11], ['vocab', 6]);

@@ -393,7 +393,7 @@ function makeSide(spec: GemmKernel, which: 'm' | 'n'): Side {
  * along the columns), 'k' = vec4 of 4 adjacent k-steps (stride 1 along k; the loop then
  * steps by 4), 'scalar' otherwise.
  */
-type ColMode = 'cols' | 'k' | 'scalar';
+export type ColMode = 'cols' | 'k' | 'scalar';
 
 interface RegisterPlan {
   swap: boolean;
@@ -478,6 +478,15 @@ function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning 
     return reads * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * waste * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1) * causal;
   };
   return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
+}
+
+/**
+ * How the register variant's chosen plan reads its per-lane operand: 'cols' (vec4 across
+ * columns, as fast as a GEMM on contiguous operands), 'k' (vec4 along k) or 'scalar'. The
+ * scheduler asks this to decide which operands deserve a copy in another layout (copies.ts).
+ */
+export function registerReadMode(spec: GemmKernel): ColMode {
+  return chooseRegister(spec, true).colMode;
 }
 
 /**
