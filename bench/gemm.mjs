@@ -26,7 +26,7 @@ const { gemmWgsl } = await dist('src/codegen/wgsl/gemm.js');
 
 const variant = process.env.VARIANT ?? 'register';
 const secondsPerRun = Number(process.env.SECONDS ?? 0.4);
-const repeats = Number(process.env.REPEATS ?? 5);
+const repeats = Number(process.env.REPEATS ?? 9);
 
 // ---- shapes ------------------------------------------------------------------------------
 const B_ = 12, S = 64, E = 128, H = 4, D = 32, F = 512;
@@ -105,8 +105,8 @@ function cases() {
 
 // ---- the best case ------------------------------------------------------------------------
 // 16 rows per invocation where M allows (measured 15–29 % faster than WEBGPU-NOTES' 8 on the
-// transformer's large GEMMs), else 8.
-const bestRows = (M) => (M >= 256 && M % 16 === 0 ? 16 : 8);
+// transformer's large GEMMs, 10–15 % on the attention's 64-row ones), else 8.
+const bestRows = (M) => (M >= 64 && M % 16 === 0 ? 16 : 8);
 function bestWgsl(M, N, K) {
   const R = bestRows(M);
   const acc = [];
@@ -135,6 +135,8 @@ ${stores.join('\n')}
 }
 `;
 }
+
+const fmtRatio = (r) => `${r.median.toFixed(2)} (${r.low.toFixed(2)}–${r.high.toFixed(2)})`;
 
 // ---- timing -------------------------------------------------------------------------------
 const ctx = await acquireDevice();
@@ -183,11 +185,20 @@ async function timer(pipeline, bindGroup, groups) {
   return { first, sample: async () => (await run(count)) / count };
 }
 
-/** Samples the timers in turns (so that a change of machine load hits all alike); medians in ms. */
+/** Samples the timers in turns (so that a change of machine load hits all alike); each timer's samples in ms, by round. */
 async function interleaved(timers) {
   const samples = timers.map(() => []);
   for (let r = 0; r < repeats; r++) for (const [i, t] of timers.entries()) samples[i].push(await t.sample());
-  return samples.map(median);
+  return samples;
+}
+
+/**
+ * Generated / best speed: the median over rounds of the ratio within a round (samples taken
+ * back to back, so a change of load between rounds cancels), with the rounds' lowest and highest.
+ */
+function ratioOf(gen, best) {
+  const r = gen.map((g, i) => best[i] / g).sort((a, b) => a - b);
+  return { median: median(r), low: r[0], high: r[r.length - 1] };
 }
 
 const layoutOf = (n) =>
@@ -245,9 +256,11 @@ for (const c of cases()) {
   const bestPipe = await compile(bestWgsl(M, N, K), bestLayout);
   const bestBind = device.createBindGroup({ layout: bestPipe.getBindGroupLayout(0), entries: [bufA, bufB, bufC].map((buffer, binding) => ({ binding, resource: { buffer } })) });
   const bestTimer = await timer(bestPipe, bestBind, [Math.ceil(N / 8 / 16), M / bestRows(M), batches]);
-  const ms = await interleaved([...gens.map((x) => x.t), bestTimer]);
+  const samples = await interleaved([...gens.map((x) => x.t), bestTimer]);
+  const ms = samples.map(median);
   const result = (t, m) => ({ first: t.first, ms: m, gflops: flops / (m * 1e6) });
   const best = result(bestTimer, ms[ms.length - 1]);
+  const ratio = ratioOf(samples[0], samples[samples.length - 1]);
   for (const [i, x] of gens.entries()) {
     if (tunings.length > 1) console.log(`  tuning ${JSON.stringify(x.tuning)}: ${result(x.t, ms[i]).gflops.toFixed(2)} GFLOP/s, first ${x.t.first.toFixed(0)} ms`);
   }
@@ -257,11 +270,11 @@ for (const c of cases()) {
   // What the generator chose, from its comments: the per-lane operand's reads and the stores.
   const reads = /read as vec4s across them/.test(g.code) ? 'vec4 across columns' : /read as vec4s along k/.test(g.code) ? 'vec4 along k' : 'scalar';
   const plan = variant === 'register' ? `lanes along ${/lanes run along m|rows of A \(this lane's\)/.test(g.code) ? 'm' : 'n'}, ${reads} reads, ${/store_out4\(acc/.test(g.code) ? 'vec4' : 'scalar'} stores` : 'tiled';
-  const row = { ...c, batches, M, N, K, gen, best, plan, workgroup: g.workgroupSize, dispatch: g.dispatch };
+  const row = { ...c, batches, M, N, K, gen, best, ratio, plan, workgroup: g.workgroupSize, dispatch: g.dispatch };
   rows.push(row);
   console.log(
     `${c.name.padEnd(30)} generated ${gen.gflops.toFixed(2).padStart(6)} GFLOP/s (${gen.ms.toFixed(3)} ms, first dispatch ${gen.first.toFixed(0)} ms)` +
-      `  best ${best.gflops.toFixed(2).padStart(6)} GFLOP/s (${best.ms.toFixed(3)} ms, first ${best.first.toFixed(0)} ms)  ratio ${(gen.gflops / best.gflops).toFixed(2)}`,
+      `  best ${best.gflops.toFixed(2).padStart(6)} GFLOP/s (${best.ms.toFixed(3)} ms, first ${best.first.toFixed(0)} ms)  ratio ${fmtRatio(ratio)}`,
   );
   for (const b of [arena, bufA, bufB, bufC]) b.destroy();
 }
@@ -271,20 +284,19 @@ const table = `## GEMM kernels (${variant} variant)
 Measured by \`node bench/gemm.mjs\` on ${machine()}, adapter \`${ctx.description}\`, ${new Date().toISOString().slice(0, 10)}.
 Generated: \`gemmWgsl(spec, '${variant}')\` with the operands at the transformer's own layouts (nanoGPT
 CPU config: batch 12, seq 64, embed 128, heads 4, hidden 512), epilogue \`acc\`. Best case: a
-hand-written kernel (16×8 outputs per invocation where M ≥ 256, else 8×8, in vec4 accumulators; B and C as \`array<vec4f>\`,
-contiguous row-major operands, workgroup (16, 1)) at the same sizes. Median of ${repeats} submits of
+hand-written kernel (16×8 outputs per invocation where M ≥ 64, else 8×8, in vec4 accumulators; B and C as \`array<vec4f>\`,
+contiguous row-major operands, workgroup (16, 1)) at the same sizes. GFLOP/s: median of ${repeats} submits of
 many dispatches each, after warm-up; "first" is the first dispatch, LLVM's compile included
-(Mesa's shader cache disabled). Load average (1 min) before the run: ${loadBefore.toFixed(1)} on ${cpus().length} cores
+(Mesa's shader cache disabled). Generated and best were timed in alternation, ${repeats} rounds: generated / best is the
+median of the rounds' ratios, with the lowest and highest in parentheses. Load average (1 min) before the run: ${loadBefore.toFixed(1)} on ${cpus().length} cores
 (the run itself keeps every core busy)${loadBefore > 0.5 ? ': other work shared the machine, so absolute figures are low' : ''}.
-Generated and best were timed in alternation, so their ratio is the steadier figure; it still varies by about ±0.1
-between runs.
 
 | GEMM | layout (generated) | batch × (M×N×K) | generated kernel | generated GFLOP/s | best GFLOP/s | generated / best | first dispatch gen / best |
 |---|---|---|---|---|---|---|---|
 ${rows
   .map(
     (r) =>
-      `| ${r.name} | ${r.note} | ${r.batches}×(${r.M}×${r.N}×${r.K}) | ${r.plan} | ${r.gen.gflops.toFixed(2)} | ${r.best.gflops.toFixed(2)} | ${(r.gen.gflops / r.best.gflops).toFixed(2)} | ${r.gen.first.toFixed(0)} / ${r.best.first.toFixed(0)} ms |`,
+      `| ${r.name} | ${r.note} | ${r.batches}×(${r.M}×${r.N}×${r.K}) | ${r.plan} | ${r.gen.gflops.toFixed(2)} | ${r.best.gflops.toFixed(2)} | ${fmtRatio(r.ratio)} | ${r.gen.first.toFixed(0)} / ${r.best.first.toFixed(0)} ms |`,
   )
   .join('\n')}
 `;
