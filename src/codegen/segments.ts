@@ -313,7 +313,7 @@ function rotation(axes: readonly Axis[], a: Access, nonzero: (a: Access) => [num
 }
 
 /** `e` with every subexpression that `f` returns a replacement for replaced (tried from the root down). */
-function mapExpr(e: KExpr, f: (x: KExpr) => KExpr | undefined): KExpr {
+export function mapExpr(e: KExpr, f: (x: KExpr) => KExpr | undefined): KExpr {
   const r = f(e);
   if (r) return r;
   switch (e.k) {

@@ -338,6 +338,12 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     expect(r.kinds.filter((kind) => kind === 'map')).toEqual([]);
     expect(r.kinds.filter((kind) => kind === 'segmented').length).toBe(2);
     expect(r.codes.filter((c) => c.includes('arena4(')).length).toBe(1); // a, alone, one element per invocation
+    // Every value is computed before any store, and the new parameter reads the new m from its local.
+    for (const code of r.codes) {
+      const firstStore = code.search(/\barena\[[^;]*\] = v\d/);
+      expect(code.lastIndexOf('  let v')).toBeLessThan(firstStore);
+      expect(code).toMatch(/let v1 = .*\bv0\b/);
+    }
     // A table too small for all of one body's segments splits them over several dispatches.
     const small = await compare(g.graph, outs, { transform: (s) => segmentUpdates(s, updates, new Map(), 10) });
     expect(small.kinds.filter((kind) => kind === 'segmented').length).toBe(4);

@@ -256,6 +256,8 @@ export interface Vec4Emit {
   load4(index: string): string;
   /** The accumulator as a vec4f (GEMM epilogues). */
   acc4?: string;
+  /** Locals that hold four components already (vec4f values computed earlier in the invocation). */
+  vectors?: ReadonlySet<string>;
 }
 
 /** Whether `a` can be read as one aligned vec4 along `lane`: stride 1 there, offset and other strides multiples of 4. */
@@ -302,8 +304,9 @@ export function emitExpr4(e: KExpr, cx: EmitContext, v: Vec4Emit): string {
       case 'acc':
         return true;
       case 'const':
-      case 'local':
         return false;
+      case 'local':
+        return v.vectors?.has(x.name) ?? false;
       case 'unary':
       case 'cast':
         return varies(x.x);
@@ -363,8 +366,9 @@ export function emitExpr4(e: KExpr, cx: EmitContext, v: Vec4Emit): string {
         return x.to === 'f32' ? `vec4f(${a})` : `vec4i(${a})`;
       }
       case 'const':
-      case 'local':
         return splat(x);
+      case 'local':
+        return cx.locals?.get(x.name) ?? x.name;
     }
   };
   return go(e);

@@ -6,7 +6,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import { loadsOf } from '../schedule.js';
-import { isSegmentPlaceholder, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
+import { isSegmentPlaceholder, mapExpr, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
 import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, axesOf, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
@@ -179,17 +179,29 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
   L.push(`  let ${e} = (f - tab(row))${k.lanes === 4 ? ' * 4u' : ''};`);
   for (let j = 0; j < slots; j++) L.push(`  let o${j} = tab(row + ${1 + j}u);`);
   for (let j = 0; j < consts; j++) L.push(`  let c${j} = bitcast<f32>(tab(row + ${1 + slots + j}u));`);
-  const cx = cxFor({ locals: new Map(Array.from({ length: consts }, (_, j) => [`c${j}`, `c${j}`])) });
+  const stored = k.stores.map((_, n) => `v${n}`);
+  const cx = cxFor({ locals: new Map([...Array.from({ length: consts }, (_, j) => [`c${j}`, `c${j}`] as const), ...stored.map((v) => [v, v] as const)]) });
   const at = (j: number) => `o${j} + ${e}`;
+  // Every value first, then every store: a later value that reads an element an earlier store
+  // wrote (AdamW's update reads the new m and v) uses the local instead, and with no store in
+  // between LLVM can share the loads (the gradient is read three times). Measured 10–20 %
+  // faster for the optimizer's kernel. Slots are regions, so a load of slot j at the element
+  // after store j to slot j reads exactly that store's value.
+  const written = new Map<number, string>();
   k.stores.forEach((st, n) => {
-    if (k.lanes === 4) {
-      L.push(`  let v${n} = ${VEC4_VIEW.adapt(emitExpr4(st.value, cx, { lane: k.flat, load4: (i) => `arena4(${i})` }))};`);
-      L.push(`  arena[(${at(st.slot)}) >> 2u] = v${n};`);
-    } else {
-      L.push(`  let v${n} = ${emitExpr(st.value, cx)};`);
-      L.push(`  arena[${at(st.slot)}] = v${n};`);
-    }
+    const value = mapExpr(st.value, (x) => {
+      if (x.k !== 'load') return undefined;
+      const slot = [...written.keys()].find((j) => x.access.offset === segmentSlotPlaceholder(j) && x.access.strides.get(k.flat.id) === 1);
+      return slot === undefined ? undefined : { k: 'local', name: written.get(slot)! };
+    });
+    L.push(
+      k.lanes === 4
+        ? `  let v${n} = ${VEC4_VIEW.adapt(emitExpr4(value, cx, { lane: k.flat, load4: (i) => `arena4(${i})`, vectors: new Set(stored) }))};`
+        : `  let v${n} = ${emitExpr(value, cx)};`,
+    );
+    written.set(st.slot, `v${n}`);
   });
+  k.stores.forEach((st, n) => L.push(k.lanes === 4 ? `  arena[(${at(st.slot)}) >> 2u] = v${n};` : `  arena[${at(st.slot)}] = v${n};`));
   if (k.transposedCopy) {
     // Element x = r·cols + c of the rows × cols view goes to c·rows + r of the copy.
     const { of, slot } = k.transposedCopy;
