@@ -295,6 +295,11 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       const y = g.add({ op: 'binary', fn: 'mul' }, [g.add({ op: 'binary', fn: 'mul' }, [d, g.add({ op: 'unary', fn: 'rsqrt' }, [g.add({ op: 'binary', fn: 'add' }, [v, g.constant(1e-5)])])]), gain]);
       const res = await compare(g.graph, [y, mu]);
       expect(res.kinds).toEqual(['rows']);
+      // The row's mean is reused from its local, and rsqrt(var + eps) is computed once per row, before the last loop.
+      const bodies = res.codes[0].match(/for \(var[^{]*\{[^}]*\}/g)!;
+      expect(bodies).toHaveLength(3);
+      for (const b of bodies) expect(b).not.toMatch(/inverseSqrt/);
+      expect(bodies[1]).toMatch(/\brow0\b/);
     }
   });
 

@@ -7,7 +7,7 @@
 import type { Axis } from '../../ir/types.js';
 import { loadsOf } from '../schedule.js';
 import { isSegmentPlaceholder, mapExpr, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
-import type { CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
+import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
 import { accessIndex, axesOf, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
 import { gemmWgsl, VEC4_VIEW } from './gemm.js';
 
@@ -387,20 +387,82 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
 /** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
 function rowKernel(k: RowKernel): RenderedKernel {
   const total = count(k.rows);
-  const cx = cxFor();
+  const locals = new Map<string, string>();
+  const cx = cxFor({ locals });
+  // Per-row values computed by earlier phases, by the access they were stored through.
+  const rowValues = new Map<string, string>();
+  let hoisted = 0;
+  /**
+   * `e` ready for a loop over the row: reads of an earlier phase's per-row value use its local,
+   * and what does not vary along the row (a row's mean, rsqrt(var + eps)) is computed once
+   * before the loop. Lanes are rows, so such a read
+   * is a gather per lane; and LLVM cannot hoist it itself, since the loop stores into the
+   * same arena.
+   */
+  const prepare = (e: KExpr, before: string[]): KExpr => {
+    const withRows = mapExpr(e, (x) => (x.k === 'load' && rowValues.has(accessKey(x.access)) ? { k: 'local', name: rowValues.get(accessKey(x.access))! } : undefined));
+    const seen = new Map<string, string>();
+    return mapExpr(withRows, (x) => {
+      if (x.k === 'const' || x.k === 'local' || x.k === 'iota' || exprType(x) !== 'f32' || varies(x, k.axis)) return undefined;
+      const text = emitExpr(x, cx);
+      let name = seen.get(text);
+      if (!name) {
+        name = `h${hoisted++}`;
+        seen.set(text, name);
+        locals.set(name, name);
+        before.push(`  let ${name} = ${text};`);
+      }
+      return { k: 'local', name };
+    });
+  };
   const phases = k.phases.map((p, j) => {
+    const before: string[] = [];
     if (p.kind === 'reduce') {
       const fin = p.fn === 'mean' ? ` * ${f32Literal(1 / k.axis.size)}` : '';
-      return `  var acc${j}: f32 = 0.0;\n${loops([k.axis], `acc${j} = acc${j} + ${emitExpr(p.value, cx)};`)}  arena[${accessIndex(p.out, cx)}] = acc${j}${fin};`;
+      const value = prepare(p.value, before);
+      const name = `row${j}`;
+      locals.set(name, name);
+      rowValues.set(accessKey(p.out), name);
+      return `${before.join('\n')}${before.length ? '\n' : ''}  var acc${j}: f32 = 0.0;\n${loops([k.axis], `acc${j} = acc${j} + ${emitExpr(value, cx)};`)}  let ${name} = acc${j}${fin};\n  arena[${accessIndex(p.out, cx)}] = ${name};`;
     }
     const stores = p.stores.map((st) => {
       const arena = st.access.arena === 'f32' ? 'arena' : 'iarena';
       const dtype = st.access.arena === 'f32' ? 'f32' : exprDtype(st.value);
-      return `${arena}[${accessIndex(st.access, cx)}] = ${storeValue(st.value, dtype, cx)};`;
+      return `${arena}[${accessIndex(st.access, cx)}] = ${storeValue(prepare(st.value, before), dtype, cx)};`;
     });
-    return loops([k.axis], stores.join('\n')).replace(/\n$/, '');
+    return `${before.join('\n')}${before.length ? '\n' : ''}${loops([k.axis], stores.join('\n')).replace(/\n$/, '')}`;
   });
   return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+}
+
+/** A key for "the same element of the same region": value, offset and strides. */
+function accessKey(a: Access): string {
+  return `${a.arena}:${a.value}:${a.offset}:${[...a.strides].filter(([, st]) => st !== 0).sort((x, y) => x[0] - y[0]).join(';')}`;
+}
+
+/** Whether `e` depends on the position along `axis`. */
+function varies(e: KExpr, axis: Axis): boolean {
+  switch (e.k) {
+    case 'load':
+      return (e.access.strides.get(axis.id) ?? 0) !== 0;
+    case 'gather':
+      return (e.access.strides.get(axis.id) ?? 0) !== 0 || e.axis.id === axis.id || varies(e.index, axis);
+    case 'iota':
+      return e.axis.id === axis.id;
+    case 'acc':
+      return true;
+    case 'const':
+    case 'local':
+      return false;
+    case 'unary':
+    case 'cast':
+      return varies(e.x, axis);
+    case 'binary':
+    case 'compare':
+      return varies(e.a, axis) || varies(e.b, axis);
+    case 'where':
+      return varies(e.c, axis) || varies(e.a, axis) || varies(e.b, axis);
+  }
 }
 
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
