@@ -71,11 +71,13 @@ const MAX_GROUPS_PER_DIM = 65535;
  * Register variant: rows per invocation at most, lanes per workgroup (columns per lane are
  * chosen per shape). 16 rows (32 vec4 accumulators) measured 8–14 % faster than 8 on the
  * transformer's large GEMMs on lavapipe, and 3–5 % (q·kᵀ) to 20–25 % (p·v) on the attention's
- * 64-row ones, but take twice as long to compile: GEMMs of fewer than BIG_ROWS rows keep 8.
+ * 64-row ones, but take twice as long to compile (the head's 65 vocabulary rows: 5 s against
+ * under 2): 16 from 256 rows on, or from 64 where they divide the rows; 8 otherwise.
  */
 const REGISTER_ROWS = 16;
 const SMALL_REGISTER_ROWS = 8;
-const BIG_ROWS = 64;
+const BIG_ROWS = 256;
+const MEDIUM_ROWS = 64;
 const REGISTER_WORKGROUP = 16;
 
 /** Tiled variant: output tile per workgroup, workgroup side, and k-steps staged at once. */
@@ -413,7 +415,8 @@ interface RegisterPlan {
 function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean, tuning: RegisterTuning): RegisterPlan {
   const rows = makeSide(spec, swap ? 'n' : 'm');
   const cols = makeSide(spec, swap ? 'm' : 'n');
-  const TR = Math.min(tuning.rows ?? (rows.size >= BIG_ROWS ? REGISTER_ROWS : SMALL_REGISTER_ROWS), 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
+  const sixteen = rows.size >= BIG_ROWS || (rows.size >= MEDIUM_ROWS && rows.size % REGISTER_ROWS === 0);
+  const TR = Math.min(tuning.rows ?? (sixteen ? REGISTER_ROWS : SMALL_REGISTER_ROWS), 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
   const kRuns = mergeRuns(spec.k, [rows.access, cols.access]);
   if (kRuns.length === 0) kRuns.push({ size: 1, strides: [0, 0] });
   const inner = kRuns[kRuns.length - 1];
