@@ -291,6 +291,7 @@ const cases: Case[] = [
   { name: '260×24×12, acc + residual, A k-major, 16-row blocks', m: [['m', 260]], n: [['n', 24]], k: [['k', 12]], a: ['k', 'm'], b: ['n', 'k'], out: ['m', 'n'], epilogue: 'residual' },
   { name: 'narrow n: 37×3×5', m: [['m', 37]], n: [['n', 3]], k: [['k', 5]], a: ['m', 'k'], b: ['n', 'k'], out: ['m', 'n'] },
   { name: 'matrix-vector: 1×70×12', m: [['m', 1]], n: [['n', 70]], k: [['k', 12]], a: ['k', 'm'], b: ['n', 'k'], out: ['m', 'n'] },
+  { name: 'batch 2×(64×32×16), attention-sized (16 rows per invocation)', batch: [['batch', 2]], m: [['m', 64]], n: [['n', 32]], k: [['k', 16]], a: ['batch', 'm', 'k'], b: ['batch', 'k', 'n'], out: ['batch', 'm', 'n'] },
 ];
 
 /** More workgroups than 65535 in the natural z dimension: the grid is folded. */
@@ -308,14 +309,16 @@ describe('GEMM addressing', () => {
     expect(mergeRuns([ax(4, 1), s], [rowMajor])).toEqual([{ size: 5, strides: [4] }]);
   });
 
-  it('gives an invocation 16 rows from 256 rows on, or from 64 where 16 divides them (8 otherwise), and loops over them in the epilogue', () => {
+  it('gives an invocation 16 rows from 256 rows on, or from 64 in batched GEMMs where 16 divides them (8 otherwise), and loops over them in the epilogue', () => {
     const big = build(cases.find((c) => c.name.startsWith('300×36×20'))!).spec;
-    const from64 = build(cases.find((c) => c.name.startsWith('64×64×64, acc'))!).spec;
+    const from64 = build(cases.find((c) => c.name.startsWith('batch 2×(64×32×16)'))!).spec;
+    const unbatched64 = build(cases.find((c) => c.name.startsWith('64×64×64, acc'))!).spec;
     const odd = build(cases.find((c) => c.name.startsWith('65×132×16'))!).spec;
     const small = build(cases.find((c) => c.name.startsWith('37×29×23, A row-major'))!).spec;
     expect(gemmWgsl(big, 'register').code).toMatch(/\/\/ 16 rows of A/);
     expect(gemmWgsl(from64, 'register').code).toMatch(/\/\/ 16 rows of [AB]/);
     expect(gemmWgsl(odd, 'register').code).toMatch(/\/\/ 8 rows of A/);
+    expect(gemmWgsl(unbatched64, 'register').code).toMatch(/\/\/ 8 rows of [AB]/);
     expect(gemmWgsl(small, 'register').code).toMatch(/\/\/ 8 rows of A/);
     // The additive epilogue starts the accumulators and the rest runs after the stores, each in one loop over the rows.
     const code = gemmWgsl(big, 'register').code;
