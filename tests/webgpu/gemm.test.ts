@@ -309,7 +309,7 @@ describe('GEMM addressing', () => {
     expect(mergeRuns([ax(4, 1), s], [rowMajor])).toEqual([{ size: 5, strides: [4] }]);
   });
 
-  it('gives an invocation 16 rows from 256 rows on, or from 64 in batched GEMMs where 16 divides them (8 otherwise), and loops over them in the epilogue', () => {
+  it('gives an invocation 16 rows from 256 rows on, or from 64 where 16 divides them (8 otherwise), and loops over them in the epilogue', () => {
     const big = build(cases.find((c) => c.name.startsWith('300×36×20'))!).spec;
     const from64 = build(cases.find((c) => c.name.startsWith('batch 2×(64×32×16)'))!).spec;
     const unbatched64 = build(cases.find((c) => c.name.startsWith('64×64×64, acc'))!).spec;
@@ -318,7 +318,7 @@ describe('GEMM addressing', () => {
     expect(gemmWgsl(big, 'register').code).toMatch(/\/\/ 16 rows of A/);
     expect(gemmWgsl(from64, 'register').code).toMatch(/\/\/ 16 rows of [AB]/);
     expect(gemmWgsl(odd, 'register').code).toMatch(/\/\/ 8 rows of A/);
-    expect(gemmWgsl(unbatched64, 'register').code).toMatch(/\/\/ 8 rows of [AB]/);
+    expect(gemmWgsl(unbatched64, 'register').code).toMatch(/\/\/ 16 rows of [AB]/);
     expect(gemmWgsl(small, 'register').code).toMatch(/\/\/ 8 rows of A/);
     // The additive epilogue starts the accumulators and the rest runs after the stores, each in one loop over the rows.
     const code = gemmWgsl(big, 'register').code;

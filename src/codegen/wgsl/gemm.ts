@@ -72,9 +72,10 @@ const MAX_GROUPS_PER_DIM = 65535;
  * chosen per shape). 16 rows (32 vec4 accumulators) measured 8–14 % faster than 8 on the
  * transformer's large GEMMs on lavapipe, and 3–5 % (q·kᵀ) to 20–25 % (p·v) on the attention's
  * 64-row ones, but take twice as long to compile (the head's 65 vocabulary rows: 5 s against
- * under 2). So 16 from 256 rows on, and from 64 in batched GEMMs (attention) where 16 divides
- * the rows; 8 otherwise. (Unbatched 64- and 128-row GEMMs, weight gradients, gained nothing
- * measurable, and with 16 rows the autoencoder's first step took 92 s cold instead of 73.)
+ * under 2). So 16 from 256 rows on, and from 64 where 16 divides the rows; 8 otherwise. (For
+ * the 128-row weight gradients the whole step measured about 4 % faster with 16 rows over
+ * seven interleaved pairs, within this machine's noise; the price is compile time: the
+ * autoencoder's first step took 85–92 s cold with 16 rows from 64, 73 s before.)
  */
 const REGISTER_ROWS = 16;
 const SMALL_REGISTER_ROWS = 8;
@@ -417,7 +418,7 @@ interface RegisterPlan {
 function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean, tuning: RegisterTuning): RegisterPlan {
   const rows = makeSide(spec, swap ? 'n' : 'm');
   const cols = makeSide(spec, swap ? 'm' : 'n');
-  const sixteen = rows.size >= BIG_ROWS || (product(spec.batch) > 1 && rows.size >= MEDIUM_ROWS && rows.size % REGISTER_ROWS === 0);
+  const sixteen = rows.size >= BIG_ROWS || (rows.size >= MEDIUM_ROWS && rows.size % REGISTER_ROWS === 0);
   const TR = Math.min(tuning.rows ?? (sixteen ? REGISTER_ROWS : SMALL_REGISTER_ROWS), 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
   const kRuns = mergeRuns(spec.k, [rows.access, cols.access]);
   if (kRuns.length === 0) kRuns.push({ size: 1, strides: [0, 0] });
