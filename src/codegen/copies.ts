@@ -14,10 +14,9 @@
  * Other readers keep the original layout: p·v and ds·k read v and k across their columns.
  */
 import type { Axis } from '../ir/types.js';
-import { GROUP_AXIS } from './buffers.js';
+import { accessesOf, GROUP_AXIS } from './buffers.js';
 import { layoutStrides, type Schedule, type Value } from './schedule.js';
 import type { Access, GemmKernel, Kernel } from './spec.js';
-import { accessesOf } from './buffers.js';
 import { registerReadMode } from './wgsl/gemm.js';
 
 /**

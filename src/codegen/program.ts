@@ -125,11 +125,13 @@ export function planProgram(model: ElaboratedModel, options: { gemmVariant: Gemm
     const t = transposed.get(p.param.node);
     return { axes: g.nodes[p.param.node].type.axes, values: [p.newM, p.newV, p.newParam], ...(t ? { copy: { value: t.value.node, of: p.newParam } } : {}) };
   });
+  // Activations that GEMMs read in another layout get a copy; never persistent or in-place values.
+  const uncopied = new Set([...persistentIds, ...aliases.keys(), ...aliases.values()]);
   scheds.forEach((sc, i) => {
     const fused = fuseSummedGemms(fuseSiblingGemms(sc, persistentIds, aliases, groups), persistentSize, aliases, groups);
     scheds[i] = combineMaps(entries[i][0] === 'train' ? segmentUpdates(fused, updates, aliases, MAX_OFFSET_SLOTS) : fused, aliases);
     markCausalGemms(scheds[i], g);
-    if (options.gemmVariant === 'register') planActivationCopies(scheds[i], groups, new Set([...persistentIds, ...aliases.keys(), ...aliases.values()]));
+    if (options.gemmVariant === 'register') planActivationCopies(scheds[i], groups, uncopied);
   });
   const plans = planBuffers(scheds, { persistent, aliases, groups: [...groups.values()] });
   scheds.forEach((s, i) => {
@@ -287,7 +289,6 @@ function rebuild(s: Schedule, removed: ReadonlySet<number>, replaced: ReadonlyMa
   });
   return out;
 }
-
 
 /**
  * GEMMs with the same first operand and the same shapes and layouts (x·Wq, x·Wk, x·Wv; and

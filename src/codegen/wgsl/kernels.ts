@@ -344,7 +344,7 @@ ${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${acces
  */
 function vec4Scatter(k: ScatterKernel): RenderedKernel | undefined {
   const lane = k.axes.at(-1)!;
-  const indexVaries = loadsOf(k.index).some((a) => (a.strides.get(lane.id) ?? 0) !== 0) || usesAxis(k.index, lane);
+  const indexVaries = variesAlong(k.index, lane);
   if (lane === k.axis || lane.size % 4 !== 0 || !vec4Readable(k.out, lane) || indexVaries || exprType(k.value) !== 'f32') return undefined;
   const total = count(k.axes) / 4;
   const cx = cxFor();
@@ -360,8 +360,9 @@ ${loops(k.positions, `if (${VEC4_VIEW.adapt(idx)} == row) { acc = acc + ${v}; }`
 }
 
 /** Whether an expression reads the position along `axis` (iota). */
-function usesAxis(e: KExpr, axis: Axis): boolean {
-  return axesOf(e).has(axis.id);
+/** Whether `e` depends on the position along `axis`: a read through a stride along it, or its iota. */
+function variesAlong(e: KExpr, axis: Axis): boolean {
+  return loadsOf(e).some((a) => (a.strides.get(axis.id) ?? 0) !== 0) || axesOf(e).has(axis.id);
 }
 
 /** Invocation i sums the squares of region i, read as a flat range (tables give offsets and sizes). */
@@ -403,7 +404,7 @@ function rowKernel(k: RowKernel): RenderedKernel {
     const withRows = mapExpr(e, (x) => (x.k === 'load' && rowValues.has(accessKey(x.access)) ? { k: 'local', name: rowValues.get(accessKey(x.access))! } : undefined));
     const seen = new Map<string, string>();
     return mapExpr(withRows, (x) => {
-      if (x.k === 'const' || x.k === 'local' || x.k === 'iota' || exprType(x) !== 'f32' || varies(x, k.axis)) return undefined;
+      if (x.k === 'const' || x.k === 'local' || x.k === 'iota' || exprType(x) !== 'f32' || variesAlong(x, k.axis)) return undefined;
       const text = emitExpr(x, cx);
       let name = seen.get(text);
       if (!name) {
@@ -440,30 +441,6 @@ function accessKey(a: Access): string {
   return `${a.arena}:${a.value}:${a.offset}:${[...a.strides].filter(([, st]) => st !== 0).sort((x, y) => x[0] - y[0]).join(';')}`;
 }
 
-/** Whether `e` depends on the position along `axis`. */
-function varies(e: KExpr, axis: Axis): boolean {
-  switch (e.k) {
-    case 'load':
-      return (e.access.strides.get(axis.id) ?? 0) !== 0;
-    case 'gather':
-      return (e.access.strides.get(axis.id) ?? 0) !== 0 || e.axis.id === axis.id || varies(e.index, axis);
-    case 'iota':
-      return e.axis.id === axis.id;
-    case 'acc':
-      return true;
-    case 'const':
-    case 'local':
-      return false;
-    case 'unary':
-    case 'cast':
-      return varies(e.x, axis);
-    case 'binary':
-    case 'compare':
-      return varies(e.a, axis) || varies(e.b, axis);
-    case 'where':
-      return varies(e.c, axis) || varies(e.a, axis) || varies(e.b, axis);
-  }
-}
 
 /** Render any kernel; GEMMs in the variant suited to the adapter. */
 export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
