@@ -482,11 +482,21 @@ function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning 
     const lanes = filled >= 0.5 ? 1 : filled;
     const reads = p.colMode === 'cols' ? 4 : p.colMode === 'k' ? 3 : 1;
     const waste = useful(p.cols.size, p.TC) * useful(p.rows.size, p.TR);
-    // A causal range (spec.kRange) applies only with its row axis on the uniform side, where it skips about half the work.
-    const causal = spec.kRange && p.rows.axes.some((a) => a.id === spec.kRange!.row) ? 1.6 : 1;
+    // A causal range applies only with its row axis on the uniform side, where it skips about half the work.
+    const causal = causalRange(spec, p) ? 1.6 : 1;
     return reads * (p.vecStore ? 2 : 1) * Math.sqrt(lanes) * waste * (p.swap ? 0.9 : 1) * (p.TC === 8 ? 1.1 : 1) * causal;
   };
   return candidates.reduce((best, p) => (score(p) > score(best) ? p : best));
+}
+
+/**
+ * The causal k range (spec.kRange) a register plan can use: only when the range's row axis is
+ * the plan's only non-unit row axis (uniform across lanes) and k is one run.
+ */
+function causalRange(spec: GemmKernel, plan: Pick<RegisterPlan, 'rows' | 'kRuns'>): 'le' | 'ge' | undefined {
+  if (!spec.kRange || plan.kRuns.length !== 1) return undefined;
+  const rows = plan.rows.axes.filter((a) => a.size > 1);
+  return rows.length === 1 && rows[0].id === spec.kRange.row ? spec.kRange.keep : undefined;
 }
 
 /**
@@ -680,7 +690,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
   // A causal operand (spec.kRange) with the row axis on this invocation's uniform side: the
   // loop covers only the k positions that the block's rows can use (multiples of `step`).
-  const range = spec.kRange && kRuns.length === 1 && rows.axes.filter((a) => a.size > 1).map((a) => a.id).join() === String(spec.kRange.row) ? spec.kRange.keep : undefined;
+  const range = causalRange(spec, plan);
   const kFrom = range === 'ge' ? `(row0 / ${u(step)}) * ${u(step)}` : '0u';
   const kTo = range === 'le' ? `min(${u(inner.size)}, ((row0 + ${u(TR + step - 1)}) / ${u(step)}) * ${u(step)})` : u(inner.size);
   const perStep = (advance: number) => (range === 'ge' ? ` + (${kFrom} / ${u(step)}) * ${u(advance)}` : '');
