@@ -4,15 +4,20 @@ import { lookupFrom, renderAll, type Diagnostic, type OutputFormat, type SourceF
 import { flag, overrides, UsageError, type ParsedArgs } from './args.js';
 
 export interface Io {
+  /** A line (or lines) to stdout; a newline is added when missing. */
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Text to stdout as it is (streamed samples). */
+  write?: (s: string) => void;
   color: boolean;
 }
 
 export const defaultIo: Io = {
   out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
   err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
-  color: !!process.stderr.isTTY && !process.env.NO_COLOR,
+  write: (s) => process.stdout.write(s),
+  // In a filtered child (stderr-filter.ts) stderr is a pipe; the parent says whether it is a terminal.
+  color: (process.env.MDLC_STDERR_TTY !== undefined ? process.env.MDLC_STDERR_TTY === '1' : !!process.stderr.isTTY) && !process.env.NO_COLOR,
 };
 
 export function formatOf(args: ParsedArgs): OutputFormat {

@@ -26,6 +26,8 @@ export interface InterpretOptions {
   precision: Precision;
   /** Node ids to compute (default: every node in graph.outputs). */
   outputs?: readonly number[];
+  /** Sees every value as it is computed, in id order (to find where a NaN first appears). */
+  onValue?: (id: number, value: Tensor) => void;
 }
 
 /**
@@ -76,6 +78,7 @@ export function interpret(graph: Graph, feeds: Feeds, options: InterpretOptions)
         throw new Error(`internal: ${node.attrs.op} (node ${id}) produced ${value.data.length} elements for ${formatType(node.type)}`);
     }
     values[id] = value;
+    options.onValue?.(id, value);
     for (const i of node.inputs) if (lastUse[i] === id && !keep.has(i)) values[i] = undefined;
   }
 
