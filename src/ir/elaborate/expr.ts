@@ -7,6 +7,7 @@ import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser
 import type { GraphBuilder } from '../graph.js';
 import type { TypeResult } from '../ops/def.js';
 import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type UnaryFn } from '../types.js';
+import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { evalConstExpr, suggest } from './dims.js';
 import type { DimValue } from './model.js';
 
@@ -51,6 +52,12 @@ export interface ElabContext {
   poisoned: Set<string>;
   /** Dims and axis aliases whose declaration failed (already reported): later uses stay silent. */
   failedAxes: ReadonlySet<string>;
+  /** Parameter nodes referenced by name anywhere, also in expressions that failed. */
+  referencedParams: Set<number>;
+  /** Axis id → the id of the dim it is an alias of (`axis key = seq`: key → seq; a dim → itself). */
+  aliasRoot: ReadonlyMap<number, number>;
+  /** Block results: node id → the block's name (for messages about what a call returned). */
+  blockResults: Map<number, string>;
 }
 
 /** Unary builtins by .mdl name. */
@@ -80,7 +87,7 @@ const CONST_UNARY: Partial<Record<UnaryFn, (v: number) => number>> = {
 const BINARY: Record<string, BinaryFn> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '^': 'pow' };
 const COMPARE: Record<string, CompareFn> = { '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne' };
 
-export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'min', 'softmax', 'where', 'cross_entropy', 'float']);
+export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'min', 'softmax', 'where', 'cross_entropy', 'float', 'broadcast']);
 
 /** Elaborate a body; returns the node of its `return` (undefined if none or on error). */
 export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): { ret?: number; returned: boolean } {
@@ -90,9 +97,14 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
         declareParam(cx, scope, stmt);
         break;
       case 'AssignStmt': {
-        const id = elabExpr(cx, scope, stmt.value, false);
+        const firstNew = cx.b.graph.nodes.length;
+        let id = elabExpr(cx, scope, stmt.value, false);
         const prev = scope.values.get(stmt.name.name);
         if (prev && prev.user && !prev.used) noteUnused(cx, stmt.name.name, prev.span);
+        const growth = id !== undefined && prev ? grewByBroadcast(cx, stmt.name.name, prev.id, id, firstNew) : undefined;
+        // Keep checking the rest against the value the code expects, except where a mask made
+        // the growth: the softmax after it needs the mask's axes (and its rules explain more).
+        if (growth === 'arithmetic') id = prev!.id;
         if (id !== undefined) {
           bindName(cx, id, stmt.name.name);
           scope.values.set(stmt.name.name, { id, span: stmt.name.span, used: false, user: true });
@@ -131,6 +143,21 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
   }
   flushUnused(cx, scope);
   return { returned: false };
+}
+
+/**
+ * E0311: rebinding `name` to a value with axes the old value lacked, brought in by an
+ * implicit broadcast (an explicit `broadcast(...)`, a contraction or a scalar start is fine).
+ */
+function grewByBroadcast(cx: ElabContext, name: string, prev: number, id: number, firstNew: number): 'mask' | 'arithmetic' | undefined {
+  const before = cx.b.type(prev).axes;
+  if (before.length === 0) return undefined;
+  const grown = cx.b.type(id).axes.filter((a) => !hasAxis({ axes: before }, a));
+  if (grown.length === 0) return undefined;
+  const g = findGrowth(cx.b, id, prev, grown, firstNew);
+  if (!g) return undefined;
+  cx.diags.push(growthDiagnostic(cx.b, name, before, g, grown, cx.blockResults));
+  return maskBrings(cx.b, g, grown) ? 'mask' : 'arithmetic';
 }
 
 // Keyed by name alone: a repeat's iterations and blocks see the same failed name.
@@ -356,7 +383,12 @@ export function elabExpr(cx: ElabContext, scope: Scope, e: Expr, positions: bool
       const r = elabExpr(cx, scope, e.right, false);
       const over = e.over.map((o) => resolveAxis(cx, o));
       if (l === undefined || r === undefined || over.some((a) => !a)) return undefined;
-      return add(cx, { op: 'contract', over: over as Axis[] }, [l, r], e.span, [e.left, e.right]);
+      const added = cx.b.tryAdd({ op: 'contract', over: over as Axis[] }, [l, r], e.span);
+      if ('id' in added) return added.id;
+      const better = added.code === 'E0302' ? renameSuggestion(cx, l, r, over as Axis[], [e.left, e.right], e.span) : undefined;
+      if (better) cx.diags.push(better);
+      else report(cx, added, e.span, [e.left, e.right], [l, r]);
+      return undefined;
     }
     case 'Rename': {
       const x = elabExpr(cx, scope, e.target, false);
@@ -386,6 +418,57 @@ export function elabExpr(cx: ElabContext, scope: Scope, e: Expr, positions: bool
   }
 }
 
+/**
+ * E0302 with the fix: contracting over `key` an operand that has `seq` instead, a sibling of
+ * `key` (`axis key = seq`), suggests renaming it where it is defined. Undefined when no
+ * operand lacks an axis that way (the type rule's own message then stands).
+ */
+function renameSuggestion(cx: ElabContext, l: number, r: number, over: readonly Axis[], operands: readonly Expr[], span: Span): Diagnostic | undefined {
+  const root = (a: Axis) => cx.aliasRoot.get(a.id) ?? a.id;
+  for (const axis of over) {
+    for (const [side, id] of [l, r].entries()) {
+      const t = cx.b.type(id);
+      if (t.dtype !== 'f32' || hasAxis(t, axis)) continue;
+      const sib = t.axes.find((a) => a.id !== axis.id && root(a) === root(axis) && !over.some((o) => o.id === a.id));
+      if (!sib) continue;
+      const operand = operands[side];
+      const name = operand.kind === 'NameRef' ? `\`${operand.name.name}\`` : `the ${side === 0 ? 'left' : 'right'} operand`;
+      const other = [l, r][1 - side];
+      if (softmaxAxis(cx, other)?.id === sib.id && hasAxis(cx.b.type(other), sib)) {
+        // The other operand is a distribution over the sibling both have: contract over it.
+        const o = operands[1 - side];
+        const oname = o.kind === 'NameRef' ? `\`${o.name.name}\`` : 'the other operand';
+        return diagnostic('E0302', `cannot contract over \`${axis.name}\`: ${name} has \`${sib.name}\` but not \`${axis.name}\``, span, {
+          labels: [{ span: operand.span, message: `this is ${formatType(t)}` }],
+          help: `${oname} is a softmax over \`${sib.name}\`, which both operands have: contract \`over ${sib.name}\``,
+        });
+      }
+      const def = cx.b.node(id).span;
+      const labels = [{ span: operand.span, message: `this is ${formatType(t)}: \`${sib.name}\`, not \`${axis.name}\`` }];
+      if (def && (def.start < operand.span.start || def.end > operand.span.end)) labels.push({ span: def, message: `rename \`${sib.name}\` here: \`(...) as [${sib.name} -> ${axis.name}]\`` });
+      return diagnostic('E0302', `cannot contract over \`${axis.name}\`: ${name} has \`${sib.name}\` (the same size) but not \`${axis.name}\``, span, {
+        labels,
+        help: `rename its \`${sib.name}\` to \`${axis.name}\` where it is defined: \`(...) as [${sib.name} -> ${axis.name}]\``,
+      });
+    }
+  }
+  return undefined;
+}
+
+/** The axis a value is a softmax over, through renames and scaling (a peek: the checker's facts come later). */
+function softmaxAxis(cx: ElabContext, id: number): Axis | undefined {
+  const n = cx.b.node(id);
+  const a = n.attrs;
+  if (a.op === 'softmax') return a.axis;
+  if (a.op === 'binary' && (a.fn === 'mul' || a.fn === 'div')) return softmaxAxis(cx, n.inputs[0]) ?? (a.fn === 'mul' ? softmaxAxis(cx, n.inputs[1]) : undefined);
+  if (a.op === 'rename') {
+    const inner = softmaxAxis(cx, n.inputs[0]);
+    const i = inner ? cx.b.type(n.inputs[0]).axes.findIndex((x) => x.id === inner.id) : -1;
+    return i >= 0 ? n.type.axes[i] : undefined;
+  }
+  return undefined;
+}
+
 /** An integer literal next to an integer operand becomes an integer constant (`seq + 1`). */
 function matchIntLiterals(cx: ElabContext, l: number, r: number): [number, number] {
   const lt = cx.b.type(l);
@@ -406,7 +489,10 @@ function elabName(cx: ElabContext, scope: Scope, id: Ident, positions: boolean):
   }
   if (cx.poisoned.has(scopeKey(scope, n))) return undefined;
   const p = scope.params.get(n) ?? cx.globals.get(n);
-  if (p !== undefined) return p;
+  if (p !== undefined) {
+    cx.referencedParams.add(p);
+    return p;
+  }
   const axis = cx.axes.get(n);
   if (axis) {
     if (positions) return cx.b.add({ op: 'iota', axis }, [], id.span);
@@ -458,7 +544,10 @@ function markUsed(scope: Scope, e: Expr, cx: ElabContext): void {
           local.used = true;
           cx.usedSpans.add(local.span.start);
           cx.unused.delete(local.span.start);
+          return;
         }
+        const p = scope.params.get(x.name.name) ?? cx.globals.get(x.name.name);
+        if (p !== undefined) cx.referencedParams.add(p);
         return;
       }
       case 'Unary':
@@ -555,6 +644,14 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       }
       return add(cx, { op: 'reduce', fn: f, axes }, [x], call.span, call.args);
     }
+    case 'broadcast': {
+      // The explicit form of what `+` does implicitly: the same value along more axes.
+      if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
+      const x = arg(0);
+      const axes = overAxes(cx, call);
+      if (x === undefined || !axes) return undefined;
+      return add(cx, { op: 'expand', axes }, [x], call.span, call.args);
+    }
     case 'softmax': {
       if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
       const x = arg(0);
@@ -633,9 +730,16 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
         const why = missing.length
           ? `it lacks ${missing.map((a) => `\`${a.name}\``).join(', ')}`
           : `it has ${extra.map((a) => `\`${a.name}\``).join(', ')} which the signature does not allow`;
+        // Extra axes usually arrive by an implicit broadcast somewhere upstream: show where.
+        const joined = extra.length ? findGrowth(cx.b, id, undefined, extra) : undefined;
+        const joinSpan = joined && cx.b.node(joined.node).span;
+        const labels = [{ span: input.span, message: 'the signature' }];
+        if (joinSpan) labels.push({ span: joinSpan, message: `${extra.map((a) => `\`${a.name}\``).join(', ')} ${extra.length === 1 ? 'comes' : 'come'} in here, by an implicit broadcast` });
         cx.diags.push(diagnostic('E0306', `argument \`${input.name.name}\` of \`${f}\` must have axes ${formatAxes(want)}${input.shape.rest ? ' (and any others)' : ''}, but it is ${formatType(t)}: ${why}`, call.args[i].span, {
-          labels: [{ span: input.span, message: 'the signature' }],
-          help: missing.length ? 'pass a value with those axes, or rename one with `as [a -> b]`' : `write \`${input.name.name}[.., ${input.shape.axes.map((a) => a.name).join(', ')}]\` to accept more axes, or reduce the extra ones first`,
+          labels,
+          help: missing.length
+            ? 'pass a value with those axes, or rename one with `as [a -> b]`'
+            : `reduce or contract ${extra.map((a) => `\`${a.name}\``).join(', ')} away before the call; only if \`${f}\` is meant for values with more axes, declare \`${input.name.name}[.., ${input.shape.axes.map((a) => a.name).join(', ')}]\``,
         }));
         ok = false;
         return;
@@ -651,6 +755,7 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
     cx.diags.push(diagnostic('E0208', `block \`${f}\` has no \`return\``, block.name.span, { help: 'end the block with `return EXPR`' }));
     return undefined;
   }
+  if (r.ret !== undefined && !cx.blockResults.has(r.ret)) cx.blockResults.set(r.ret, f);
   return r.ret;
 }
 
