@@ -85,7 +85,7 @@ export function complement(s: IntSet): IntSet {
 }
 
 export function negate(s: IntSet): IntSet {
-  return normalize(s.map(([lo, hi]) => [-hi, -lo] as const));
+  return normalize(s.map(([lo, hi]) => [0 - hi, 0 - lo] as const));
 }
 
 /** { x + y : x ∈ a, y ∈ b } (never smaller than the exact set). */

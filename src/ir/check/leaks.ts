@@ -21,7 +21,7 @@
 import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index.js';
 import type { ElaboratedModel, WindowSlice } from '../elaborate/model.js';
 import type { Axis, Graph, IRNode } from '../types.js';
-import { add as addSets, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
+import { add as addSets, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
 import { NEGLIGIBLE, type MaskAnalysis } from './masks.js';
 import { and, dropAxes, EVERYWHERE, not, NOWHERE, offsetIn, or, renameAxes, type Region } from './regions.js';
 
@@ -180,6 +180,14 @@ export class Dependencies {
     return merge(out);
   }
 
+  /**
+   * May the element of node `id` at `pos` (axis id → position) depend on position `w` of
+   * source `src` (a window position for 'pos', an example for 'ex')? Approximate terms count.
+   */
+  covers(id: number, src: number, kind: Term['kind'], pos: ReadonlyMap<number, number>, w: number): boolean {
+    return this.terms[id].some((t) => t.src === src && t.kind === kind && has(t.d, t.axis < 0 ? w : w - (pos.get(t.axis) ?? 0)));
+  }
+
   /** Keep only positions the source has: a window slice's positions, a batch's examples. */
   private clip(t: Term): Term {
     const s = this.sources.get(t.src);
@@ -221,12 +229,12 @@ interface Prediction {
  * after an error already reported (a misused softmax leaks as a consequence; one error is
  * enough), where no origin is reported.
  */
-export function checkLeaks(model: ElaboratedModel, masks: MaskAnalysis, quiet: ReadonlySet<number> = new Set()): Diagnostic[] {
-  const graph = model.graph;
+/** The model's data-bound inputs: where each one's elements sit in the window and the batch. */
+export function sourcesOf(model: ElaboratedModel): { sources: Map<number, Source>; slices: Map<number, WindowSlice> } {
   const batch = model.dims.has('batch') ? model.axes.get('batch') : undefined;
   const sources = new Map<number, Source>();
   const slices = new Map<number, WindowSlice>();
-  for (const info of graph.inputs) {
+  for (const info of model.graph.inputs) {
     const slice = model.train.slices.find((s) => s.name === info.name);
     if (!slice || info.type.dtype !== 'i32') continue;
     const time = info.type.axes.filter((a) => a.id !== batch?.id);
@@ -236,6 +244,12 @@ export function checkLeaks(model: ElaboratedModel, masks: MaskAnalysis, quiet: R
     });
     slices.set(info.node, slice);
   }
+  return { sources, slices };
+}
+
+export function checkLeaks(model: ElaboratedModel, masks: MaskAnalysis, quiet: ReadonlySet<number> = new Set()): Diagnostic[] {
+  const graph = model.graph;
+  const { sources, slices } = sourcesOf(model);
   if (sources.size === 0) return [];
   const predictions: Prediction[] = [];
   for (const n of graph.nodes) {
@@ -321,7 +335,7 @@ function leakDiagnostic(
   const seen =
     term.axis >= 0
       ? `the \`${model.outputName}\` at \`${time.name}\` position i depend on ${srcName} up to position ${at(maxOf(term.d) - a)}, but ${targetsName} at i is ${srcName} at ${at(c - a)}`
-      : `the \`${model.outputName}\` at every \`${time.name}\` position depend on ${srcName} at position ${maxOf(term.d) - a}, but ${targetsName} at position 0 is ${srcName} at ${c - a}`;
+      : `the \`${model.outputName}\` at every \`${time.name}\` position depend on ${srcName} up to position ${maxOf(term.d) - a}, but ${targetsName} at position 0 is ${srcName} at ${c - a}`;
   const consequence = term.axis >= 0 && maxOf(term.d) === c ? 'each prediction sees its own target' : 'predictions see the tokens they are trained to predict';
 
   if (n.attrs.op === 'input') {
