@@ -123,7 +123,7 @@ const LOOK_ALIKES: Record<string, string[]> = {
   E0504: ['causal-uniform-average.mdl', 'tiny-transformer.mdl'],
   E0505: ['distribution-statistics.mdl', 'tiny-transformer.mdl'],
   E0602: ['sliding-window-attention.mdl', 'sliding-window-nested.mdl', 'causal-mask-keep-form.mdl'],
-  E1201: ['tiny-transformer.mdl', 'sliding-window-attention.mdl', 'prefix-lm.mdl', 'tiny-autoencoder.mdl', 'mask-as-large-negative.mdl'],
+  E1201: ['tiny-transformer.mdl', 'sliding-window-attention.mdl', 'prefix-lm.mdl', 'tiny-autoencoder.mdl', 'mask-as-large-negative.mdl', 'late-rows-see-early-keys.mdl'],
   W1202: ['tiny-transformer.mdl', 'tiny-autoencoder.mdl'],
 };
 
@@ -303,6 +303,22 @@ describe('checker behaviour', () => {
     const ds = compileFile(join(FIXTURES, 'E0311-residual-grows-heads.mdl')).diagnostics;
     expect(ds.map((d) => d.code).sort()).toEqual(['E0311', 'W0801']);
     expect(ds.find((d) => d.code === 'E0311')!.message).toContain('the right side brings `heads`, `head`');
+  });
+
+  it('with errors, W0801 names only parameters never referenced (a skipped block or repeat body counts)', () => {
+    const base = readFileSync(join(GOOD, 'tiny-transformer.mdl'), 'utf8')
+      .replace('param wpe[seq, embed]   init normal(0.02)', 'param wpe[seq, embed]   init normal(0.02)\nparam wout[embed, vocab] init normal(0.02)\nparam spare[embed] init zeros')
+      .replace('forward(', 'block head(x[batch, seq, embed]) {\n  return x . wout over embed\n}\n\nforward(');
+    // A call the signature rejects: `head`'s body is never elaborated, yet it names `wout`.
+    const badCall = base.replace('  return layernorm(x) . wte over embed', '  return head(x . wte over embed)');
+    const r = compileSource({ path: 'w.mdl', text: badCall });
+    expect(r.diagnostics.map((d) => d.code).sort()).toEqual(['E0306', 'W0801']);
+    expect(r.diagnostics.find((d) => d.code === 'W0801')!.message).toContain('`spare`');
+    // A repeat whose count fails: its body names `wout` too.
+    const badRepeat = base.replace('  return layernorm(x) . wte over embed', '  repeat data.vocab {\n    x = x + head(x) . wte over vocab\n  }\n  return layernorm(x) . wte over embed');
+    const q = compileSource({ path: 'w.mdl', text: badRepeat });
+    expect(q.diagnostics.map((d) => d.code).sort()).toEqual(['E0206', 'W0801']);
+    expect(q.diagnostics.find((d) => d.code === 'W0801')!.message).toContain('`spare`');
   });
 
   it('broadcast(x, over: A) is the explicit broadcast: new axes only', () => {

@@ -21,7 +21,7 @@
 import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index.js';
 import type { ElaboratedModel, WindowSlice } from '../elaborate/model.js';
 import type { Axis, Graph, IRNode } from '../types.js';
-import { add as addSets, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
+import { add as addSets, ALL_INTS, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
 import { NEGLIGIBLE, type MaskAnalysis } from './masks.js';
 import { and, dropAxes, EVERYWHERE, not, NOWHERE, offsetIn, or, renameAxes, type Region } from './regions.js';
 
@@ -164,7 +164,9 @@ export class Dependencies {
       for (const box of region) {
         const kSet = intersect(box.unary.get(k) ?? range(0, kSize - 1), range(0, kSize - 1));
         if (isEmpty(kSet)) continue;
-        const q = survivors.find((x) => box.rel.has(k < x ? `${k},${x}` : `${x},${k}`));
+        // Tie the term to a surviving axis the box constrains: by an offset (a band), or by
+        // the ranges both positions can take (rows q ≥ 4 that keep keys ≤ 2 see only the past).
+        const q = survivors.find((x) => box.rel.has(k < x ? `${k},${x}` : `${x},${k}`)) ?? survivors.find((x) => box.unary.has(x));
         if (q === undefined) {
           out.push(this.clip({ ...t, axis: -1, d: addSets(t.d, kSet), approx: t.approx || approx }));
           continue;
@@ -172,7 +174,7 @@ export class Dependencies {
         const qSize = this.axisSize.get(q) ?? 1;
         const qSet = intersect(box.unary.get(q) ?? range(0, qSize - 1), range(0, qSize - 1));
         // k - q over the positions both can take, within the box's band.
-        const band = intersect(offsetIn(box, k, q)!, range(minOf(kSet) - maxOf(qSet), maxOf(kSet) - minOf(qSet)));
+        const band = intersect(offsetIn(box, k, q) ?? ALL_INTS, range(minOf(kSet) - maxOf(qSet), maxOf(kSet) - minOf(qSet)));
         if (isEmpty(band) || isEmpty(qSet)) continue;
         out.push(this.clip({ ...t, axis: q, d: addSets(t.d, band), approx: t.approx || approx }));
       }
@@ -384,6 +386,12 @@ function leakDiagnostic(
         n.attrs.op === 'reduce'
           ? `reduce over the features instead (a layer norm is \`over: embed\`); mix positions only through attention with a causal mask, \`where(key > ${time.name}, -inf, s)\``
           : `mix positions only causally: zero the weights of later positions (\`where(key > ${time.name}, 0.0, w)\` for weights over [${time.name}, key]), or use attention with a causal mask`,
+    });
+  }
+  if (n.attrs.op === 'rename') {
+    const pair = n.attrs.pairs.find(([, to]) => to.id === time.id) ?? n.attrs.pairs[0];
+    return diagnostic('E1201', `renaming \`${pair[0].name}\` to \`${pair[1].name}\` lines each position up with what later positions hold: ${seen}, so ${consequence}`, span, {
+      help: `what becomes \`${time.name}\` position i must depend only on positions before the target; mix positions causally (for weights over [${time.name}, ${pair[0].name}] contracted over \`${time.name}\`: \`where(${time.name} > ${pair[0].name}, 0.0, w)\`)`,
     });
   }
   return diagnostic('E1201', `here ${seen}, so ${consequence}`, span, {

@@ -116,7 +116,11 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
       }
       case 'RepeatStmt': {
         const count = evalRepeatCount(cx, stmt);
-        if (count === undefined) break;
+        if (count === undefined) {
+          // The body is never elaborated: what it names still counts as referenced.
+          markStatements(cx, scope, stmt.body);
+          break;
+        }
         const name = stmt.name?.name ?? 'repeat';
         for (let i = 0; i < count; i++) {
           // Parameters of each repetition get their own names: blocks.0.…, blocks.1.…
@@ -557,9 +561,18 @@ function markUsed(scope: Scope, e: Expr, cx: ElabContext): void {
       case 'Contract':
         rec(x.left);
         return rec(x.right);
-      case 'Call':
+      case 'Call': {
         x.args.forEach(rec);
-        return x.named.forEach((n) => rec(n.value));
+        x.named.forEach((n) => rec(n.value));
+        // A block's body names global parameters too (each block once: blocks may not recurse).
+        const block = cx.blocks.get(x.callee.name);
+        if (block && !marking.has(block)) {
+          marking.add(block);
+          markStatements(cx, new Scope(''), block.body);
+          marking.delete(block);
+        }
+        return;
+      }
       case 'Index':
         rec(x.target);
         return rec(x.index);
@@ -690,27 +703,48 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
   return undefined;
 }
 
+/** Blocks whose bodies markUsed is walking (a recursive block would loop). */
+const marking = new Set<BlockDecl>();
+
+/** Mark what statements read as used and referenced, without elaborating them (for bodies an error skips). */
+function markStatements(cx: ElabContext, scope: Scope, body: readonly Stmt[]): void {
+  for (const st of body) {
+    if (st.kind === 'AssignStmt' || st.kind === 'ReturnStmt') markUsed(scope, st.value, cx);
+    else if (st.kind === 'RepeatStmt') markStatements(cx, scope, st.body);
+  }
+}
+
 function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call): number | undefined {
+  // Any early return leaves the body unelaborated: the global parameters it names are referenced.
+  const r = inlineBlockBody(cx, scope, block, call);
+  if (r === 'skipped') {
+    markStatements(cx, new Scope(''), block.body);
+    return undefined;
+  }
+  return r;
+}
+
+function inlineBlockBody(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call): number | undefined | 'skipped' {
   const f = block.name.name;
   if (cx.stack.includes(f)) {
     cx.diags.push(diagnostic('E0209', `block \`${f}\` calls itself`, call.span, { help: 'blocks are inlined; use `repeat N { ... }` for repetition' }));
     markUsed(scope, call, cx);
-    return undefined;
+    return 'skipped';
   }
   if (call.named.length > 0) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes only positional arguments`, call.named[0].span));
     markUsed(scope, call, cx);
-    return undefined;
+    return 'skipped';
   }
   if (call.args.length !== block.inputs.length) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes ${block.inputs.length} argument(s), found ${call.args.length}`, call.span, {
       labels: [{ span: block.name.span, message: 'declared here' }],
     }));
     markUsed(scope, call, cx);
-    return undefined;
+    return 'skipped';
   }
   const args = call.args.map((a) => elabExpr(cx, scope, a, false));
-  if (args.some((a) => a === undefined)) return undefined;
+  if (args.some((a) => a === undefined)) return 'skipped';
   const count = (scope.instances.get(f) ?? 0) + 1;
   scope.instances.set(f, count);
   const inner = new Scope(`${scope.prefix}${count === 1 ? f : `${f}_${count}`}.`);
@@ -747,7 +781,7 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
     }
     inner.values.set(input.name.name, { id, span: input.name.span, used: false, user: false });
   });
-  if (!ok) return undefined;
+  if (!ok) return 'skipped';
   cx.stack.push(f);
   const r = elabBody(cx, inner, block.body);
   cx.stack.pop();
