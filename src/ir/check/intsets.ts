@@ -124,10 +124,3 @@ export function solve(alpha: number, c: number, op: 'lt' | 'le' | 'gt' | 'ge' | 
       return Number.isInteger(t) ? complement(point(t)) : ALL_INTS;
   }
 }
-
-/** `[0, 3]`, `{2}`, `[-inf, 0] ∪ [4, 6]` for messages and tests. */
-export function formatSet(s: IntSet): string {
-  if (s.length === 0) return '{}';
-  const f = (v: number) => (v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v));
-  return s.map(([lo, hi]) => (lo === hi ? `{${f(lo)}}` : `[${f(lo)}, ${f(hi)}]`)).join(' ∪ ');
-}

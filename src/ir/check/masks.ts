@@ -47,12 +47,7 @@ export class MaskAnalysis {
 
   /** Where the value is certainly ±inf or NaN (an under-approximation). */
   nonFinite(id: number): NonFinite {
-    let r = this.nf.get(id);
-    if (!r) {
-      r = this.computeNonFinite(id);
-      this.nf.set(id, r);
-    }
-    return r;
+    return cached(this.nf, id, () => this.computeNonFinite(id));
   }
 
   /** The region nonFinite would find if `only` were the sole masking `where` (the others pass their finite branch). */
@@ -135,12 +130,7 @@ export class MaskAnalysis {
 
   /** Where the value is hugely negative or positive (masked out, or all a softmax row's weight). */
   extremes(id: number): Extremes {
-    let r = this.ex.get(id);
-    if (!r) {
-      r = this.computeExtremes(id);
-      this.ex.set(id, r);
-    }
-    return r;
+    return cached(this.ex, id, () => this.computeExtremes(id));
   }
 
   private computeExtremes(id: number): Extremes {
@@ -256,13 +246,7 @@ export class MaskAnalysis {
    * value that does not is uniform over the positions it keeps, whatever the rest computes.
    */
   variesBeyondMask(id: number, axis: number): boolean {
-    const key = `${id}:${axis}`;
-    let r = this.vary.get(key);
-    if (r === undefined) {
-      r = this.computeVaries(id, axis);
-      this.vary.set(key, r);
-    }
-    return r;
+    return cached(this.vary, `${id}:${axis}`, () => this.computeVaries(id, axis));
   }
 
   private computeVaries(id: number, axis: number): boolean {
@@ -303,12 +287,7 @@ export class MaskAnalysis {
    * 0.0)` does not: a softmax of it is a deliberate uniform average over the kept positions.
    */
   coreIsLive(id: number): boolean {
-    let r = this.live.get(id);
-    if (r === undefined) {
-      r = this.computeLive(id);
-      this.live.set(id, r);
-    }
-    return r;
+    return cached(this.live, id, () => this.computeLive(id));
   }
 
   private computeLive(id: number): boolean {
@@ -332,4 +311,11 @@ export class MaskAnalysis {
         return true;
     }
   }
+}
+
+function cached<K, V>(memo: Map<K, V>, key: K, compute: () => V): V {
+  if (memo.has(key)) return memo.get(key)!;
+  const v = compute();
+  memo.set(key, v);
+  return v;
 }

@@ -90,14 +90,14 @@ function starvedRow(graph: Graph, facts: readonly NodeFacts[], masks: MaskAnalys
   const together = blame === undefined ? wheres.slice(1) : [];
   blame ??= wheres[0];
   const mentionsAxis = nf.region ? axesOf(nf.region).has(axis.id) : true;
-  const q = others[0]?.name ?? 'seq';
+  // The example names the query axis: one the masks relate to the softmax axis, or one of its size.
+  const q = others[0] ?? axes.find((a) => a.id !== axis.id && a.size === axis.size);
+  const example = q ? `, e.g. a causal mask \`where(${axis.name} > ${q.name}, -inf, s)\` keeps the diagonal` : '';
   return {
     row,
     blame,
     together,
-    help: mentionsAxis
-      ? `keep at least one position per row, e.g. a causal mask \`where(${axis.name} > ${q}, -inf, s)\` keeps the diagonal`
-      : 'a mask must vary along the softmax axis and leave at least one position per row',
+    help: mentionsAxis ? `keep at least one position per row${example}` : 'a mask must vary along the softmax axis and leave at least one position per row',
   };
 }
 

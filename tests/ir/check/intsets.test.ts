@@ -1,7 +1,7 @@
 /** Integer interval sets: every operation against brute force over a window of integers. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, complement, formatSet, has, intersect, isAll, maxOf, minOf, negate, range, solve, union, type IntSet } from '../../../src/ir/check/intsets.js';
+import { add, complement, has, intersect, isAll, maxOf, minOf, negate, range, solve, union, type IntSet } from '../../../src/ir/check/intsets.js';
 
 const WINDOW = 40;
 const members = (s: IntSet) => Array.from({ length: 2 * WINDOW + 1 }, (_, i) => i - WINDOW).filter((v) => has(s, v));
@@ -68,12 +68,10 @@ describe('integer interval sets', () => {
     );
   });
 
-  it('reports bounds and prints readably', () => {
+  it('reports bounds', () => {
     expect(minOf(range(2, 5))).toBe(2);
     expect(maxOf(union(range(2, 5), range(9, 9)))).toBe(9);
     expect(maxOf([])).toBe(-Infinity);
-    expect(formatSet(union([[-Infinity, 0]], range(4, 6)))).toBe('[-inf, 0] ∪ [4, 6]');
-    expect(formatSet(range(3, 3))).toBe('{3}');
   });
 });
 
