@@ -23,7 +23,7 @@ import type { ElaboratedModel, WindowSlice } from '../elaborate/model.js';
 import type { Axis, Graph, IRNode } from '../types.js';
 import { add as addSets, ALL_INTS, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
 import { NEGLIGIBLE, type MaskAnalysis } from './masks.js';
-import { and, dropAxes, EVERYWHERE, not, NOWHERE, offsetIn, or, renameAxes, type Region } from './regions.js';
+import { and, dropAxes, EVERYWHERE, not, NOWHERE, offsetIn, or, renameAxes, rowWithNoEntry, type Region } from './regions.js';
 
 export interface Term {
   /** The input node whose window positions (or batch examples) these are. */
@@ -131,11 +131,13 @@ export class Dependencies {
         return [merge([...table, ...ins[1]]), EVERYWHERE];
       }
       case 'softmax': {
-        // Each entry depends on the row's entries the masks keep (the others weigh exactly 0).
+        // Each entry depends on the row's entries the masks keep (the others weigh exactly 0),
+        // unless a row keeps none: a row of huge negative values is a softmax like any other.
         const ex = this.masks.extremes(n.inputs[0]);
         const kept = not(ex.low);
-        const region = kept ?? EVERYWHERE;
-        this.loose[n.id] = !ex.exact || !kept;
+        const starved = kept && rowWithNoEntry(kept, this.graph.nodes[n.inputs[0]].type.axes, a.axis);
+        const region = kept && starved && starved.decided && !starved.row ? kept : EVERYWHERE;
+        this.loose[n.id] = !ex.exact || !starved || !starved.decided;
         return [this.eliminate(ins[0], new Set([a.axis.id]), region, n, this.loose[n.id]), region];
       }
       case 'scatter_add':
@@ -269,7 +271,7 @@ export function checkLeaks(model: ElaboratedModel, masks: MaskAnalysis, quiet: R
   for (const p of predictions) {
     const leaks = (t: Term) =>
       !t.approx && t.kind === 'pos' && maxOf(t.d) >= p.targets.slice.start && (t.axis === p.targets.time.id || (t.axis < 0 && p.shifted));
-    for (const o of origins(graph, deps, p.logits, leaks)) if (!quiet.has(o)) out.push(leakDiagnostic(model, deps, p, o, leaks, slices));
+    for (const o of origins(graph, deps, p.logits, leaks)) if (!quiet.has(o)) out.push(leakDiagnostic(model, masks, deps, p, o, leaks, slices));
     if (p.batch) {
       const b = p.batch.id;
       const mixes = (t: Term) => !t.approx && t.kind === 'ex' && (t.axis < 0 || (t.axis === b && !sameSet(t.d, point(0))));
@@ -319,6 +321,7 @@ function at(k: number): string {
 
 function leakDiagnostic(
   model: ElaboratedModel,
+  masks: MaskAnalysis,
   deps: Dependencies,
   p: Prediction,
   origin: number,
@@ -360,6 +363,16 @@ function leakDiagnostic(
 
   if (n.attrs.op === 'softmax') {
     const k = n.attrs.axis;
+    const axes = graph.nodes[n.inputs[0]].type.axes;
+    const kept = not(masks.extremes(n.inputs[0]).low);
+    const starved = kept && rowWithNoEntry(kept, axes, k).row;
+    if (starved) {
+      // A finite mask (`- 1e9 * ...`) that keeps nothing in a row leaves it a plain softmax.
+      const row = axes.filter((x) => starved.has(x.id)).map((x) => `${x.name} = ${starved.get(x.id)}`).join(', ') || 'every row';
+      return diagnostic('E1201', `the mask keeps no \`${k.name}\` in the row where ${row}, so that row's weights spread over every \`${k.name}\`: ${seen}, so ${consequence}`, n.span!, {
+        help: `keep at least one position per row, e.g. \`where(${k.name} > ${time.name}, -inf, s)\` keeps the diagonal`,
+      });
+    }
     const wheres = maskWheres(graph.nodes, n.inputs[0]);
     const before = deps.terms[n.inputs[0]].filter((t) => t.src === term.src && t.kind === 'pos' && t.axis === k.id);
     const mk = before.length ? Math.max(...before.map((t) => maxOf(t.d))) : a;

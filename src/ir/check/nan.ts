@@ -10,12 +10,10 @@
 import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index.js';
 import type { Axis, Graph, IRNode } from '../types.js';
 import type { NodeFacts } from './facts.js';
-import { add as addSets, ALL_INTS, complement, intersect, isEmpty, minOf, negate, point, range, union, type IntSet } from './intsets.js';
 import { MaskAnalysis } from './masks.js';
-import { axesOf, not, offsetIn, type Region } from './regions.js';
+import { axesOf, not, rowHasEntry, rowWithNoEntry } from './regions.js';
 
-/** Rows (positions of the mask's other axes) visited symbolically, and entries evaluated one by one. */
-const ROW_BUDGET = 1 << 20;
+/** Entries of a mask the regions cannot express, evaluated one by one at most. */
 const EVAL_BUDGET = 1 << 20;
 
 export function checkNanHazards(graph: Graph, facts: readonly NodeFacts[], masks = new MaskAnalysis(graph, facts)): Diagnostic[] {
@@ -70,7 +68,7 @@ function starvedRow(graph: Graph, facts: readonly NodeFacts[], masks: MaskAnalys
   if (nf.wheres.length === 0) return undefined;
   const axes = graph.nodes[input].type.axes;
   const kept = nf.region && not(nf.region);
-  const bad = kept ? emptyRowSymbolic(kept, axes, axis) : emptyRowByEvaluation(graph, facts, input, axis, masks.maskAxes(input));
+  const bad = kept ? rowWithNoEntry(kept, axes, axis).row : emptyRowByEvaluation(graph, facts, input, axis, masks.maskAxes(input));
   if (!bad) return undefined;
   const others = axes.filter((a) => a.id !== axis.id && bad.has(a.id));
   const row = others.map((a) => `${a.name} = ${bad.get(a.id)}`).join(', ');
@@ -99,72 +97,6 @@ function starvedRow(graph: Graph, facts: readonly NodeFacts[], masks: MaskAnalys
     together,
     help: mentionsAxis ? `keep at least one position per row${example}` : 'a mask must vary along the softmax axis and leave at least one position per row',
   };
-}
-
-/**
- * A row without a kept entry, visiting rows (positions of the other axes the region
- * mentions) and intersecting each box's constraints on the softmax axis as intervals.
- */
-function emptyRowSymbolic(kept: Region, axes: readonly Axis[], axis: Axis): Map<number, number> | undefined {
-  const mentioned = axesOf(kept);
-  const others = axes.filter((a) => a.id !== axis.id && mentioned.has(a.id));
-  if (others.length <= 1) return emptyRowOfOne(kept, axis, others[0]);
-  const total = others.reduce((n, a) => n * a.size, 1);
-  if (total > ROW_BUDGET) return undefined;
-  const idx = others.map(() => 0);
-  const pos = new Map<number, number>();
-  for (let r = 0; r < total; r++) {
-    others.forEach((a, i) => pos.set(a.id, idx[i]));
-    if (!rowHasEntry(kept, pos, axis)) return new Map(pos);
-    for (let i = others.length - 1; i >= 0; i--) {
-      if (++idx[i] < others[i].size) break;
-      idx[i] = 0;
-    }
-  }
-  return undefined;
-}
-
-/**
- * The common case, with no row enumeration at all: the masks relate the softmax axis K to at
- * most one other axis Q. A box keeps an entry in row q iff q meets its constraint on Q and
- * k - q ∈ D for some kept k, i.e. q ∈ Kset - D; a row no box covers is starved.
- */
-function emptyRowOfOne(kept: Region, axis: Axis, q: Axis | undefined): Map<number, number> | undefined {
-  const rows = range(0, (q?.size ?? 1) - 1);
-  let covered: IntSet = [];
-  for (const box of kept) {
-    const kSet = intersect(box.unary.get(axis.id) ?? ALL_INTS, range(0, axis.size - 1));
-    if (isEmpty(kSet)) continue;
-    if (!q) return undefined; // a kept entry in the one row there is
-    const qSet = intersect(box.unary.get(q.id) ?? rows, rows);
-    const d = offsetIn(box, axis.id, q.id) ?? ALL_INTS;
-    covered = union(covered, intersect(qSet, addSets(kSet, negate(d))));
-  }
-  const starved = intersect(complement(covered), rows);
-  if (isEmpty(starved)) return undefined;
-  return new Map(q ? [[q.id, minOf(starved)]] : []);
-}
-
-/** Does the region keep some position along `axis` in the row `pos` (positions of the other axes)? */
-function rowHasEntry(kept: Region, pos: ReadonlyMap<number, number>, axis: Axis): boolean {
-  return kept.some((box) => {
-    let ks: IntSet = range(0, axis.size - 1);
-    for (const [a, s] of box.unary) {
-      if (a === axis.id) ks = intersect(ks, s);
-      else if (!s.some(([lo, hi]) => lo <= (pos.get(a) ?? 0) && (pos.get(a) ?? 0) <= hi)) return false;
-    }
-    for (const r of box.rel.values()) {
-      if (r.a !== axis.id && r.b !== axis.id) {
-        const v = (pos.get(r.a) ?? 0) - (pos.get(r.b) ?? 0);
-        if (!r.d.some(([lo, hi]) => lo <= v && v <= hi)) return false;
-        continue;
-      }
-      const other = r.a === axis.id ? r.b : r.a;
-      // axis - other ∈ d  ⇒  axis ∈ pos(other) + d
-      ks = intersect(ks, addSets(point(pos.get(other) ?? 0), offsetIn(box, axis.id, other)!));
-    }
-    return !isEmpty(ks);
-  });
 }
 
 /** The fallback for masks that are not regions: evaluate each entry (within a budget). */

@@ -8,8 +8,8 @@
  * Regions are exact predicates over integer positions: union, intersection and complement
  * lose nothing, and a result that would need more than MAX_BOXES boxes is `undefined`.
  */
-import type { CompareFn, IRNode } from '../types.js';
-import { complement, intersect, isAll, isEmpty, negate, solve, type IntSet } from './intsets.js';
+import type { Axis, CompareFn, IRNode } from '../types.js';
+import { add as addSets, ALL_INTS, complement, intersect, isAll, isEmpty, minOf, negate, point, range, solve, union, type IntSet } from './intsets.js';
 
 export interface Box {
   /** Constraints `pos(axis) ∈ set`, by axis id. */
@@ -304,4 +304,75 @@ export class PositionForms {
         return undefined;
     }
   }
+}
+
+/** Rows visited one by one at most, where a region relates the axis to several others. */
+const ROW_BUDGET = 1 << 20;
+
+/**
+ * A row (positions of the other axes the region mentions; none: every row) in which the
+ * region keeps no position along `axis` (of the value with `axes`). `decided` is false when
+ * there were too many rows to visit. The rows are visited only where the region relates the
+ * axis to several others, each with a few interval operations.
+ */
+export function rowWithNoEntry(kept: Region, axes: readonly Axis[], axis: Axis): { decided: boolean; row?: Map<number, number> } {
+  const mentioned = axesOf(kept);
+  const others = axes.filter((a) => a.id !== axis.id && mentioned.has(a.id));
+  if (others.length <= 1) return { decided: true, row: emptyRowOfOne(kept, axis, others[0]) };
+  const total = others.reduce((n, a) => n * a.size, 1);
+  if (total > ROW_BUDGET) return { decided: false };
+  const idx = others.map(() => 0);
+  const pos = new Map<number, number>();
+  for (let r = 0; r < total; r++) {
+    others.forEach((a, i) => pos.set(a.id, idx[i]));
+    if (!rowHasEntry(kept, pos, axis)) return { decided: true, row: new Map(pos) };
+    for (let i = others.length - 1; i >= 0; i--) {
+      if (++idx[i] < others[i].size) break;
+      idx[i] = 0;
+    }
+  }
+  return { decided: true };
+}
+
+/**
+ * The common case, with no row enumeration at all: the masks relate the softmax axis K to at
+ * most one other axis Q. A box keeps an entry in row q iff q meets its constraint on Q and
+ * k - q ∈ D for some kept k, i.e. q ∈ Kset - D; a row no box covers is starved.
+ */
+function emptyRowOfOne(kept: Region, axis: Axis, q: Axis | undefined): Map<number, number> | undefined {
+  const rows = range(0, (q?.size ?? 1) - 1);
+  let covered: IntSet = [];
+  for (const box of kept) {
+    const kSet = intersect(box.unary.get(axis.id) ?? ALL_INTS, range(0, axis.size - 1));
+    if (isEmpty(kSet)) continue;
+    if (!q) return undefined; // a kept entry in the one row there is
+    const qSet = intersect(box.unary.get(q.id) ?? rows, rows);
+    const d = offsetIn(box, axis.id, q.id) ?? ALL_INTS;
+    covered = union(covered, intersect(qSet, addSets(kSet, negate(d))));
+  }
+  const starved = intersect(complement(covered), rows);
+  if (isEmpty(starved)) return undefined;
+  return new Map(q ? [[q.id, minOf(starved)]] : []);
+}
+
+/** Does the region keep some position along `axis` in the row `pos` (positions of the other axes)? */
+export function rowHasEntry(kept: Region, pos: ReadonlyMap<number, number>, axis: Axis): boolean {
+  return kept.some((box) => {
+    let ks: IntSet = range(0, axis.size - 1);
+    for (const [a, s] of box.unary) {
+      if (a === axis.id) ks = intersect(ks, s);
+      else if (!s.some(([lo, hi]) => lo <= (pos.get(a) ?? 0) && (pos.get(a) ?? 0) <= hi)) return false;
+    }
+    for (const r of box.rel.values()) {
+      if (r.a !== axis.id && r.b !== axis.id) {
+        const v = (pos.get(r.a) ?? 0) - (pos.get(r.b) ?? 0);
+        if (!r.d.some(([lo, hi]) => lo <= v && v <= hi)) return false;
+        continue;
+      }
+      const other = r.a === axis.id ? r.b : r.a;
+      // axis - other ∈ d  ⇒  axis ∈ pos(other) + d
+      ks = intersect(ks, addSets(point(pos.get(other) ?? 0), offsetIn(box, axis.id, other)!));
+    }
+    return !isEmpty(ks);
+  });
 }
