@@ -131,14 +131,9 @@ export class Dependencies {
         return [merge([...table, ...ins[1]]), EVERYWHERE];
       }
       case 'softmax': {
-        // Each entry depends on the row's entries the masks keep (the others weigh exactly 0),
-        // unless a row keeps none: a row of huge negative values is a softmax like any other.
-        const ex = this.masks.extremes(n.inputs[0]);
-        const kept = not(ex.low);
-        const starved = kept && rowWithNoEntry(kept, this.graph.nodes[n.inputs[0]].type.axes, a.axis);
-        const region = kept && starved && starved.decided && !starved.row ? kept : EVERYWHERE;
-        this.loose[n.id] = !ex.exact || !starved || !starved.decided;
-        return [this.eliminate(ins[0], new Set([a.axis.id]), region, n, this.loose[n.id]), region];
+        const { region, loose } = this.softmaxSupport(n.inputs[0], a.axis);
+        this.loose[n.id] = loose;
+        return [this.eliminate(ins[0], new Set([a.axis.id]), region, n, loose), region];
       }
       case 'scatter_add':
       case 'cross_entropy': {
@@ -146,6 +141,28 @@ export class Dependencies {
         return [this.eliminate(all(), every, EVERYWHERE, n, false), EVERYWHERE];
       }
     }
+  }
+
+  /**
+   * Where a softmax over `axis` of `input` can be non-zero: each row depends only on the
+   * entries its masks keep, since the others weigh exactly 0. A huge negative entry
+   * (`- 1e9 * mask`) weighs 0 only next to an entry that is not one: where some row has
+   * none, only infinities count as masked (a row of -1e9 is a softmax like any other).
+   */
+  private softmaxSupport(input: number, axis: Axis): { region: Region; loose: boolean } {
+    const axes = this.graph.nodes[input].type.axes;
+    const ex = this.masks.extremes(input);
+    const keptBig = not(ex.low);
+    const big = keptBig && rowWithNoEntry(keptBig, axes, axis);
+    if (keptBig && big && big.decided && !big.row) return { region: keptBig, loose: !ex.exact };
+    const inf = this.masks.nonFinite(input).region;
+    const keptInf = inf && not(inf);
+    const rows = keptInf && rowWithNoEntry(keptInf, axes, axis);
+    // Rows of huge values only: each is a plain softmax of what is finite, unless penalties
+    // of different sizes stack (-2e9 beside -1e9 weighs 0 too, and the analysis cannot say where).
+    if (keptInf && rows && rows.decided && !rows.row) return { region: keptInf, loose: ex.stacked };
+    // A row of infinities only is NaN (E0602); a mask that could not be read is approximate.
+    return { region: EVERYWHERE, loose: !keptInf || !rows || !rows.decided };
   }
 
   /**
@@ -365,7 +382,7 @@ function leakDiagnostic(
     const k = n.attrs.axis;
     const axes = graph.nodes[n.inputs[0]].type.axes;
     const kept = not(masks.extremes(n.inputs[0]).low);
-    const starved = kept && rowWithNoEntry(kept, axes, k).row;
+    const starved = kept && !deps.loose[n.id] && rowWithNoEntry(kept, axes, k).row;
     if (starved) {
       // A finite mask (`- 1e9 * ...`) that keeps nothing in a row leaves it a plain softmax.
       const row = axes.filter((x) => starved.has(x.id)).map((x) => `${x.name} = ${starved.get(x.id)}`).join(', ') || 'every row';

@@ -18,6 +18,11 @@ export interface Extremes {
   high: Region;
   /** False when some masking could not be located (the regions are then smaller than the truth). */
   exact: boolean;
+  /**
+   * Extremes of different sizes may meet (two penalties added, -inf beside -1e9): within
+   * `low`, some entries may then be so much lower than others that they weigh 0 too.
+   */
+  stacked: boolean;
 }
 
 /** Where a value is certainly not finite, and the `where` nodes that put the infinities there. */
@@ -27,7 +32,7 @@ export interface NonFinite {
   wheres: number[];
 }
 
-const NONE: Extremes = { low: NOWHERE, high: NOWHERE, exact: true };
+const NONE: Extremes = { low: NOWHERE, high: NOWHERE, exact: true, stacked: false };
 
 export class MaskAnalysis {
   readonly forms: PositionForms;
@@ -140,13 +145,18 @@ export class MaskAnalysis {
       low: NOWHERE,
       high: NOWHERE,
       exact: inputs.every((x) => x.exact && isNowhere(x.low) && isNowhere(x.high)) && !this.facts[id].mayBeInfinite,
+      stacked: false,
     });
-    const swap = (x: Extremes): Extremes => ({ low: x.high, high: x.low, exact: x.exact });
+    const swap = (x: Extremes): Extremes => ({ ...x, low: x.high, high: x.low });
+    const some = (x: Extremes) => !isNowhere(x.low) || !isNowhere(x.high);
+    /** Extremes from both sides meet (unless `x` and `y` are the same value). */
     const combine = (x: Extremes, y: Extremes, low: Region | undefined, high: Region | undefined): Extremes =>
-      low && high ? { low, high, exact: x.exact && y.exact } : { low: NOWHERE, high: NOWHERE, exact: false };
+      low && high
+        ? { low, high, exact: x.exact && y.exact, stacked: x.stacked || y.stacked || (x !== y && some(x) && some(y)) }
+        : { low: NOWHERE, high: NOWHERE, exact: false, stacked: false };
     switch (a.op) {
       case 'const':
-        return { low: a.value <= -NEGLIGIBLE ? EVERYWHERE : NOWHERE, high: a.value >= NEGLIGIBLE ? EVERYWHERE : NOWHERE, exact: true };
+        return { low: a.value <= -NEGLIGIBLE ? EVERYWHERE : NOWHERE, high: a.value >= NEGLIGIBLE ? EVERYWHERE : NOWHERE, exact: true, stacked: false };
       case 'where': {
         const [c, x0, y0] = n.inputs;
         const x = this.extremes(x0);
@@ -158,7 +168,7 @@ export class MaskAnalysis {
           // A mask of data: only what both branches share is certain.
           const low = and(x.low, y.low);
           const high = and(x.high, y.high);
-          return { low: low ?? NOWHERE, high: high ?? NOWHERE, exact: false };
+          return { low: low ?? NOWHERE, high: high ?? NOWHERE, exact: false, stacked: true };
         }
         const pick = (rx: Region, ry: Region) => {
           const l = and(rc, rx);
@@ -208,7 +218,7 @@ export class MaskAnalysis {
       case 'rename': {
         const x = this.extremes(n.inputs[0]);
         const map = this.forms.renameMap(n);
-        return { low: renameAxes(x.low, map), high: renameAxes(x.high, map), exact: x.exact };
+        return { ...x, low: renameAxes(x.low, map), high: renameAxes(x.high, map) };
       }
       case 'expand':
         return this.extremes(n.inputs[0]);

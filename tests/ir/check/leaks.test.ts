@@ -125,18 +125,23 @@ const atomText: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('<', '>', '<=', '>='), fc.integer({ min: 0, max: 3 })).map(([op, c]) => `abs(float(key - seq)) ${op} ${c}.5`),
 );
 
-/** One to three masks applied to the scores, each as "mask" or "keep", one per line or nested in one `where`. */
-const masksText = fc.tuple(fc.array(fc.tuple(atomText, fc.boolean()), { minLength: 1, maxLength: 3 }), fc.boolean()).map(([masks, nested]) => {
-  const apply = (inner: string, [m, keep]: [string, boolean]) => (keep ? `where(${m}, ${inner}, -inf)` : `where(${m}, -inf, ${inner})`);
+/**
+ * One to three masks applied to the scores, each as "mask", "keep" or a finite penalty
+ * (`- 1e9 * float(m)`), one per line or nested in one expression.
+ */
+const masksText = fc.tuple(fc.array(fc.tuple(atomText, fc.constantFrom('mask', 'keep', 'finite')), { minLength: 1, maxLength: 3 }), fc.boolean()).map(([masks, nested]) => {
+  const apply = (inner: string, [m, form]: [string, string]) =>
+    form === 'keep' ? `where(${m}, ${inner}, -inf)` : form === 'mask' ? `where(${m}, -inf, ${inner})` : `(${inner} - 1e9 * float(${m}))`;
   if (nested) return `s = ${masks.reduce(apply, 's')}`;
   return masks.map((m) => `s = ${apply('s', m)}`).join('\n  ');
 });
 
-describe('E1201 on random masks is reported exactly where the leak is real', () => {
+describe('E1201 on random masks: reported only where the leak is real, and wherever it is unless the masks are unreadable', () => {
   const tiny = readFileSync(join(FIXTURES, 'good', 'tiny-transformer.mdl'), 'utf8').replace('dim layers = 2', 'dim layers = 1').replace('dim seq    = 6', 'dim seq    = 5');
   it('masks of positions in a next-token model', () => {
     let checked = 0;
     let leaking = 0;
+    let unread = 0;
     fc.assert(
       fc.property(masksText, (lines) => {
         const text = tiny.replace('s = where(key > seq, -inf, s)', lines);
@@ -148,12 +153,21 @@ describe('E1201 on random masks is reported exactly where the leak is real', () 
         const { changes } = observedDependencies(r.model);
         const real = changes.some((ch) => ch.w >= 1 + ch.atT);
         if (real) leaking++;
-        expect(codes.includes('E1201'), lines).toBe(real);
+        // Never a false report; a real leak is reported unless the analysis said it could not
+        // read the masks (penalties of different sizes stacked): then it says nothing.
+        if (codes.includes('E1201')) expect(real, lines).toBe(true);
+        else if (real) {
+          const { sources } = sourcesOf(r.model);
+          const deps = new Dependencies(r.model.graph, new MaskAnalysis(r.model.graph, computeFacts(r.model.graph)), sources);
+          expect(deps.terms[r.model.logits].some((t) => t.approx && t.kind === 'pos'), `${lines}: a real leak, neither reported nor approximate`).toBe(true);
+          unread++;
+        }
       }),
-      { numRuns: 150, seed: 1201 },
+      { numRuns: 200, seed: 1201 },
     );
     expect(checked).toBeGreaterThan(50);
     expect(leaking).toBeGreaterThan(10);
     expect(leaking).toBeLessThan(checked);
+    expect(unread).toBeLessThan(leaking / 4);
   }, 120000);
 });
