@@ -23,7 +23,9 @@ const VOCAB = 7;
 const SMALL = new Map(Object.entries({ seq: 5, embed: 8, heads: 2, layers: 1, batch: 2, latent: 2, code: 4 }));
 
 function compile(path: string, small: boolean) {
-  const r = compileSource({ path, text: readFileSync(path, 'utf8') }, { data: { vocab: VOCAB }, overrides: small ? SMALL : undefined });
+  const text = readFileSync(path, 'utf8');
+  const overrides = small ? new Map([...SMALL].filter(([k]) => text.includes(`dim ${k} `))) : undefined;
+  const r = compileSource({ path, text }, { data: { vocab: VOCAB }, overrides });
   return { model: r.model, codes: r.diagnostics.map((d) => d.code) };
 }
 
@@ -170,4 +172,38 @@ describe('E1201 on random masks: reported only where the leak is real, and where
     expect(leaking).toBeLessThan(checked);
     expect(unread).toBeLessThan(leaking / 4);
   }, 120000);
+});
+
+describe('E1201 and W1202 on random edits of the reference models', () => {
+  // Tokens of the file swapped for other tokens of the file (as in check-fuzz.test.ts): every
+  // variant that still compiles is run, and what it reports must be real.
+  const WORD = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e-?\d+)?|[-+*/^<>]=?|\.\./g;
+  for (const path of ['models/transformer.mdl', 'models/autoencoder.mdl']) {
+    it(`${path}: no false report`, () => {
+      const text = readFileSync(path, 'utf8');
+      const toks = [...text.matchAll(WORD)].map((m) => ({ start: m.index!, end: m.index! + m[0].length }));
+      const words = [...new Set(toks.map((t) => text.slice(t.start, t.end)))];
+      let ran = 0;
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.nat(toks.length - 1), fc.nat(words.length - 1)), { minLength: 1, maxLength: 3 }), (edits) => {
+          let t = text;
+          for (const [ti, wi] of [...edits].sort((a, b) => b[0] - a[0])) t = t.slice(0, toks[ti].start) + words[wi] + t.slice(toks[ti].end);
+          const small = new Map([...SMALL].filter(([k]) => new RegExp(`\\bdim ${k}\\b`).test(t)));
+          const r = compileSource({ path, text: t }, { data: { vocab: VOCAB }, overrides: small });
+          const codes = r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code);
+          if (!r.model || r.model.loss === undefined || codes.some((c) => c !== 'E1201')) return;
+          if (!r.model.graph.inputs.some((i) => i.name === 'targets')) return;
+          if (r.model.graph.params.some((p) => p.type.axes.some((a) => a.size > 64))) return;
+          ran++;
+          const { changes } = observedDependencies(r.model);
+          const c0 = r.model.train.slices.find((s) => s.name === 'targets')!.start;
+          const shifted = r.model.train.slices.some((s) => s.name !== 'targets' && s.start < c0);
+          if (codes.includes('E1201')) expect(changes.some((ch) => ch.w >= c0 + ch.atT && (shifted || ch.w === c0 + ch.atT))).toBe(true);
+          if (r.diagnostics.some((d) => d.code === 'W1202')) expect(changes.some((ch) => ch.b !== ch.atB)).toBe(true);
+        }),
+        { numRuns: Number(process.env.FUZZ_RUNS ?? 150), seed: 20261203 },
+      );
+      expect(ran).toBeGreaterThan(10);
+    }, 300000);
+  }
 });
