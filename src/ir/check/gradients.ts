@@ -7,7 +7,7 @@
 import { diagnostic, type Diagnostic } from '../../diagnostics/index.js';
 import type { Graph, IRNode, ParamInfo } from '../types.js';
 import type { NodeFacts } from './facts.js';
-import { NEGLIGIBLE } from './masks.js';
+import { isMaskConstant } from './masks.js';
 
 /** Which inputs of a node carry gradient. */
 export function differentiableInputs(n: IRNode): number[] {
@@ -57,10 +57,7 @@ export function trainedNodes(graph: Graph, loss: number, facts: readonly NodeFac
   const seen = new Set<string>();
   /** [node, axis id the gradient arriving here sums to 0 along, or -1]. */
   const stack: [number, number][] = [[loss, -1]];
-  const isMask = (id: number) => {
-    const a = nodes[id].attrs;
-    return a.op === 'const' && (!Number.isFinite(a.value) || Math.abs(a.value) >= NEGLIGIBLE);
-  };
+  const isMask = (id: number) => isMaskConstant(nodes[id]);
   while (stack.length) {
     const [id, blind] = stack.pop()!;
     const key = `${id}:${blind}`;

@@ -22,7 +22,7 @@ import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index
 import type { ElaboratedModel, WindowSlice } from '../elaborate/model.js';
 import type { Axis, Graph, IRNode } from '../types.js';
 import { add as addSets, ALL_INTS, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
-import { NEGLIGIBLE, type MaskAnalysis } from './masks.js';
+import { maskingWheres, type MaskAnalysis } from './masks.js';
 import { and, dropAxes, EVERYWHERE, not, NOWHERE, offsetIn, or, renameAxes, rowWithNoEntry, type Region } from './regions.js';
 
 export interface Term {
@@ -390,7 +390,7 @@ function leakDiagnostic(
         help: `keep at least one position per row, e.g. \`where(${k.name} > ${time.name}, -inf, s)\` keeps the diagonal`,
       });
     }
-    const wheres = maskWheres(graph.nodes, n.inputs[0]);
+    const wheres = maskingWheres(graph.nodes, n.inputs[0]);
     const before = deps.terms[n.inputs[0]].filter((t) => t.src === term.src && t.kind === 'pos' && t.axis === k.id);
     const mk = before.length ? Math.max(...before.map((t) => maxOf(t.d))) : a;
     const m = c - 1 - mk;
@@ -427,31 +427,4 @@ function leakDiagnostic(
   return diagnostic('E1201', `here ${seen}, so ${consequence}`, span, {
     help: `mix positions only through attention with a causal mask, \`where(key > ${time.name}, -inf, s)\``,
   });
-}
-
-/** The `where`s under a softmax input that select a masking constant, directly or in a branch: last applied first. */
-function maskWheres(nodes: readonly IRNode[], id: number): number[] {
-  const out: number[] = [];
-  const memo = new Map<number, boolean>();
-  const masking = (i: number): boolean => {
-    if (memo.has(i)) return memo.get(i)!;
-    memo.set(i, false);
-    const n = nodes[i];
-    const a = n.attrs;
-    let r = false;
-    if (a.op === 'const') r = !Number.isFinite(a.value) || Math.abs(a.value) >= NEGLIGIBLE;
-    else if (a.op === 'where') {
-      // Both branches are visited (no short cut): every masking `where` is collected.
-      const [x, y] = [masking(n.inputs[1]), masking(n.inputs[2])];
-      r = x || y;
-      if (r) out.push(i);
-    } else if ((a.op === 'binary' && a.fn !== 'pow') || a.op === 'rename' || a.op === 'expand' || a.op === 'cast' || (a.op === 'unary' && a.fn === 'neg')) {
-      const rs = n.inputs.map(masking);
-      r = rs.some((x) => x);
-    }
-    memo.set(i, r);
-    return r;
-  };
-  masking(id);
-  return out.sort((x, y) => y - x);
 }

@@ -12,6 +12,37 @@ import { and, EVERYWHERE, isNowhere, not, NOWHERE, or, PositionForms, renameAxes
 /** A finite mask value at least this large in magnitude (`-1e9`, `-1e4`) zeroes a softmax weight: exp underflows to 0. */
 export const NEGLIGIBLE = 1e3;
 
+/** Is the node a constant that masks (an infinity, or at least NEGLIGIBLE in magnitude)? */
+export function isMaskConstant(n: IRNode): boolean {
+  return n.attrs.op === 'const' && (!Number.isFinite(n.attrs.value) || Math.abs(n.attrs.value) >= NEGLIGIBLE);
+}
+
+/** The `where`s under a softmax input that select a masking constant, directly or in a branch: last applied first. */
+export function maskingWheres(nodes: readonly IRNode[], id: number): number[] {
+  const out: number[] = [];
+  const memo = new Map<number, boolean>();
+  const masking = (i: number): boolean => {
+    if (memo.has(i)) return memo.get(i)!;
+    memo.set(i, false);
+    const n = nodes[i];
+    const a = n.attrs;
+    let r = false;
+    if (a.op === 'const') r = isMaskConstant(n);
+    else if (a.op === 'where') {
+      // Both branches are visited (no short cut): every masking `where` is collected.
+      const [x, y] = [masking(n.inputs[1]), masking(n.inputs[2])];
+      r = x || y;
+      if (r) out.push(i);
+    } else if ((a.op === 'binary' && a.fn !== 'pow') || a.op === 'rename' || a.op === 'expand' || a.op === 'cast' || (a.op === 'unary' && a.fn === 'neg')) {
+      r = n.inputs.map(masking).some((x) => x);
+    }
+    memo.set(i, r);
+    return r;
+  };
+  masking(id);
+  return out.sort((x, y) => y - x);
+}
+
 /** Where a value is at most -NEGLIGIBLE (`low`) or at least +NEGLIGIBLE (`high`), infinities included. */
 export interface Extremes {
   low: Region;
@@ -244,10 +275,8 @@ export class MaskAnalysis {
     return a.op === 'const' ? a.value : undefined;
   }
 
-  /** Is `c` a constant that masks (an infinity, or at least NEGLIGIBLE in magnitude)? */
   private isMaskConst(id: number): boolean {
-    const v = this.constValue(id);
-    return v !== undefined && (!Number.isFinite(v) || Math.abs(v) >= NEGLIGIBLE);
+    return isMaskConstant(this.nodes[id]);
   }
 
   /**
