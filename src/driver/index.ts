@@ -5,7 +5,7 @@
 import { hasErrors, sortDiagnostics, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
 import { parseModel, readSourceFile } from '../parser/index.js';
 import { elaborate, type DataBindings, type ElaboratedModel } from '../ir/elaborate/index.js';
-import { checkGraph, checkModel } from '../ir/check/index.js';
+import { checkModel, checkPartialGraph } from '../ir/check/index.js';
 
 export interface CompileOptions {
   data?: DataBindings;
@@ -29,9 +29,10 @@ export function compileSource(source: SourceFile, options: CompileOptions = {}):
   const elab = elaborate(parsed.ast, options);
   const diagnostics = [...parsed.diagnostics, ...elab.diagnostics];
   // Every node in the graph is well-typed (failed ones are left out), so the semantic rules
-  // run even after errors; the dead-parameter rules would mislead on a partial graph.
+  // run even after errors; on a partial graph the rules that need the whole model (dead
+  // parameters, leaks) would mislead, and only parameters never referenced are unused.
   if (elab.model && !hasErrors(diagnostics)) diagnostics.push(...checkModel(elab.model));
-  else if (elab.graph) diagnostics.push(...checkGraph(elab.graph));
+  else if (elab.graph) diagnostics.push(...checkPartialGraph(elab.graph, elab.referencedParams ?? new Set()));
   const ok = !!elab.model && !hasErrors(diagnostics);
   return { source, model: elab.model, diagnostics: sortDiagnostics(diagnostics), ok };
 }

@@ -11,6 +11,9 @@ export interface DataBindings {
 /** Placeholder for `data.*` when no dataset is known (mdlc check): any positive size type-checks. */
 export const PLACEHOLDER_DATA_SIZE = 128;
 
+/** Evaluated dims by name, and the names of those that failed (already reported). */
+export type DimTable = ReadonlyMap<string, DimValue> & { readonly failed?: ReadonlySet<string> };
+
 /**
  * Evaluate all dims, in dependency order (declaration order does not matter).
  * `overrides` replace a dim's value (`--set embed=32`) before dependants are computed.
@@ -20,7 +23,7 @@ export function evaluateDims(
   data: DataBindings | undefined,
   overrides: ReadonlyMap<string, number>,
   diags: Diagnostic[],
-): Map<string, DimValue> {
+): Map<string, DimValue> & { failed: ReadonlySet<string> } {
   const byName = new Map<string, DimDecl>();
   for (const d of decls) {
     if (byName.has(d.name.name)) {
@@ -111,7 +114,7 @@ export function evaluateDims(
             if (l.value % r.value !== 0) {
               // A placeholder size cannot prove a division wrong: it is checked again at build time.
               if (fromData) return { value: Math.max(1, Math.floor(l.value / r.value)), fromData };
-              diags.push(diagnostic('E0204', `${describe(e.left)} = ${l.value} is not divisible by ${describe(e.right)} = ${r.value}`, e.span, {
+              diags.push(diagnostic('E0204', `${describe(e.left, l.value)} is not divisible by ${describe(e.right, r.value)}`, e.span, {
                 help: `choose sizes so that ${l.value} is a multiple of ${r.value} (for example ${nearestMultiple(l.value, r.value)})`,
               }));
               return undefined;
@@ -123,17 +126,26 @@ export function evaluateDims(
   };
 
   for (const name of byName.keys()) evalDim(name);
-  return values;
+  return Object.assign(values, { failed: failed as ReadonlySet<string> });
 }
 
-function describe(e: DimExpr): string {
+/** A side of a division in a message: `embed` = 128, `4 * embed` = 512, or 3. */
+function describe(e: DimExpr, value: number): string {
+  return e.kind === 'DimNumber' ? String(value) : `\`${formatDim(e)}\` = ${value}`;
+}
+
+export function formatDim(e: DimExpr): string {
   switch (e.kind) {
+    case 'DimNumber':
+      return String(e.value);
     case 'DimRef':
-      return `\`${e.name.name}\``;
+      return e.name.name;
     case 'DataRef':
-      return `\`data.${e.field.name}\``;
-    default:
-      return 'the left side';
+      return `data.${e.field.name}`;
+    case 'DimParen':
+      return `(${formatDim(e.inner)})`;
+    case 'DimBinary':
+      return `${formatDim(e.left)} ${e.op} ${formatDim(e.right)}`;
   }
 }
 
@@ -176,7 +188,7 @@ export function editDistance(a: string, b: string): number {
  */
 export function evalConstExpr(
   e: Expr,
-  dims: ReadonlyMap<string, DimValue>,
+  dims: DimTable,
   diags: Diagnostic[],
   extra: ReadonlyMap<string, number> = new Map(),
 ): number | undefined {
@@ -198,6 +210,8 @@ export function evalConstExpr(
         if (ex !== undefined) return ex;
         const d = dims.get(n);
         if (d) return d.value;
+        // A dim whose declaration failed (`--set seq=0`) is reported there once.
+        if (dims.failed?.has(n)) return undefined;
         diags.push(diagnostic('E0201', `\`${n}\` is not a constant here`, x.span, { help: 'use numbers and dims in this expression' }));
         return undefined;
       }

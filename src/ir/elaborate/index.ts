@@ -30,6 +30,8 @@ export interface ElaborateResult {
   model?: ElaboratedModel;
   /** The graph built so far, also when errors left the model incomplete (for further checks). */
   graph?: Graph;
+  /** Parameter nodes referenced by name, also in expressions that failed to elaborate. */
+  referencedParams?: ReadonlySet<number>;
   diagnostics: Diagnostic[];
 }
 
@@ -56,6 +58,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
   const axisTable = new AxisTable();
   const axes = new Map<string, Axis>();
   const failedAxes = new Set([...dimNames].filter((n) => !dims.has(n)));
+  const aliasRoot = new Map<number, number>();
   for (const [name, d] of dims) axes.set(name, axisTable.create(name, d.value));
   for (const item of ast.items) {
     if (item.kind !== 'AxisDecl') continue;
@@ -70,7 +73,9 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
         diags.push(diagnostic('E0201', `unknown dim \`${item.sizeOf.name}\``, item.sizeOf.span, { help: suggest(item.sizeOf.name, [...axes.keys()], 'an axis alias takes the size of a dim: `axis key = seq`') }));
       continue;
     }
-    axes.set(item.name.name, axisTable.create(item.name.name, base.size));
+    const alias = axisTable.create(item.name.name, base.size);
+    axes.set(item.name.name, alias);
+    aliasRoot.set(alias.id, aliasRoot.get(base.id) ?? base.id);
   }
 
   const dataDim = dimDecls.find((d) => d.value.kind === 'DataRef' && d.value.field.name === 'vocab');
@@ -101,6 +106,9 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     intLiterals: new Map(),
     poisoned: new Set(),
     failedAxes,
+    referencedParams: new Set(),
+    aliasRoot,
+    blockResults: new Map(),
   };
   const top = new Scope('');
   for (const item of ast.items) {
@@ -247,7 +255,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
           train: train.config,
           source: { file },
         };
-  return { model, graph: b.graph, diagnostics: dedupe(diags) };
+  return { model, graph: b.graph, referencedParams: cx.referencedParams, diagnostics: dedupe(diags) };
 }
 
 function elabTensorType(cx: ElabContext, t: TensorTypeExpr): TensorType | undefined {
