@@ -102,7 +102,7 @@ function runCheck(args: ParsedArgs, io: Io): number {
   for (const file of files(args)) {
     const r = compileFile(file, options);
     if (r.source) sources.push(r.source);
-    all.push(...r.diagnostics);
+    for (const d of r.diagnostics) all.push(d); // no spread: a file may have tens of thousands
     if (format === 'human') {
       const status = hasErrors(r.diagnostics) ? 'failed' : 'ok';
       const s = summary(r.diagnostics);

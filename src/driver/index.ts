@@ -30,8 +30,9 @@ export function compileSource(source: SourceFile, options: CompileOptions = {}):
   const diagnostics = [...parsed.diagnostics, ...elab.diagnostics];
   // Every node in the graph is well-typed (failed ones are left out), so the semantic rules
   // run even after errors; the dead-parameter rules would mislead on a partial graph.
-  if (elab.model && !hasErrors(diagnostics)) diagnostics.push(...checkModel(elab.model));
-  else if (elab.graph) diagnostics.push(...checkGraph(elab.graph));
+  // Appended one by one: spreading tens of thousands of arguments overflows the stack.
+  const checked = elab.model && !hasErrors(diagnostics) ? checkModel(elab.model) : elab.graph ? checkGraph(elab.graph) : [];
+  for (const d of checked) diagnostics.push(d);
   const ok = !!elab.model && !hasErrors(diagnostics);
   return { source, model: elab.model, diagnostics: sortDiagnostics(diagnostics), ok };
 }
