@@ -4,7 +4,7 @@
  *   readSourceFile(path) → SourceFile        (E0001 unreadable, E0002 not UTF-8, E0003 empty)
  *   parseModel(source)   → ModelFile + diagnostics (E0100–E0104); never throws
  */
-import { readFileSync } from 'node:fs';
+import { FileReadError, readBounded } from '../../runtime/files.js';
 import type { IRecognitionException, IToken, TokenType } from 'chevrotain';
 import { chevrotain } from './chevrotain.js';
 import { diagnostic, sortDiagnostics, type Diagnostic, type Label } from '../diagnostics/diagnostic.js';
@@ -87,7 +87,7 @@ function parseUnguarded(source: SourceFile): ParseResult {
     );
   }
   for (const e of errors) diags.push(syntaxDiagnostic(e, path, text, lines, tokens));
-  diags.push(...builder.diagnostics);
+  for (const d of builder.diagnostics) diags.push(d);
   return { ast, diagnostics: finish(diags, lines) };
 }
 
@@ -267,22 +267,18 @@ export interface ReadResult {
   diagnostics: Diagnostic[];
 }
 
+/** Model files larger than this are refused before they are read (a model is a few KiB). */
+export const MAX_SOURCE_BYTES = 1 << 20;
+
 /** Read a `.mdl` file as UTF-8 (BOM stripped). Never throws. */
 export function readSourceFile(path: string): ReadResult {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readBounded(path, MAX_SOURCE_BYTES);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (code ?? 'unknown error');
-    return { diagnostics: [diagnostic('E0001', `cannot read \`${path}\`: ${why}`, fileSpan(path))] };
+    const why = e instanceof FileReadError ? e.detail : String(e);
+    const help = e instanceof FileReadError && e.reason === 'too-large' ? { help: 'a model file may be at most 1 MiB; is this the model you meant?' } : {};
+    return { diagnostics: [diagnostic('E0001', `cannot read \`${path}\`: ${why}`, fileSpan(path), help)] };
   }
   let text: string;
   try {
