@@ -7,7 +7,8 @@ import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/inde
 import { compileSource, type CompileResult } from '../driver/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
-import { DataError, loadDataset, sliceWindows, splitTokens, Vocab, type Split } from '../../runtime/data.js';
+import { DataError, sliceWindows, splitTokens, type Split, type Vocab } from '../../runtime/data.js';
+import { loadCorpus } from '../../runtime/corpus.js';
 import { learningRateAt } from '../../runtime/schedule.js';
 
 export { DataError };
@@ -40,14 +41,13 @@ export async function openSession(source: SourceFile, options: SessionOptions = 
   if (!first.ok || !first.model) return { ok: false, diagnostics: first.diagnostics, compile: first };
   const dataSpec = first.model.train.data;
   if (!dataSpec) throw new DataError(`${source.path}: the train section names no data (add \`data = text("FILE", window: seq + 1)\`)`);
-  const text = await loadDataset(options.dataPath ?? dataSpec.name);
-  const vocab = Vocab.fromText(text);
+  // Streamed into a typed array of token ids (about a byte per character), never one string.
+  const { vocab, tokens } = await loadCorpus(options.dataPath ?? dataSpec.name);
   const compiled = compileSource(source, { overrides: options.overrides, data: { vocab: vocab.size } });
   if (!compiled.ok || !compiled.model || hasErrors(compiled.diagnostics)) return { ok: false, diagnostics: compiled.diagnostics, compile: compiled };
   const model = compiled.model;
   if (model.loss === undefined) return { ok: false, diagnostics: compiled.diagnostics };
   const window = model.train.data!.window;
-  const tokens = vocab.encode(text);
   const split = splitTokens(tokens, model.train.valFraction, window);
   const batch = model.dims.get('batch')?.value;
   if (batch === undefined) throw new DataError(`${source.path}: the model needs a \`dim batch\` to train`);
