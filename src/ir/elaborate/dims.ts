@@ -85,7 +85,7 @@ export function evaluateDims(
       case 'DimRef': {
         const n = e.name.name;
         if (!byName.has(n)) {
-          diags.push(diagnostic('E0201', `unknown dim \`${n}\``, e.span, { help: suggest(n, [...byName.keys()], 'declare it with `dim ' + n + ' = ...`') }));
+          diags.push(diagnostic('E0201', `unknown dim \`${n}\``, e.span, { help: suggest(n, byName.keys(), 'declare it with `dim ' + n + ' = ...`') }));
           return undefined;
         }
         const v = evalDim(n);
@@ -141,12 +141,27 @@ function nearestMultiple(n: number, d: number): number {
   return Math.max(d, Math.round(n / d) * d);
 }
 
+/**
+ * Comparisons "did you mean" may still make in this elaboration. A file with thousands of
+ * unknown names among thousands of declared ones would otherwise spend minutes on
+ * suggestions nobody reads (only the first diagnostics of a file are printed).
+ */
+const SUGGESTION_BUDGET = 1_000_000;
+let suggestionBudget = SUGGESTION_BUDGET;
+
+/** Start a new elaboration's budget of suggestion work. */
+export function resetSuggestions(): void {
+  suggestionBudget = SUGGESTION_BUDGET;
+}
+
 /** "did you mean `x`?" for the closest name within edit distance 2, else the fallback. */
-export function suggest(name: string, candidates: readonly string[], fallback: string): string {
+export function suggest(name: string, candidates: Iterable<string>, fallback: string): string {
   let best: string | undefined;
   let bestD = 3;
   for (const c of candidates) {
-    const d = editDistance(name, c);
+    if (--suggestionBudget < 0) break;
+    if (Math.abs(c.length - name.length) >= bestD) continue;
+    const d = editDistance(name, c, bestD);
     if (d < bestD) {
       bestD = d;
       best = c;
@@ -155,18 +170,22 @@ export function suggest(name: string, candidates: readonly string[], fallback: s
   return best !== undefined ? `did you mean \`${best}\`?` : fallback;
 }
 
-export function editDistance(a: string, b: string): number {
+/** Levenshtein distance; once it is certain to reach `limit`, returns `limit` early. */
+export function editDistance(a: string, b: string, limit = Infinity): number {
   const m = a.length;
   const n = b.length;
   let prev = Array.from({ length: n + 1 }, (_, j) => j);
   for (let i = 1; i <= m; i++) {
     const cur = [i];
+    let rowMin = i;
     for (let j = 1; j <= n; j++) {
       cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (cur[j] < rowMin) rowMin = cur[j];
     }
+    if (rowMin >= limit) return limit;
     prev = cur;
   }
-  return prev[n];
+  return Math.min(prev[n], limit);
 }
 
 /**

@@ -162,7 +162,7 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
       case 'DimRef': {
         const d = cx.dims.get(x.name.name);
         if (!d) {
-          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, [...cx.dims.keys()], 'declare it with `dim`') }));
+          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, cx.dims.keys(), 'declare it with `dim`') }));
           return undefined;
         }
         return d.value;
@@ -191,7 +191,7 @@ export function resolveAxis(cx: ElabContext, id: Ident): Axis | undefined {
   const a = cx.axes.get(id.name);
   if (!a && !cx.failedAxes.has(id.name)) {
     cx.diags.push(diagnostic('E0310', `\`${id.name}\` is not an axis`, id.span, {
-      help: suggest(id.name, [...cx.axes.keys()], `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
+      help: suggest(id.name, cx.axes.keys(), `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
     }));
   }
   return a;
@@ -417,9 +417,14 @@ function elabName(cx: ElabContext, scope: Scope, id: Ident, positions: boolean):
     cx.diags.push(diagnostic('E0203', `\`${n}\` is a ${cx.blocks.has(n) ? 'block' : 'function'}; call it with arguments`, id.span, { help: `write \`${n}(...)\`` }));
     return undefined;
   }
-  const candidates = [...scope.values.keys(), ...scope.params.keys(), ...cx.globals.keys(), ...cx.axes.keys()];
+  // Iterated lazily (no copies): a file may have thousands of unknown names among thousands of values.
+  const candidates = chain(scope.values.keys(), scope.params.keys(), cx.globals.keys(), cx.axes.keys());
   cx.diags.push(diagnostic('E0201', `unknown name \`${n}\``, id.span, { help: suggest(n, candidates, `assign it first (\`${n} = ...\`) or declare it as a param or dim`) }));
   return undefined;
+}
+
+function* chain<T>(...iterables: Iterable<T>[]): Iterable<T> {
+  for (const it of iterables) yield* it;
 }
 
 /** Axes named by `over:` (a name or a tuple of names). */
@@ -587,7 +592,7 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       return add(cx, { op: 'cross_entropy', axis: axes[0] }, [logits, targets], call.span, call.args);
     }
   }
-  const candidates = [...cx.blocks.keys(), ...BUILTINS];
+  const candidates = chain(cx.blocks.keys(), BUILTINS);
   markUsed(scope, call, cx);
   cx.diags.push(diagnostic('E0207', `unknown function or block \`${f}\``, call.callee.span, { help: suggest(f, candidates, 'declare it with `block ' + f + '(...) { ... }`') }));
   return undefined;

@@ -8,7 +8,7 @@ import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.j
 import type { BlockDecl, ForwardDecl, LossDecl, ModelFile, ParamDecl, TrainSection, TensorTypeExpr } from '../../parser/ast.js';
 import { GraphBuilder } from '../graph.js';
 import { AxisTable, formatType, type Axis, type Graph, type TensorType } from '../types.js';
-import { evaluateDims, suggest, type DataBindings } from './dims.js';
+import { evaluateDims, resetSuggestions, suggest, type DataBindings } from './dims.js';
 import { declareParam, elabBody, elabExpr, resolveAxis, resolveShape, Scope, type ElabContext } from './expr.js';
 import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
@@ -34,6 +34,7 @@ export interface ElaborateResult {
 }
 
 export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): ElaborateResult {
+  resetSuggestions();
   const diags: Diagnostic[] = [];
   const file = ast.span.file;
   const overrides = options.overrides ?? new Map<string, number>();
@@ -67,7 +68,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     if (!base) {
       failedAxes.add(item.name.name);
       if (!dimNames.has(item.sizeOf.name) && !failedAxes.has(item.sizeOf.name))
-        diags.push(diagnostic('E0201', `unknown dim \`${item.sizeOf.name}\``, item.sizeOf.span, { help: suggest(item.sizeOf.name, [...axes.keys()], 'an axis alias takes the size of a dim: `axis key = seq`') }));
+        diags.push(diagnostic('E0201', `unknown dim \`${item.sizeOf.name}\``, item.sizeOf.span, { help: suggest(item.sizeOf.name, axes.keys(), 'an axis alias takes the size of a dim: `axis key = seq`') }));
       continue;
     }
     axes.set(item.name.name, axisTable.create(item.name.name, base.size));
