@@ -105,7 +105,7 @@ export function readChunks(
 }
 
 function tooLarge(path: string, maxBytes: number, size?: number): FileReadError {
-  const what = size !== undefined ? `it is ${formatBytes(size)}, larger than` : 'it holds more than';
+  const what = size !== undefined ? `it is ${size.toLocaleString('en-US')} bytes, larger than` : 'it holds more than';
   return new FileReadError(path, 'too-large', `${what} the limit of ${formatBytes(maxBytes)}`);
 }
 

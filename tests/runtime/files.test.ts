@@ -29,7 +29,7 @@ describe('readBounded', () => {
   it('refuses a regular file over the limit by its size, before reading', () => {
     const f = join(dir, 'big.txt');
     writeFileSync(f, 'x'.repeat(2048));
-    expect(reason(() => readBounded(f, 1024))).toBe('too-large: it is 2 KiB, larger than the limit of 1 KiB');
+    expect(reason(() => readBounded(f, 1024))).toBe('too-large: it is 2,048 bytes, larger than the limit of 1 KiB');
   });
 
   it('stops reading an endless device at the limit (/dev/zero), with a clear reason', () => {

@@ -89,6 +89,8 @@ function fullyMaskedRow(nodes: readonly IRNode[], facts: readonly NodeFacts[], s
         return undefined;
       }
       const others = axes.filter((x) => x.id !== axis.id);
+      // Every row is walked along the axis: past this much work, say nothing rather than hang.
+      if (others.reduce((n, a) => n * a.size, axis.size) > MASK_BUDGET) return undefined;
       const bad = forAll(others, (pos) => {
         for (let i = 0; i < axis.size; i++) {
           const p = new Map(pos);
@@ -137,11 +139,19 @@ function forAll(axes: readonly Axis[], pred: (pos: Map<number, number>) => boole
   return { found: false, pos: new Map() };
 }
 
-/** Value of a mask expression built from positions and constants at one position; undefined if data-dependent. */
-function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>): number | undefined {
+/** Positions a mask is evaluated at, at most, and the deepest mask expression followed. */
+const MASK_BUDGET = 1 << 22;
+const MASK_DEPTH = 256;
+
+/**
+ * Value of a mask expression built from positions and constants at one position; undefined if
+ * data-dependent, or deeper than MASK_DEPTH (a chain of statements can make it any depth).
+ */
+function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>, depth = 0): number | undefined {
+  if (depth > MASK_DEPTH) return undefined;
   const n = nodes[id];
   const a = n.attrs;
-  const ev = (i: number) => evalMask(nodes, n.inputs[i], pos);
+  const ev = (i: number) => evalMask(nodes, n.inputs[i], pos, depth + 1);
   switch (a.op) {
     case 'const':
       return a.value;
@@ -152,7 +162,7 @@ function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>
     case 'rename': {
       const p = new Map(pos);
       for (const [from, to] of a.pairs) if (pos.has(to.id)) p.set(from.id, pos.get(to.id)!);
-      return evalMask(nodes, n.inputs[0], p);
+      return evalMask(nodes, n.inputs[0], p, depth + 1);
     }
     case 'unary':
       return a.fn === 'neg' ? mapU(ev(0), (x) => -x) : undefined;

@@ -2,6 +2,7 @@
 import { diagnostic, type Diagnostic } from '../../diagnostics/index.js';
 import type { DimDecl, DimExpr, Expr } from '../../parser/ast.js';
 import type { DimValue } from './model.js';
+import { formatCount, MAX_DIM } from './limits.js';
 
 /** Values bound from the dataset (`data.vocab`); absent fields get a placeholder at check time. */
 export interface DataBindings {
@@ -33,25 +34,43 @@ export function evaluateDims(
     byName.set(d.name.name, d);
   }
   const values = new Map<string, DimValue>();
-  const visiting = new Set<string>();
   const failed = new Set<string>();
 
+  // Dims name other dims: evaluate them in dependency order, found without recursion (a file
+  // may chain thousands of dims). A name met again while its own dependencies are being
+  // followed closes a cycle, reported at that dim.
+  const refsOf = (name: string): string[] => (overrides.has(name) ? [] : dimRefs(byName.get(name)!.value).filter((r) => byName.has(r)));
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  for (const root of byName.keys()) {
+    if (state.has(root)) continue;
+    state.set(root, 'visiting');
+    const stack = [{ name: root, refs: refsOf(root), next: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.refs.length) {
+        const r = top.refs[top.next++];
+        const st = state.get(r);
+        if (st === undefined) {
+          state.set(r, 'visiting');
+          stack.push({ name: r, refs: refsOf(r), next: 0 });
+        } else if (st === 'visiting' && !failed.has(r)) {
+          diags.push(diagnostic('E0201', `dim \`${r}\` is defined in terms of itself`, byName.get(r)!.value.span, { help: 'give one of the dims in the cycle a number' }));
+          failed.add(r);
+        }
+        continue;
+      }
+      state.set(top.name, 'done');
+      order.push(top.name);
+      stack.pop();
+    }
+  }
+
   const evalDim = (name: string): DimValue | undefined => {
-    const done = values.get(name);
-    if (done) return done;
     if (failed.has(name)) return undefined;
     const decl = byName.get(name)!;
-    if (visiting.has(name)) {
-      diags.push(diagnostic('E0201', `dim \`${name}\` is defined in terms of itself`, decl.value.span, { help: 'give one of the dims in the cycle a number' }));
-      failed.add(name);
-      return undefined;
-    }
-    visiting.add(name);
-    let result: { value: number; fromData: boolean } | undefined;
     const o = overrides.get(name);
-    if (o !== undefined) result = { value: o, fromData: false };
-    else result = evalDimExpr(decl.value);
-    visiting.delete(name);
+    const result = o !== undefined ? { value: o, fromData: false } : evalDimExpr(decl.value);
     if (!result) {
       failed.add(name);
       return undefined;
@@ -59,6 +78,13 @@ export function evaluateDims(
     if (!Number.isInteger(result.value) || result.value <= 0) {
       diags.push(diagnostic('E0205', `dim \`${name}\` is ${result.value}, but a dim must be a positive integer`, decl.value.span, {
         help: o !== undefined ? `pass a positive integer to --set ${name}=...` : 'sizes are counts of positions; use a positive integer',
+      }));
+      failed.add(name);
+      return undefined;
+    }
+    if (result.value > MAX_DIM) {
+      diags.push(diagnostic('E0211', `dim \`${name}\` is ${formatCount(result.value)}, more than the largest dim mdlc compiles, ${formatCount(MAX_DIM)} (positions along an axis are 32-bit integers)`, decl.value.span, {
+        help: o !== undefined ? `pass a smaller value to --set ${name}=...` : 'use a smaller size',
       }));
       failed.add(name);
       return undefined;
@@ -88,7 +114,8 @@ export function evaluateDims(
           diags.push(diagnostic('E0201', `unknown dim \`${n}\``, e.span, { help: suggest(n, byName.keys(), 'declare it with `dim ' + n + ' = ...`') }));
           return undefined;
         }
-        const v = evalDim(n);
+        // Evaluated before this dim in dependency order; missing when it failed or closes a cycle.
+        const v = values.get(n);
         return v && { value: v.value, fromData: v.fromData };
       }
       case 'DimBinary': {
@@ -122,8 +149,23 @@ export function evaluateDims(
     }
   };
 
-  for (const name of byName.keys()) evalDim(name);
+  // In the order dependencies finish: axes are numbered in this order.
+  for (const name of order) evalDim(name);
   return values;
+}
+
+/** The dims an expression names, left to right. */
+function dimRefs(e: DimExpr): string[] {
+  switch (e.kind) {
+    case 'DimRef':
+      return [e.name.name];
+    case 'DimParen':
+      return dimRefs(e.inner);
+    case 'DimBinary':
+      return [...dimRefs(e.left), ...dimRefs(e.right)];
+    default:
+      return [];
+  }
 }
 
 function describe(e: DimExpr): string {

@@ -8,6 +8,7 @@ import type { GraphBuilder } from '../graph.js';
 import type { TypeResult } from '../ops/def.js';
 import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type UnaryFn } from '../types.js';
 import { evalConstExpr, suggest } from './dims.js';
+import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -51,6 +52,10 @@ export interface ElabContext {
   poisoned: Set<string>;
   /** Dims and axis aliases whose declaration failed (already reported): later uses stay silent. */
   failedAxes: ReadonlySet<string>;
+  /** Set once the graph outgrew MAX_GRAPH_NODES (reported): elaboration stops adding to it. */
+  tooLarge?: boolean;
+  /** Spans of the repeats being unrolled, outermost first: where a graph too large is reported. */
+  unrolling?: Span[];
 }
 
 /** Unary builtins by .mdl name. */
@@ -85,6 +90,7 @@ export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'm
 /** Elaborate a body; returns the node of its `return` (undefined if none or on error). */
 export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): { ret?: number; returned: boolean } {
   for (const stmt of body) {
+    if (graphTooLarge(cx, stmt.span)) return { returned: false };
     switch (stmt.kind) {
       case 'ParamDecl':
         declareParam(cx, scope, stmt);
@@ -106,7 +112,9 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
         const count = evalRepeatCount(cx, stmt);
         if (count === undefined) break;
         const name = stmt.name?.name ?? 'repeat';
+        (cx.unrolling ??= []).push(stmt.count.span);
         for (let i = 0; i < count; i++) {
+          if (graphTooLarge(cx, stmt.span)) break;
           // Parameters of each repetition get their own names: blocks.0.…, blocks.1.…
           const saved = { prefix: scope.prefix };
           const inner = new Scope(`${saved.prefix}${name}.${i}.`);
@@ -117,9 +125,12 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
           for (const [k, v] of inner.values) scope.values.set(k, v);
           if (r.returned) {
             cx.diags.push(diagnostic('E0101', '`return` inside `repeat` is not allowed', stmt.span, { help: 'assign the value and return it after the loop' }));
+            cx.unrolling.pop();
             return r;
           }
         }
+        cx.unrolling.pop();
+        if (cx.tooLarge) return { returned: false };
         break;
       }
       case 'ReturnStmt': {
@@ -131,6 +142,20 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
   }
   flushUnused(cx, scope);
   return { returned: false };
+}
+
+/**
+ * True once the graph has more than MAX_GRAPH_NODES nodes, reported once at the statement
+ * that was about to add more: a repeat count or a --set that unrolls the model too far.
+ */
+function graphTooLarge(cx: ElabContext, span: Span): boolean {
+  if (cx.tooLarge) return true;
+  if (cx.b.graph.nodes.length <= MAX_GRAPH_NODES) return false;
+  cx.diags.push(diagnostic('E0211', `the model unrolls to more than ${formatCount(MAX_GRAPH_NODES)} operations here`, cx.unrolling?.[0] ?? span, {
+    help: 'repeat fewer times (fewer layers), or call fewer blocks; mdlc compiles graphs of at most that many operations',
+  }));
+  cx.tooLarge = true;
+  return true;
 }
 
 // Keyed by name alone: a repeat's iterations and blocks see the same failed name.
@@ -182,6 +207,10 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
   if (n === undefined) return undefined;
   if (!Number.isInteger(n) || n < 0) {
     cx.diags.push(diagnostic('E0205', `a repeat count must be a non-negative integer, found ${n}`, e.span));
+    return undefined;
+  }
+  if (n > MAX_REPEAT) {
+    cx.diags.push(diagnostic('E0211', `a repeat count of ${formatCount(n)} is more than mdlc unrolls, ${formatCount(MAX_REPEAT)}`, e.span, { help: 'use fewer repetitions (fewer layers)' }));
     return undefined;
   }
   return n;
@@ -605,6 +634,13 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
     markUsed(scope, call, cx);
     return undefined;
   }
+  if (cx.stack.length >= MAX_BLOCK_DEPTH) {
+    cx.diags.push(diagnostic('E0211', `blocks call blocks more than ${MAX_BLOCK_DEPTH} deep here (\`${cx.stack.slice(0, 3).join('` → `')}\` → … → \`${f}\`)`, call.span, {
+      help: 'blocks are inlined; call fewer blocks inside one another',
+    }));
+    markUsed(scope, call, cx);
+    return undefined;
+  }
   if (call.named.length > 0) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes only positional arguments`, call.named[0].span));
     markUsed(scope, call, cx);
@@ -652,6 +688,7 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
   cx.stack.push(f);
   const r = elabBody(cx, inner, block.body);
   cx.stack.pop();
+  if (cx.tooLarge) return undefined; // stopped part-way (reported)
   if (!r.returned) {
     cx.diags.push(diagnostic('E0208', `block \`${f}\` has no \`return\``, block.name.span, { help: 'end the block with `return EXPR`' }));
     return undefined;

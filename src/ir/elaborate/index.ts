@@ -13,11 +13,13 @@ import { declareParam, elabBody, elabExpr, resolveAxis, resolveShape, Scope, typ
 import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 import { matchPattern } from './patterns.js';
+import { checkTensorSizes } from './limits.js';
 
 export * from './model.js';
 export { PLACEHOLDER_DATA_SIZE, type DataBindings } from './dims.js';
 export { OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 export { matchPattern } from './patterns.js';
+export { MAX_BLOCK_DEPTH, MAX_DIM, MAX_GRAPH_NODES, MAX_REPEAT, MAX_TENSOR_ELEMENTS } from './limits.js';
 
 export interface ElaborateOptions {
   /** Values from the dataset (`data.vocab`); without them a placeholder size is used. */
@@ -146,6 +148,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     fscope.values.set(input.name.name, { id, span: input.name.span, used: false, user: false });
   }
   const body = elabBody(cx, fscope, forward.body);
+  // Too large to finish (reported): the partial graph would only mislead the later checks.
+  if (cx.tooLarge) return { diagnostics: dedupe(diags) };
   if (!body.returned) {
     diags.push(diagnostic('E0208', '`forward` has no `return`', forward.span, { help: `end it with \`return EXPR\` (the value named \`${forward.output.name}\`)` }));
   }
@@ -228,6 +232,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
         help: suggest(g.pattern, b.graph.params.map((p) => p.name), `parameters are named like ${b.graph.params.slice(0, 3).map((p) => `\`${p.name}\``).join(', ')}`),
       }));
   }
+
+  for (const d of checkTensorSizes(b.graph)) diags.push(d);
 
   for (const u of cx.unused.values()) {
     diags.push(diagnostic('W0802', `\`${u.name}\` is assigned but never used`, u.span, { help: `remove the assignment, or use \`${u.name}\`` }));
