@@ -13,7 +13,7 @@ import { printGraph } from '../ir/print.js';
 import { saveTrainingCheckpoint } from '../../runtime/training.js';
 import { acquireDevice, WebGpuUnavailableError } from '../../runtime/device.js';
 import { CheckpointError } from '../../runtime/checkpoint.js';
-import { flag, intFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { flag, numberFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { files, formatOf, report, type Io } from './common.js';
 import type { SourceFile } from '../diagnostics/index.js';
 
@@ -36,10 +36,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
 /** The loss --overfit must reach: memorising one batch is the first sanity check of a model. */
 export const OVERFIT_TARGET = 0.05;
 
+/** `--set` plus the shorthands `--steps N`, `--batch N`, `--seed N`, validated as `--set` is. */
 function trainOverrides(args: ParsedArgs): Map<string, number> {
   const sets = overrides(args);
   for (const name of ['steps', 'batch', 'seed'] as const) {
-    const v = args.flags.has(name) ? intFlag(args, name, name === 'seed' ? 0 : 1) : undefined;
+    const v = numberFlag(args, name);
     if (v !== undefined) sets.set(name, v);
   }
   return sets;

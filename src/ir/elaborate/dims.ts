@@ -155,7 +155,7 @@ export function evaluateDims(
 }
 
 /** The dims an expression names, left to right. */
-function dimRefs(e: DimExpr): string[] {
+export function dimRefs(e: DimExpr): string[] {
   switch (e.kind) {
     case 'DimRef':
       return [e.name.name];
