@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { readSourceFile } from '../parser/index.js';
 import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { NonFiniteLossError, trainCpu } from '../train/cpu.js';
+import { checkCpuMemory } from '../train/memory.js';
 import { build, DEFAULT_LIMITS, type BuildLimits, type GemmVariant } from '../codegen/index.js';
 import { printGraph } from '../ir/print.js';
 import { saveTrainingCheckpoint } from '../../runtime/training.js';
@@ -82,8 +83,10 @@ async function withSession(args: ParsedArgs, io: Io, file: string, body: (s: Tra
   const source = read.source;
   return guarded(io, async () => {
     const opened = await openSession(source, { dataPath: flag(args, 'data'), overrides: trainOverrides(args) });
-    report(opened.diagnostics, [source], format, io);
-    return opened.ok ? body(opened.session, source) : 1;
+    // The interpreter's memory is known before it allocates anything: refuse what cannot fit.
+    const tooLarge = opened.ok && flag(args, 'backend') === 'cpu' ? checkCpuMemory(opened.session.step, file) : undefined;
+    report(tooLarge ? [...opened.diagnostics, tooLarge] : opened.diagnostics, [source], format, io);
+    return opened.ok && !tooLarge ? body(opened.session, source) : 1;
   });
 }
 
