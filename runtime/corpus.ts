@@ -6,7 +6,7 @@
  * (two bytes up to 65,536), so a text of a gigabyte or two trains; a string of it could
  * not even exist (V8 caps strings at 2^29 characters).
  */
-import { DataError, dataReadError, datasetFile, Vocab, type DatasetOptions, type TokenArray } from './data.js';
+import { DataError, dataReadError, datasetFile, refuseDevice, Vocab, type DatasetOptions, type TokenArray } from './data.js';
 import { readChunks } from './files.js';
 
 /**
@@ -29,6 +29,7 @@ export async function loadCorpus(nameOrPath: string, options: DatasetOptions & {
 /** Read a UTF-8 text file as tokens, streaming (see the module comment). */
 export function readCorpus(path: string, maxBytes = MAX_CORPUS_BYTES): Corpus {
   const what = `data file ${path}`;
+  refuseDevice(path, what);
   const encoder = new CorpusEncoder(what);
   try {
     // A regular file's size bounds its number of characters: reserve that once.

@@ -70,7 +70,23 @@ export function dataReadError(path: string, e: unknown, what = `data file ${path
   }
 }
 
+/**
+ * A character device (/dev/zero, /dev/urandom, a terminal) is no training text: /dev/zero
+ * would be read as gigabytes of NUL characters before a limit stopped it. Pipes and FIFOs
+ * (`--data <(zcat text.gz)`) are read like files.
+ */
+export function refuseDevice(path: string, what = `data file ${path}`): void {
+  let device = false;
+  try {
+    device = statSync(path).isCharacterDevice();
+  } catch {
+    return; // reading it reports why
+  }
+  if (device) throw new DataError(`${what} is a device, not a text file`);
+}
+
 export function readTextFile(path: string): string {
+  refuseDevice(path);
   let bytes: Uint8Array;
   try {
     bytes = readBounded(path, MAX_TEXT_BYTES);

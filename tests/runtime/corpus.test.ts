@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorpusEncoder, loadCorpus, readCorpus } from '../../runtime/corpus.js';
-import { DataError, decodeText, Vocab, WindowSampler } from '../../runtime/data.js';
+import { DataError, decodeText, readTextFile, Vocab, WindowSampler } from '../../runtime/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mdlc-corpus-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,7 +129,10 @@ describe('readCorpus and loadCorpus', () => {
     const f = join(dir, 'b.txt');
     writeFileSync(f, 'x'.repeat(100));
     expect(() => readCorpus(f, 99)).toThrow(`data file ${f} is too large: it is 100 bytes, larger than the limit of 99 bytes`);
-    expect(() => readCorpus('/dev/zero', 1 << 20)).toThrow(/too large: it holds more than the limit of 1 MiB/);
+    // A device is refused before anything is read (/dev/zero would be gigabytes of NULs).
+    expect(() => readCorpus('/dev/zero')).toThrow('data file /dev/zero is a device, not a text file');
+    expect(() => readTextFile('/dev/urandom')).toThrow('data file /dev/urandom is a device, not a text file');
+    expect(() => readCorpus(f, 99)).toThrow(/too large/);
     const bad = join(dir, 'bad.txt');
     writeFileSync(bad, Uint8Array.from([0x63, 0xe9, 0x0a]));
     expect(() => readCorpus(bad)).toThrow(/is not valid UTF-8 text \(bad byte at offset 1\)/);
