@@ -237,15 +237,15 @@ export class Vocab {
  */
 export type TokenArray = Uint8Array | Uint16Array | Int32Array;
 
-export interface Split {
-  train: TokenArray;
-  val: TokenArray;
+export interface Split<T extends TokenArray = TokenArray> {
+  train: T;
+  val: T;
 }
 
-/** The first (1 - valFraction) of the tokens train, the rest validate (as nanoGPT). */
-export function splitTokens(tokens: TokenArray, valFraction: number, window: number): Split {
+/** The first (1 - valFraction) of the tokens train, the rest validate (as nanoGPT). Views, not copies. */
+export function splitTokens<T extends TokenArray>(tokens: T, valFraction: number, window: number): Split<T> {
   const cut = Math.floor(tokens.length * (1 - valFraction));
-  const split: Split = { train: tokens.subarray(0, cut), val: tokens.subarray(cut) };
+  const split = { train: tokens.subarray(0, cut) as T, val: tokens.subarray(cut) as T };
   if (split.train.length < window) throw new DataError(`the training text has ${split.train.length} characters, shorter than one window of ${window}`);
   if (split.val.length < window) throw new DataError(`the validation text has ${split.val.length} characters, shorter than one window of ${window}; use more text or a larger val_fraction`);
   return split;
