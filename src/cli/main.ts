@@ -25,7 +25,7 @@ Commands:
 
 Options:
   --format FMT        diagnostics as human text (default), json, or github (Actions annotations)
-  --set NAME=VALUE    override a dim or train setting (repeatable), e.g. --set embed=32
+  --set NAME=VALUE    override a dim the file gives a number, or a train setting (repeatable), e.g. --set embed=32
   --vocab N           bind data.vocab (otherwise a placeholder size is used for checking)
   --data FILE         use this text file instead of the dataset the model names
   --gemm VARIANT      GEMM kernels for CPU adapters (register) or GPUs (tiled); default: by adapter
