@@ -6,6 +6,7 @@
  */
 import { freemem, totalmem } from 'node:os';
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics/index.js';
+import { liveness } from '../ir/interpret/index.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
 import { formatType, numElements, type IRNode, type TensorType } from '../ir/types.js';
 import { formatBytes } from '../../runtime/files.js';
@@ -42,16 +43,7 @@ function bytesOf(t: TensorType): number {
 export function estimateStepMemory(step: TrainStep): MemoryEstimate {
   const nodes = step.graph.nodes;
   const wanted = [step.loss, step.gradNorm, ...step.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
-  const needed = new Uint8Array(nodes.length);
-  const lastUse = new Int32Array(nodes.length).fill(-1);
-  for (const id of wanted) needed[id] = 1;
-  for (let id = nodes.length - 1; id >= 0; id--) {
-    if (!needed[id]) continue;
-    for (const i of nodes[id].inputs) {
-      needed[i] = 1;
-      if (lastUse[i] < id) lastUse[i] = id;
-    }
-  }
+  const { needed, lastUse } = liveness(step.graph, wanted);
   const keep = new Set(wanted);
   const isLeaf = (n: IRNode) => n.attrs.op === 'param' || n.attrs.op === 'input' || n.attrs.op === 'const';
   let live = 0;
