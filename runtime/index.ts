@@ -32,6 +32,7 @@ export {
 } from './buffers.js';
 export type { ElementType, StorageBufferOptions, TypedArray } from './buffers.js';
 export * from './data.js';
+export * from './corpus.js';
 export * from './schedule.js';
 export * from './init.js';
 export * from './checkpoint.js';

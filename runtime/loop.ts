@@ -6,7 +6,7 @@
  * Browser-safe: no Node imports.
  */
 import { tokensPerStep, type Feeds, type LrRates, type StepResult, type StepScalars, type TrainBackend, type TrainSpec } from './backend.js';
-import { sliceWindows, WindowSampler } from './data.js';
+import { sliceWindows, WindowSampler, type TokenArray } from './data.js';
 import { makeRng } from './random.js';
 import { validationSamples, type Sample } from './sampling.js';
 import { learningRateAt } from './schedule.js';
@@ -24,8 +24,8 @@ export class NonFiniteLossError extends Error {
 }
 
 export interface TrainingData {
-  train: Int32Array;
-  val: Int32Array;
+  train: TokenArray;
+  val: TokenArray;
   /** Token ids → text, for samples. */
   decode: (tokens: ArrayLike<number>) => string;
 }
@@ -113,7 +113,7 @@ export function stepScalars(spec: TrainSpec, rates: LrRates, t: number): StepSca
 }
 
 /** The sampler of validation batches: the same `evalBatches` batches at every evaluation. */
-export function validationBatches(spec: TrainSpec, val: Int32Array): Feeds[] {
+export function validationBatches(spec: TrainSpec, val: TokenArray): Feeds[] {
   const sampler = new WindowSampler(val, spec.window, spec.seed ^ 0x5eed);
   return Array.from({ length: spec.evalBatches }, () => feedsOf(spec, sampler.nextBatch(spec.batch)));
 }
@@ -226,6 +226,6 @@ export async function trainLoop(backend: TrainBackend, spec: TrainSpec, data: Tr
 }
 
 /** The starts of the first batch a fresh sampler draws (an overfit run resumed trains on it again). */
-function firstStarts(spec: TrainSpec, train: Int32Array): Int32Array {
+function firstStarts(spec: TrainSpec, train: TokenArray): Int32Array {
   return new WindowSampler(train, spec.window, spec.seed).starts(spec.batch);
 }

@@ -8,7 +8,8 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { LrRates, TrainSpec } from './backend.js';
 import { checkpointName, writeCheckpoint, type ModelMeta } from './checkpoint.js';
-import { DataError, loadDataset, splitTokens, Vocab } from './data.js';
+import { DataError, splitTokens } from './data.js';
+import { loadCorpus } from './corpus.js';
 import { formatSamples, formatStepLine } from './format.js';
 import { trainLoop } from './loop.js';
 import { WebGpuBackend, type GeneratedModule } from './webgpu.js';
@@ -49,10 +50,9 @@ export function countOption(name: string, value: unknown, min: number): number {
 export async function runProgram(module: GeneratedModule, spec: TrainSpec, rates: LrRates, meta: Omit<ModelMeta, 'vocab'>, options: ProgramOptions = {}): Promise<ProgramResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const run: TrainSpec = { ...spec, steps: options.steps === undefined ? spec.steps : countOption('steps', options.steps, 1), seed: options.seed === undefined ? spec.seed : countOption('seed', options.seed, 0) };
-  const text = await loadDataset(options.data ?? spec.dataset);
-  const vocab = Vocab.fromText(text);
+  const { vocab, tokens } = await loadCorpus(options.data ?? spec.dataset);
   if (vocab.size !== spec.vocab) throw new DataError(`this build is for a vocabulary of ${spec.vocab} characters but the data has ${vocab.size}: build again with this data`);
-  const split = splitTokens(vocab.encode(text), run.valFraction, run.window);
+  const split = splitTokens(tokens, run.valFraction, run.window);
   const t0 = performance.now();
   const backend = await WebGpuBackend.open(module, { seed: run.seed });
   // Compiling the pipelines belongs to the time to the first step.

@@ -6,6 +6,7 @@
  */
 import type { Feeds, TrainBackend, TrainSpec } from './backend.js';
 import type { Rng } from './random.js';
+import type { TokenArray } from './data.js';
 
 /** Where element (row, position, token) of `forward`'s logits lies: row-major strides per role. */
 export interface LogitsLayout {
@@ -83,7 +84,7 @@ export function pickToken(logp: Float64Array, options: SampleOptions, rng: Rng):
 export async function generate(
   backend: TrainBackend,
   spec: TrainSpec,
-  contexts: readonly Int32Array[],
+  contexts: readonly ArrayLike<number>[],
   count: number,
   options: SampleOptions & { rng: Rng; onToken?: (row: number, token: number) => void },
 ): Promise<Int32Array[]> {
@@ -125,7 +126,7 @@ export interface WindowScore {
  * and is scored on the target slice (the train section's `tokens` and `targets`). Batches are
  * filled with copies of the last window where `starts` runs out; those rows are not scored.
  */
-export async function scoreWindows(backend: TrainBackend, spec: TrainSpec, tokens: Int32Array, starts: readonly number[]): Promise<WindowScore[]> {
+export async function scoreWindows(backend: TrainBackend, spec: TrainSpec, tokens: TokenArray, starts: readonly number[]): Promise<WindowScore[]> {
   const layout = logitsLayout(spec);
   const inSlice = spec.slices.find((s) => s.name === spec.input)!;
   const target = spec.slices.find((s) => s.name === spec.target);
@@ -182,7 +183,7 @@ export function fixedStarts(length: number, window: number, count: number): numb
 export async function validationSamples(
   backend: TrainBackend,
   spec: TrainSpec,
-  val: Int32Array,
+  val: TokenArray,
   decode: (tokens: ArrayLike<number>) => string,
   options: { count: number; length: number; rng: Rng },
 ): Promise<Sample[]> {

@@ -40,7 +40,7 @@ Commands:
 
 Options:
   --format FMT        diagnostics as human text (default), json, or github (Actions annotations)
-  --set NAME=VALUE    override a dim or train setting (repeatable), e.g. --set embed=32
+  --set NAME=VALUE    override a dim the file gives a number, or a train setting (repeatable), e.g. --set embed=32
   --vocab N           bind data.vocab (otherwise a placeholder size is used for checking)
   --data FILE         use this text file instead of the dataset the model names
   --gemm VARIANT      GEMM kernels for CPU adapters (register) or GPUs (tiled); default: by adapter
@@ -134,7 +134,7 @@ function runCheck(args: ParsedArgs, io: Io): number {
   for (const file of files(args)) {
     const r = compileFile(file, options);
     if (r.source) sources.push(r.source);
-    all.push(...r.diagnostics);
+    for (const d of r.diagnostics) all.push(d); // no spread: a file may have tens of thousands
     if (format === 'human') {
       const status = hasErrors(r.diagnostics) ? 'failed' : 'ok';
       const s = summary(r.diagnostics);

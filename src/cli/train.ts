@@ -14,6 +14,7 @@ import { findAdapter, openBackend, type Adapter, type BackendKind } from '../tra
 import { checkpointMismatch, tensorsOf } from '../train/resume.js';
 import { firstNonFinite } from '../train/diagnose.js';
 import { CpuBackend } from '../train/cpu.js';
+import { checkCpuMemory } from '../train/memory.js';
 import { GpuDeviceError, WebGpuUnavailableError } from '../../runtime/device.js';
 import { CheckpointError, readCheckpoint, type Checkpoint } from '../../runtime/checkpoint.js';
 import { cacheDir, WindowSampler } from '../../runtime/data.js';
@@ -21,7 +22,7 @@ import { feedsOf, NonFiniteLossError, stepScalars, trainLoop, type LoopResult } 
 import { formatDuration, formatSamples } from '../../runtime/format.js';
 import { isRunDir, readRunConfig, resolveCheckpoint, RunDir, RunDirError, runDirName } from '../../runtime/run.js';
 import type { TrainBackend } from '../../runtime/backend.js';
-import { flag, intFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { flag, intFlag, numberFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { defaultIo, files, formatOf, report, type Io } from './common.js';
 import { plainProgress, terminalProgress, type Progress } from './progress.js';
 import { describeRun, paramTable } from './summary.js';
@@ -58,10 +59,11 @@ export const OVERFIT_TARGET = 0.05;
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), after its checkpoint is saved. */
 export const EXIT_INTERRUPTED = 130;
 
+/** `--set` plus the shorthands `--steps N`, `--batch N`, `--seed N`, validated as `--set` is. */
 function trainOverrides(args: ParsedArgs): Map<string, number> {
   const sets = overrides(args);
   for (const name of ['steps', 'batch', 'seed'] as const) {
-    const v = args.flags.has(name) ? intFlag(args, name, name === 'seed' ? 0 : 1) : undefined;
+    const v = numberFlag(args, name);
     if (v !== undefined) sets.set(name, v);
   }
   return sets;
@@ -284,6 +286,14 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
       if (c.requested === 'webgpu') throw new WebGpuUnavailableError();
       io.err(`mdlc: no WebGPU adapter; training on the cpu backend (the reference interpreter). ${WebGpuUnavailableError.remedy}`);
       kind = 'cpu';
+    }
+  }
+  if (kind === 'cpu') {
+    // The interpreter's memory is known before it allocates anything: refuse what cannot fit.
+    const tooLarge = checkCpuMemory(s.step, s.source.path);
+    if (tooLarge) {
+      report([tooLarge], [s.source], c.format, io);
+      return 1;
     }
   }
   const adapterName = adapter ? adapter.ctx.description : 'the reference interpreter (f32)';

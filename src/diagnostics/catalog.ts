@@ -16,6 +16,7 @@ export const CATALOG = {
   E0102: { severity: 'error', title: 'missing token' },
   E0103: { severity: 'error', title: 'unterminated string' },
   E0104: { severity: 'error', title: 'invalid number' },
+  E0105: { severity: 'error', title: 'expression nested too deeply or too long' },
 
   E0201: { severity: 'error', title: 'unknown name' },
   E0202: { severity: 'error', title: 'duplicate definition' },
@@ -27,6 +28,7 @@ export const CATALOG = {
   E0208: { severity: 'error', title: 'missing model part' },
   E0209: { severity: 'error', title: 'recursive block' },
   E0210: { severity: 'error', title: 'invalid initializer' },
+  E0211: { severity: 'error', title: 'size beyond what mdlc can compile' },
 
   E0301: { severity: 'error', title: 'axis sizes disagree' },
   E0302: { severity: 'error', title: 'contraction axis missing from an operand' },
@@ -64,6 +66,7 @@ export const CATALOG = {
   E0901: { severity: 'error', title: 'buffer exceeds the device binding limit' },
   E0902: { severity: 'error', title: 'dispatch exceeds the device limit' },
   E0903: { severity: 'error', title: 'workgroup exceeds the device limit' },
+  E0904: { severity: 'error', title: 'training step exceeds the memory of the cpu backend' },
 
   E1001: { severity: 'error', title: 'unknown train setting' },
   E1002: { severity: 'error', title: 'invalid train setting' },

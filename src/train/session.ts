@@ -8,7 +8,8 @@ import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/inde
 import { compileSource, type CompileResult } from '../driver/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, lrRatesOf, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
-import { DataError, loadDataset, splitTokens, Vocab, type Split } from '../../runtime/data.js';
+import { DataError, splitTokens, Vocab, type Split } from '../../runtime/data.js';
+import { loadCorpus } from '../../runtime/corpus.js';
 import { feedsOf, stepScalars as scalarsOf } from '../../runtime/loop.js';
 import type { LrRates, StepScalars, TrainSpec } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
@@ -90,12 +91,12 @@ export async function openSession(source: SourceFile, options: SessionOptions = 
   if (!first.ok || !first.model) return { ok: false, diagnostics: first.diagnostics, compile: first };
   const dataSpec = first.model.train.data;
   if (!dataSpec) throw new DataError(`${source.path}: the train section names no data (add \`data = text("FILE", window: seq + 1)\`)`);
-  const text = await loadDataset(options.dataPath ?? dataSpec.name);
-  const vocab = Vocab.fromText(text);
+  // Streamed into a typed array of token ids (about a byte per character), never one string.
+  const { vocab, tokens } = await loadCorpus(options.dataPath ?? dataSpec.name);
   const compiled = compileForTraining(source, { overrides, vocab: vocab.size, overfit: options.overfit });
   if (!compiled.ok) return compiled;
   const { model, step, spec, rates } = compiled;
-  const split = splitTokens(vocab.encode(text), model.train.valFraction, spec.window);
+  const split = splitTokens(tokens, model.train.valFraction, spec.window);
   const meta = modelMeta(source, overrides, model, vocab);
   return { ok: true, session: { source, model, step, spec, rates, vocab, split, window: spec.window, batch: spec.batch, meta, diagnostics: compiled.diagnostics }, diagnostics: compiled.diagnostics };
 }

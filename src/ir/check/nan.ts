@@ -170,11 +170,18 @@ function renamedBack(nodes: readonly IRNode[], n: IRNode, pos: Map<number, numbe
   return p;
 }
 
-/** Value of a mask expression built from positions and constants at one position; undefined if data-dependent. */
-function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>): number | undefined {
+/** The deepest mask expression followed (positions evaluated are bounded by EVAL_BUDGET). */
+const MASK_DEPTH = 256;
+
+/**
+ * Value of a mask expression built from positions and constants at one position; undefined if
+ * data-dependent, or deeper than MASK_DEPTH (a chain of statements can make it any depth).
+ */
+function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>, depth = 0): number | undefined {
+  if (depth > MASK_DEPTH) return undefined;
   const n = nodes[id];
   const a = n.attrs;
-  const ev = (i: number) => evalMask(nodes, n.inputs[i], pos);
+  const ev = (i: number) => evalMask(nodes, n.inputs[i], pos, depth + 1);
   switch (a.op) {
     case 'const':
       return a.value;
@@ -185,7 +192,7 @@ function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>
     case 'expand':
       return ev(0);
     case 'rename':
-      return evalMask(nodes, n.inputs[0], renamedBack(nodes, n, pos));
+      return evalMask(nodes, n.inputs[0], renamedBack(nodes, n, pos), depth + 1);
     case 'unary':
       return a.fn === 'neg' ? mapU(ev(0), (x) => -x) : a.fn === 'abs' ? mapU(ev(0), Math.abs) : a.fn === 'square' ? mapU(ev(0), (x) => x * x) : undefined;
     case 'binary': {

@@ -10,6 +10,7 @@ import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type Compare
 import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
 import { evalConstExpr, suggest } from './dims.js';
+import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -59,6 +60,10 @@ export interface ElabContext {
   aliasRoot: ReadonlyMap<number, number>;
   /** Block results: node id → the block's name (for messages about what a call returned). */
   blockResults: Map<number, string>;
+  /** Set once the graph outgrew MAX_GRAPH_NODES (reported): elaboration stops adding to it. */
+  tooLarge?: boolean;
+  /** Spans of the repeats being unrolled, outermost first: where a graph too large is reported. */
+  unrolling?: Span[];
 }
 
 /** Unary builtins by .mdl name. */
@@ -93,6 +98,7 @@ export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'm
 /** Elaborate a body; returns the node of its `return` (undefined if none or on error). */
 export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): { ret?: number; returned: boolean } {
   for (const stmt of body) {
+    if (graphTooLarge(cx, stmt.span)) return { returned: false };
     switch (stmt.kind) {
       case 'ParamDecl':
         declareParam(cx, scope, stmt);
@@ -123,7 +129,9 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
           break;
         }
         const name = stmt.name?.name ?? 'repeat';
+        (cx.unrolling ??= []).push(stmt.count.span);
         for (let i = 0; i < count; i++) {
+          if (graphTooLarge(cx, stmt.span)) break;
           // Parameters of each repetition get their own names: blocks.0.…, blocks.1.…
           const saved = { prefix: scope.prefix };
           const inner = new Scope(`${saved.prefix}${name}.${i}.`);
@@ -134,9 +142,12 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
           for (const [k, v] of inner.values) scope.values.set(k, v);
           if (r.returned) {
             cx.diags.push(diagnostic('E0101', '`return` inside `repeat` is not allowed', stmt.span, { help: 'assign the value and return it after the loop' }));
+            cx.unrolling.pop();
             return r;
           }
         }
+        cx.unrolling.pop();
+        if (cx.tooLarge) return { returned: false };
         break;
       }
       case 'ReturnStmt': {
@@ -163,6 +174,20 @@ function grewByBroadcast(cx: ElabContext, name: string, prev: number, id: number
   if (!g) return undefined;
   cx.diags.push(growthDiagnostic(cx.b, name, before, g, grown, cx.blockResults));
   return maskBrings(cx.b, g, grown) ? 'mask' : 'arithmetic';
+}
+
+/**
+ * True once the graph has more than MAX_GRAPH_NODES nodes, reported once at the statement
+ * that was about to add more: a repeat count or a --set that unrolls the model too far.
+ */
+function graphTooLarge(cx: ElabContext, span: Span): boolean {
+  if (cx.tooLarge) return true;
+  if (cx.b.graph.nodes.length <= MAX_GRAPH_NODES) return false;
+  cx.diags.push(diagnostic('E0211', `the model unrolls to more than ${formatCount(MAX_GRAPH_NODES)} operations here`, cx.unrolling?.[0] ?? span, {
+    help: 'repeat fewer times (fewer layers), or call fewer blocks; mdlc compiles graphs of at most that many operations',
+  }));
+  cx.tooLarge = true;
+  return true;
 }
 
 // Keyed by name alone: a repeat's iterations and blocks see the same failed name.
@@ -194,7 +219,7 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
       case 'DimRef': {
         const d = cx.dims.get(x.name.name);
         if (!d) {
-          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, [...cx.dims.keys()], 'declare it with `dim`') }));
+          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, cx.dims.keys(), 'declare it with `dim`') }));
           return undefined;
         }
         return d.value;
@@ -216,6 +241,10 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
     cx.diags.push(diagnostic('E0205', `a repeat count must be a non-negative integer, found ${n}`, e.span));
     return undefined;
   }
+  if (n > MAX_REPEAT) {
+    cx.diags.push(diagnostic('E0211', `a repeat count of ${formatCount(n)} is more than mdlc unrolls, ${formatCount(MAX_REPEAT)}`, e.span, { help: 'use fewer repetitions (fewer layers)' }));
+    return undefined;
+  }
   return n;
 }
 
@@ -223,7 +252,7 @@ export function resolveAxis(cx: ElabContext, id: Ident): Axis | undefined {
   const a = cx.axes.get(id.name);
   if (!a && !cx.failedAxes.has(id.name)) {
     cx.diags.push(diagnostic('E0310', `\`${id.name}\` is not an axis`, id.span, {
-      help: suggest(id.name, [...cx.axes.keys()], `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
+      help: suggest(id.name, cx.axes.keys(), `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
     }));
   }
   return a;
@@ -457,9 +486,14 @@ function elabName(cx: ElabContext, scope: Scope, id: Ident, positions: boolean):
     cx.diags.push(diagnostic('E0203', `\`${n}\` is a ${cx.blocks.has(n) ? 'block' : 'function'}; call it with arguments`, id.span, { help: `write \`${n}(...)\`` }));
     return undefined;
   }
-  const candidates = [...scope.values.keys(), ...scope.params.keys(), ...cx.globals.keys(), ...cx.axes.keys()];
+  // Iterated lazily (no copies): a file may have thousands of unknown names among thousands of values.
+  const candidates = chain(scope.values.keys(), scope.params.keys(), cx.globals.keys(), cx.axes.keys());
   cx.diags.push(diagnostic('E0201', `unknown name \`${n}\``, id.span, { help: suggest(n, candidates, `assign it first (\`${n} = ...\`) or declare it as a param or dim`) }));
   return undefined;
+}
+
+function* chain<T>(...iterables: Iterable<T>[]): Iterable<T> {
+  for (const it of iterables) yield* it;
 }
 
 /** Axes named by `over:` (a name or a tuple of names). */
@@ -647,7 +681,7 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       return add(cx, { op: 'cross_entropy', axis: axes[0] }, [logits, targets], call.span, call.args);
     }
   }
-  const candidates = [...cx.blocks.keys(), ...BUILTINS];
+  const candidates = chain(cx.blocks.keys(), BUILTINS);
   markUsed(scope, call, cx);
   cx.diags.push(diagnostic('E0207', `unknown function or block \`${f}\``, call.callee.span, { help: suggest(f, candidates, 'declare it with `block ' + f + '(...) { ... }`') }));
   return undefined;
@@ -680,6 +714,13 @@ function inlineBlockBody(cx: ElabContext, scope: Scope, block: BlockDecl, call: 
     cx.diags.push(diagnostic('E0209', `block \`${f}\` calls itself`, call.span, { help: 'blocks are inlined; use `repeat N { ... }` for repetition' }));
     markUsed(scope, call, cx);
     return 'skipped';
+  }
+  if (cx.stack.length >= MAX_BLOCK_DEPTH) {
+    cx.diags.push(diagnostic('E0211', `blocks call blocks more than ${MAX_BLOCK_DEPTH} deep here (\`${cx.stack.slice(0, 3).join('` → `')}\` → … → \`${f}\`)`, call.span, {
+      help: 'blocks are inlined; call fewer blocks inside one another',
+    }));
+    markUsed(scope, call, cx);
+    return undefined;
   }
   if (call.named.length > 0) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes only positional arguments`, call.named[0].span));
@@ -735,6 +776,7 @@ function inlineBlockBody(cx: ElabContext, scope: Scope, block: BlockDecl, call: 
   cx.stack.push(f);
   const r = elabBody(cx, inner, block.body);
   cx.stack.pop();
+  if (cx.tooLarge) return undefined; // stopped part-way (reported)
   if (!r.returned) {
     cx.diags.push(diagnostic('E0208', `block \`${f}\` has no \`return\``, block.name.span, { help: 'end the block with `return EXPR`' }));
     return undefined;

@@ -45,17 +45,7 @@ export function interpret(graph: Graph, feeds: Feeds, options: InterpretOptions)
     if (!Number.isInteger(id) || id < 0 || id >= nodes.length) throw new Error(`interpret: no node ${id} in the graph (it has ${nodes.length} nodes)`);
   }
 
-  // Which nodes are needed, and the last node that reads each one.
-  const needed = new Uint8Array(nodes.length);
-  const lastUse = new Int32Array(nodes.length).fill(-1);
-  for (const id of wanted) needed[id] = 1;
-  for (let id = nodes.length - 1; id >= 0; id--) {
-    if (!needed[id]) continue;
-    for (const i of nodes[id].inputs) {
-      needed[i] = 1;
-      if (lastUse[i] < id) lastUse[i] = id;
-    }
-  }
+  const { needed, lastUse } = liveness(graph, wanted);
   const keep = new Set(wanted);
 
   const values: (Tensor | undefined)[] = new Array(nodes.length);
@@ -85,6 +75,25 @@ export function interpret(graph: Graph, feeds: Feeds, options: InterpretOptions)
   const result = new Map<number, Tensor>();
   for (const id of wanted) result.set(id, values[id]!);
   return result;
+}
+
+/**
+ * Which nodes computing `wanted` needs (1 in `needed`), and the last node that reads each
+ * one (`lastUse`, -1 for none): the interpreter frees a value after its last use.
+ */
+export function liveness(graph: Graph, wanted: readonly number[]): { needed: Uint8Array; lastUse: Int32Array } {
+  const nodes = graph.nodes;
+  const needed = new Uint8Array(nodes.length);
+  const lastUse = new Int32Array(nodes.length).fill(-1);
+  for (const id of wanted) needed[id] = 1;
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    if (!needed[id]) continue;
+    for (const i of nodes[id].inputs) {
+      needed[i] = 1;
+      if (lastUse[i] < id) lastUse[i] = id;
+    }
+  }
+  return { needed, lastUse };
 }
 
 /** Checks a fed tensor against a leaf's declared type and brings it to the declared layout. */
