@@ -14,6 +14,7 @@ Usage:
   mdlc build FILE     [--data FILE] [--out DIR] [--emit ir] [--gemm register|tiled] [--set NAME=VALUE]...
   mdlc train FILE     [--backend webgpu|cpu] [--data FILE] [--steps N] [--batch N] [--seed N]
                       [--set NAME=VALUE]... [--overfit] [--out DIR]
+  mdlc export FILE    --target pytorch [--data FILE] [--out DIR] [--set NAME=VALUE]...
   mdlc --help | --version
 
 Commands:
@@ -22,6 +23,8 @@ Commands:
           (--emit ir prints the typed IR instead)
   train   train a model (WebGPU where an adapter exists, else the cpu interpreter): prints the
           training loss, and the validation loss every eval_every steps
+  export  write the model as PyTorch code that trains without mdlc (model.py, train.py, model.mdl)
+          into export/<model>-pytorch/; train.py runs alone or under torchrun
 
 Options:
   --format FMT        diagnostics as human text (default), json, or github (Actions annotations)
@@ -34,6 +37,8 @@ Options:
   --out DIR           write the trained parameters (safetensors) and vocabulary there
 
 Exit codes: 0 ok, 1 errors in a model, 2 usage error.`;
+
+const VERSION = '0.1.0';
 
 const COMMON: Record<string, FlagSpec> = {
   format: { value: true },
@@ -53,7 +58,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         io.out(HELP);
         return command === undefined ? 2 : 0;
       case '--version':
-        io.out('mdlc 0.1.0');
+        io.out(`mdlc ${VERSION}`);
         return 0;
       case 'check':
         return runCheck(parseArgs(rest, COMMON), io);
@@ -67,8 +72,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         const { TRAIN_FLAGS, runTrain } = await import('./train.js');
         return await runTrain(parseArgs(rest, { ...COMMON, ...TRAIN_FLAGS }), io);
       }
+      case 'export': {
+        const { EXPORT_FLAGS, runExport } = await import('./export.js');
+        return await runExport(parseArgs(rest, { ...COMMON, ...EXPORT_FLAGS }), io, VERSION);
+      }
       default:
-        throw new UsageError(`unknown command '${command}' (commands: check, build, train)`);
+        throw new UsageError(`unknown command '${command}' (commands: check, build, train, export)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
