@@ -15,7 +15,7 @@ import { emitModelPy, ExportError } from './model-py.js';
 import { emitTrainPy } from './train-py.js';
 
 export { ExportError, emitModelPy, type ModelPy } from './model-py.js';
-export { emitTrainPy, lossIsBatchMean, pyLiteral, pyRate } from './train-py.js';
+export { emitTrainPy, rowsIndependent, pyLiteral, pyRate } from './train-py.js';
 
 export interface ExportOptions {
   source: SourceFile;

@@ -453,9 +453,12 @@ function functionText(cx: Context, m: ModuleInstance, f: FunctionSpec, buffers: 
     env.set(v, { expr: atom(name), literal: false, variable: name });
   };
 
-  for (const a of f.args) bind(a.node, a.name);
+  // An argument passed twice (`mix(x, x)`) is one value in the IR: the body reads it by its first name.
+  const firstName = new Map<number, string>();
+  for (const a of f.args) if (!firstName.has(a.node)) firstName.set(a.node, a.name);
+  for (const [node, name] of firstName) bind(node, name);
   const lines: string[] = [];
-  const argNote = f.args.map((a) => `${a.name}: ${describe(g.nodes[a.node].type)}`).join(', ');
+  const argNote = f.args.map((a) => `${a.name}: ${firstName.get(a.node) === a.name ? describe(g.nodes[a.node].type) : `the same value as ${firstName.get(a.node)} in this call`}`).join(', ');
   lines.push(`    def ${f.name}(self${f.args.map((a) => `, ${a.name}`).join('')}):`);
   if (f.doc) lines.push(`        """${f.doc}"""`);
   else if (argNote) lines.push(`        # ${argNote}`);

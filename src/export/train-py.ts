@@ -37,17 +37,30 @@ export function pyRate(js: string): string {
   return js.replace(/Math\.(sqrt|exp|log)/g, 'math.$1').replace(/\bInfinity\b/g, 'math.inf').replace(/\bNaN\b/g, 'math.nan');
 }
 
-/** Whether the loss is a mean over the batch rows, so that N processes may average their losses' gradients. */
-export function lossIsBatchMean(model: ElaboratedModel): boolean {
-  if (model.loss === undefined) return false;
-  const n = model.graph.nodes[model.loss];
+/**
+ * Whether each batch row's loss depends on that row alone and the loss is their mean: then N
+ * processes may each take a share of the rows and average their gradients (DDP) and train
+ * what one process trains. Nothing before the loss may sum, contract or normalise over `batch`.
+ */
+export function rowsIndependent(model: ElaboratedModel): boolean {
   const batch = model.axes.get('batch');
-  if (!batch) return false;
-  const input = model.graph.nodes[n.inputs[0]];
-  const hasBatch = input?.type.axes.some((a) => a.id === batch.id);
-  if (n.attrs.op === 'cross_entropy') return !!hasBatch;
-  if (n.attrs.op === 'reduce' && n.attrs.fn === 'mean') return !!hasBatch && n.attrs.axes.some((a) => a.id === batch.id);
-  return false;
+  if (!batch || model.loss === undefined) return false;
+  const g = model.graph;
+  const has = (axes: readonly { id: number }[]) => axes.some((a) => a.id === batch.id);
+  const loss = g.nodes[model.loss];
+  const meanOverRows = loss.attrs.op === 'cross_entropy' || (loss.attrs.op === 'reduce' && loss.attrs.fn === 'mean' && has(loss.attrs.axes));
+  if (!meanOverRows || !has(g.nodes[loss.inputs[0]].type.axes)) return false;
+  const seen = new Set<number>();
+  const stack = [...loss.inputs];
+  while (stack.length) {
+    const n = g.nodes[stack.pop()!];
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    const a = n.attrs;
+    if ((a.op === 'reduce' && has(a.axes)) || (a.op === 'contract' && has(a.over)) || (a.op === 'softmax' && a.axis.id === batch.id) || a.op === 'cross_entropy') return false;
+    stack.push(...n.inputs);
+  }
+  return true;
 }
 
 export function emitTrainPy(template: string, model: ElaboratedModel, step: TrainStep, o: TrainPyOptions): string {
@@ -65,7 +78,7 @@ export function emitTrainPy(template: string, model: ElaboratedModel, step: Trai
     ['slices', Object.fromEntries(cfg.slices.map((s) => [s.name, { tuple: [s.start, s.end] }])), cfg.slices.map((s) => quote(s.span.line)).join('; ')],
     ['forward_inputs', o.forwardInputs],
     ['loss_inputs', o.lossInputs],
-    ['loss_is_batch_mean', lossIsBatchMean(model)],
+    ['rows_independent', rowsIndependent(model), "each row's loss depends on that row alone (so processes can split the batch)"],
     ['batch', batch],
     ['val_fraction', cfg.valFraction],
     ['steps', cfg.steps],

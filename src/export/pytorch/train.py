@@ -460,8 +460,8 @@ def train(args, world, rank, device):
     batch, window, seed = RECIPE["batch"], RECIPE["window"], RECIPE["seed"]
     if batch % world:
         raise TrainError(f"the batch of {batch} rows does not split evenly over {world} processes")
-    if world > 1 and not RECIPE["loss_is_batch_mean"]:
-        raise TrainError("the loss is not a mean over the batch, so averaging the processes' gradients would change it")
+    if world > 1 and not RECIPE["rows_independent"]:
+        raise TrainError("the model mixes the rows of a batch (or its loss is not their mean), so processes cannot split the batch")
     rows = slice(rank * batch // world, (rank + 1) * batch // world)
     log = (lambda *a: None) if rank != 0 or args.quiet else print
 
