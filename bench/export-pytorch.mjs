@@ -69,7 +69,7 @@ function trainPy(e, name, procs, args = []) {
   const runDir = join(e.dir, `run-${name}`);
   const script = [join(e.dir, 'train.py'), '--data', data, '--run-dir', runDir, '--quiet', ...args];
   const argv = procs > 1 ? ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(procs), '--redirects', '1', '--tee', '1', ...script] : script;
-  const env = { ...process.env, OMP_NUM_THREADS: String(Math.max(1, Math.floor(2 / procs))) };
+  const env = { ...process.env, OMP_NUM_THREADS: '1' };
   const r = spawnSync(python, argv, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`train.py failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
@@ -100,9 +100,11 @@ for (const [i, c] of cases.entries()) {
   console.log(`${c.label}: ${steps} steps, loss ${row.first.toFixed(3)} → ${row.last.toFixed(3)}; largest relative difference float32 ${fmt(row.f32)}, float64 ${fmt(row.f64)}, recipe alone ${fmt(row.recipe)}`);
   if (c.file === 'transformer.mdl') {
     const two = trainPy(e, 'two', 2);
-    const d = { label: c.label, steps, diff: maxRel(two.losses, recipe.losses), one: recipe.tokensPerS, two: two.tokensPerS };
+    const one64 = trainPy(e, 'one64', 1, ['--dtype', 'float64']);
+    const two64 = trainPy(e, 'two64', 2, ['--dtype', 'float64']);
+    const d = { label: c.label, steps, diff: maxRel(two.losses, recipe.losses), diff64: maxRel(two64.losses, one64.losses), one: recipe.tokensPerS, two: two.tokensPerS };
     ddp.push(d);
-    console.log(`  torchrun 2 processes vs 1: largest relative difference ${fmt(d.diff)}; ${d.one.toFixed(0)} vs ${d.two.toFixed(0)} tokens/s`);
+    console.log(`  torchrun 2 processes vs 1: largest relative difference ${fmt(d.diff)} (float64 ${fmt(d.diff64)}); ${d.one.toFixed(0)} vs ${d.two.toFixed(0)} tokens/s`);
   }
 }
 rmSync(tmp, { recursive: true, force: true });
@@ -118,10 +120,10 @@ Each row exports \`models/<model>\` at the sizes given (\`mdlc export --target p
 |---|---|---|---|---|---|
 ${parity.map((r) => `| ${r.label} | ${r.steps} | ${r.first.toFixed(3)} → ${r.last.toFixed(3)} | ${fmt(r.f32)} | ${fmt(r.f64)} | ${fmt(r.recipe)} |`).join('\n')}
 
-\`torchrun --standalone --nproc_per_node 2\` (DistributedDataParallel over gloo; each process takes half the rows of every global batch) against one process, float32: largest relative difference of the per-step losses, and training throughput (median of the steps after the first; one thread per process with 2 processes, 2 threads with 1).
+\`torchrun --standalone --nproc_per_node 2\` (DistributedDataParallel over gloo; each process takes half the rows of every global batch) against one process: largest relative difference of the per-step losses in float32 and in float64, and float32 training throughput (median of the steps after the first; one thread per process, OpenBLAS).
 
-| model and size | steps | 2 processes vs 1 | tokens/s, 1 process | tokens/s, 2 processes |
-|---|---|---|---|---|
-${ddp.map((d) => `| ${d.label} | ${d.steps} | ${fmt(d.diff)} | ${d.one.toFixed(0)} | ${d.two.toFixed(0)} |`).join('\n')}
+| model and size | steps | 2 processes vs 1, float32 | float64 | tokens/s, 1 process | tokens/s, 2 processes |
+|---|---|---|---|---|---|
+${ddp.map((d) => `| ${d.label} | ${d.steps} | ${fmt(d.diff)} | ${fmt(d.diff64)} | ${d.one.toFixed(0)} | ${d.two.toFixed(0)} |`).join('\n')}
 `,
 );
