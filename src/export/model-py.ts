@@ -5,6 +5,7 @@
  * statement is preceded by the .mdl line it computes.
  */
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
+import { reach } from '../ir/graph.js';
 import type { Axis, Graph, Init, IRNode, ParamInfo } from '../ir/types.js';
 import { atom, axisList, className, einsumLetters, opExpr, pyIdent, pyNumber, type Operand, type PyExpr } from './python.js';
 import { itemsOf, moduleTree, readersOf, type Item, type ModuleInstance, type RepeatLoop } from './structure.js';
@@ -80,8 +81,8 @@ export function emitModelPy(model: ElaboratedModel, options: ModelPyOptions): Mo
   // The model class: forward (the inputs to the forward output) and loss.
   const logits = model.logits;
   const loss = model.loss;
-  const forwardNeeds = ancestors(graph, [logits]);
-  const lossNeeds = loss === undefined ? new Set<number>() : ancestors(graph, [loss]);
+  const forwardNeeds = reach(graph, [logits]);
+  const lossNeeds = loss === undefined ? new Set<number>() : reach(graph, [loss]);
   const inputsIn = (needs: Set<number>) => graph.inputs.filter((i) => needs.has(i.node));
   const forwardInputs = inputsIn(forwardNeeds);
   const lossInputs = inputsIn(lossNeeds).filter((i) => !forwardNeeds.has(i.node));
@@ -107,18 +108,6 @@ export function emitModelPy(model: ElaboratedModel, options: ModelPyOptions): Mo
 
 function describe(t: { dtype: string; axes: readonly Axis[]; indexOf?: Axis }): string {
   return t.dtype === 'i32' && t.indexOf ? `(positions of ${t.indexOf.name}) ${axisList(t.axes)}` : axisList(t.axes);
-}
-
-function ancestors(graph: Graph, roots: number[]): Set<number> {
-  const seen = new Set<number>();
-  const stack = [...roots];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    stack.push(...graph.nodes[id].inputs);
-  }
-  return seen;
 }
 
 /** VOCAB, SEQ, ...: the upper-cased axis names, made unique. */

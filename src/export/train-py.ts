@@ -7,6 +7,7 @@
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
 import { matchPattern as matches } from '../ir/elaborate/patterns.js';
+import { reach } from '../ir/graph.js';
 import { DATASETS } from '../../runtime/data.js';
 import { pyNumber } from './python.js';
 
@@ -50,15 +51,9 @@ export function rowsIndependent(model: ElaboratedModel): boolean {
   const loss = g.nodes[model.loss];
   const meanOverRows = loss.attrs.op === 'cross_entropy' || (loss.attrs.op === 'reduce' && loss.attrs.fn === 'mean' && has(loss.attrs.axes));
   if (!meanOverRows || !has(g.nodes[loss.inputs[0]].type.axes)) return false;
-  const seen = new Set<number>();
-  const stack = [...loss.inputs];
-  while (stack.length) {
-    const n = g.nodes[stack.pop()!];
-    if (seen.has(n.id)) continue;
-    seen.add(n.id);
-    const a = n.attrs;
+  for (const id of reach(g, loss.inputs)) {
+    const a = g.nodes[id].attrs;
     if ((a.op === 'reduce' && has(a.axes)) || (a.op === 'contract' && has(a.over)) || (a.op === 'softmax' && a.axis.id === batch.id) || a.op === 'cross_entropy') return false;
-    stack.push(...n.inputs);
   }
   return true;
 }

@@ -198,6 +198,7 @@ describe.runIf(python)('exported PyTorch against the interpreter', () => {
       [['--init-from', wrongShape], /`wte` has shape \[\d+, 8\], the model's is \[\d+, 16\]/],
       [['--resume', join(tmp, 'bad')], 'is neither a checkpoint folder'],
       [['--data', otherText], 'export again with this text'],
+      [['--data', join(tmp, 'bad', 'missing.txt')], `cannot read data file ${join(tmp, 'bad', 'missing.txt')} (No such file or directory); pass the text with --data FILE`],
     ] as const) {
       const r = runPython(python!, [join(e.dir, 'train.py'), '--data', e.data, '--run-dir', join(tmp, 'bad', 'run'), ...args]);
       expect(r.status, r.stderr).toBe(1);

@@ -133,12 +133,16 @@ def default_data_path():
     return os.path.join(cache, name + ".txt")
 
 
-def load_text(path):
+def _read(path, what, hint=""):
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
-        raise TrainError(f"cannot read data file {path} ({e.strerror}); pass the text with --data FILE") from None
+        raise TrainError(f"cannot read {what} {path} ({e.strerror}){hint}") from None
+
+
+def load_text(path):
+    data = _read(path, "data file", "; pass the text with --data FILE")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -278,11 +282,7 @@ def save_safetensors(path, tensors, metadata):
 
 def load_safetensors(path):
     """(name → tensor, metadata) of a safetensors file; a corrupt file is a TrainError."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise TrainError(f"cannot read checkpoint {path} ({e.strerror})") from None
+    data = _read(path, "checkpoint")
     if len(data) < 8:
         raise TrainError(f"checkpoint {path} is truncated")
     (n,) = struct.unpack("<Q", data[:8])
