@@ -9,6 +9,9 @@ gets the .mdl's per-parameter learning rates and weight decay, its schedule and 
   python train.py --data input.txt                        # one process (CPU; --device cuda for a GPU)
   torchrun --nproc_per_node 2 train.py --data input.txt   # N processes with DistributedDataParallel
 
+(torch 1.13 on Python 3.11, as Debian bookworm has it: give torchrun `--redirects 1 --tee 1`,
+or it fails with "'NoneType' object has no attribute 'get'", a bug of that pair.)
+
 Under torchrun every process draws the same global batch and trains on its own share of
 its rows (gloo on CPUs, NCCL on GPUs); gradients are averaged, so N processes train the
 same global batch as one. Runs are written as mdlc writes them: runs/<model>-<time>/ holds
@@ -240,43 +243,37 @@ def mdlc_init(model, seed):
             p.copy_(torch.tensor(values, dtype=torch.float64).to(torch.float32).reshape(p.shape))
 
 
-# ---- safetensors: the `safetensors` package when it is installed, else this reader and writer ----
+# ---- safetensors: a reader and writer of the format (the safetensors package is not needed) ----
 # safetensors dtype → (torch dtype, bytes per element, Python array typecode)
 _DTYPES = {"F64": (torch.float64, 8, "d"), "F32": (torch.float32, 4, "f"), "I64": (torch.int64, 8, "q"), "I32": (torch.int32, 4, "i")}
 
 
 def save_safetensors(path, tensors, metadata):
-    """Write tensors (name → tensor) and string metadata atomically (a temporary file, then rename)."""
+    """Write tensors (name → tensor, in name order) and string metadata atomically (a temporary file, then rename)."""
+    if sys.byteorder != "little":
+        raise TrainError("writing safetensors needs a little-endian machine")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    names = sorted(tensors)
+    codes = {v[0]: k for k, v in _DTYPES.items()}
+    header, offset = {"__metadata__": metadata}, 0
+    for name in names:
+        t = tensors[name]
+        if t.dtype not in codes:
+            raise TrainError(f"cannot write {t.dtype} tensor {name}")
+        size = t.numel() * _DTYPES[codes[t.dtype]][1]
+        header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * ((8 - (8 + len(head)) % 8) % 8)  # the data starts 8-byte aligned
     tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        save_file = None
-    if save_file is not None:
-        save_file(tensors, tmp, metadata=metadata)
-    else:
-        if sys.byteorder != "little":
-            raise TrainError("writing safetensors needs a little-endian machine (or the safetensors package)")
-        names = sorted(tensors)
-        codes = {v[0]: k for k, v in _DTYPES.items()}
-        header, offset = {"__metadata__": metadata}, 0
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
         for name in names:
             t = tensors[name]
-            if t.dtype not in codes:
-                raise TrainError(f"cannot write {t.dtype} tensor {name} without the safetensors package")
-            size = t.numel() * _DTYPES[codes[t.dtype]][1]
-            header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + size]}
-            offset += size
-        head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-        head += b" " * ((8 - (8 + len(head)) % 8) % 8)  # the data starts 8-byte aligned
-        with open(tmp, "wb") as f:
-            f.write(struct.pack("<Q", len(head)))
-            f.write(head)
-            for name in names:
-                t = tensors[name]
-                f.write(array.array(_DTYPES[codes[t.dtype]][2], t.flatten().tolist()).tobytes())
-    _fsync(tmp)
+            f.write(array.array(_DTYPES[codes[t.dtype]][2], t.flatten().tolist()).tobytes())
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -293,7 +290,7 @@ def load_safetensors(path):
     except ValueError:
         raise TrainError(f"checkpoint {path} is corrupt (its header is not JSON)") from None
     if sys.byteorder != "little":
-        raise TrainError("reading safetensors needs a little-endian machine (or the safetensors package)")
+        raise TrainError("reading safetensors needs a little-endian machine")
     metadata = header.pop("__metadata__", {}) or {}
     tensors = {}
     for name, e in header.items():
@@ -308,11 +305,6 @@ def load_safetensors(path):
         raw = data[8 + n + start : 8 + n + end]
         tensors[name] = torch.frombuffer(bytearray(raw), dtype=kind[0]).reshape(shape) if size else torch.zeros(shape, dtype=kind[0])
     return tensors, metadata
-
-
-def _fsync(path):
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
 
 
 def _write_atomic(path, text):
@@ -432,7 +424,7 @@ def parse_args(argv):
     p.add_argument("--resume", help="continue from a checkpoint folder, or a run folder's latest checkpoint")
     p.add_argument("--init-from", help="start from the weights of a model.safetensors (step 0, fresh optimizer)")
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: eval_every; one at the end)")
-    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (metrics.jsonl has every step)")
     return p.parse_args(argv)
 
 
