@@ -1,7 +1,8 @@
 // PyTorch for tests of the PyTorch export, run as a child process.
 //
-// torchPython() finds a Python that imports torch: $MDLC_PYTHON, else /usr/bin/python3 (where
-// Debian's python3-torch installs; scripts/install-torch.sh), else python3 on PATH. Without one:
+// torchPython() finds a Python that imports torch: $MDLC_PYTHON when set (only it), else
+// /usr/bin/python3 (where Debian's python3-torch installs; scripts/install-torch.sh), else
+// python3 on PATH. Without one:
 //   * MDLC_REQUIRE_TORCH=1 (CI): it throws, so the test file FAILS;
 //   * otherwise it returns undefined (logging why once), and tests skip themselves with
 //     `describe.runIf(python)`.
@@ -17,12 +18,17 @@ export function torchRequired(): boolean {
 
 export function torchPython(): string | undefined {
   if (found !== null) return found;
-  const candidates = [process.env.MDLC_PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => !!c && (c === 'python3' || existsSync(c)));
+  const chosen = process.env.MDLC_PYTHON;
+  const candidates = chosen ? [chosen] : ['/usr/bin/python3', 'python3'].filter((c) => c === 'python3' || existsSync(c));
   const tried: string[] = [];
   for (const py of candidates) {
     const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.error) {
+      tried.push(`${py}: ${r.error.message}`);
+      continue;
+    }
     if (r.status === 0) return (found = py);
-    tried.push(`${py}: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}`);
+    tried.push(`${py}: ${r.stderr.trim().split('\n').at(-1) || `exit code ${r.status}`}`);
   }
   const why = `no Python with torch (${tried.join('; ') || 'no python3'}); run scripts/install-torch.sh`;
   if (torchRequired()) throw new Error(`${why} (MDLC_REQUIRE_TORCH is set)`);
@@ -55,7 +61,3 @@ export function runPythonOk(python: string, args: readonly string[], options: Pa
   return r;
 }
 
-/** torchrun for `python`: the console script next to it, or `python -m torch.distributed.run`. */
-export function torchrunCommand(python: string): string[] {
-  return [python, '-m', 'torch.distributed.run'];
-}
