@@ -169,6 +169,9 @@ describe.runIf(python)('exported PyTorch against the interpreter', () => {
     expect(at25.batchesDrawn).toBe(25);
     const continued = trainOnInterpreter(e.session, at25, STEPS, 'f32');
     expect(maxRelDiff(continued.losses, py.losses.slice(25))).toBeLessThan(1e-4);
+    // And train.py continues its own run where it left off: the same steps to the last bit but for summation order.
+    const again = readMetrics(trainPy(e, 'again', ['--resume', join(runDir, 'checkpoints', 'step-00000025')]));
+    expect(maxRelDiff(again.losses, py.losses.slice(25))).toBeLessThan(1e-6);
 
     // The files say what the layout says: format, model, step, axes, vocabulary, source, overrides.
     const meta = at25.metadata;
