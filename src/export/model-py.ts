@@ -478,10 +478,10 @@ function functionText(cx: Context, m: ModuleInstance, f: FunctionSpec, buffers: 
     return n.attrs.op === 'contract' ? [...inner, `over ${n.attrs.over.map((a) => a.name).join(', ')} → ${axisList(n.type.axes)}`] : inner;
   };
   const note = (v: number) => {
-    const e = g.nodes[v].attrs.op === 'contract' || g.nodes[v].inputs.some((i) => inline.has(i)) ? einsums(v) : [];
     const axes = g.nodes[v].type.axes.length ? axisList(g.nodes[v].type.axes) : 'a scalar';
-    if (e.length === 1 && g.nodes[v].attrs.op === 'contract') return `  # ${axes}: einsum ${e[0].replace(/ → .*$/, '')}`;
-    return e.length ? `  # ${axes}; einsum ${e.join('; einsum ')}` : `  # ${axes}`;
+    // An einsum whose result has the statement's axes needs no arrow.
+    const e = (g.nodes[v].attrs.op === 'contract' || g.nodes[v].inputs.some((i) => inline.has(i)) ? einsums(v) : []).map((x) => x.replace(` → ${axes}`, ''));
+    return e.length ? `  # ${axes}${e.length === 1 && !e[0].includes('→') ? ':' : ';'} einsum ${e.join('; einsum ')}` : `  # ${axes}`;
   };
 
   f.items.forEach((it, i) => {
