@@ -28,6 +28,7 @@ Usage:
   mdlc train --resume RUN_DIR|CHECKPOINT [FILE]
   mdlc sample RUN_DIR|CHECKPOINT [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
                       [--seed N] [--backend webgpu|cpu] [--best]
+  mdlc export FILE    --target pytorch [--data FILE] [--out DIR] [--set NAME=VALUE]...
   mdlc --help | --version
 
 Commands:
@@ -37,6 +38,8 @@ Commands:
   train   train a model (WebGPU where an adapter exists, else the cpu interpreter) into a run
           directory: progress, validation loss and completions, checkpoints, loss.svg
   sample  generate text from a trained next-token model, streamed as it is generated
+  export  write the model as PyTorch code that trains without mdlc (model.py, train.py, model.mdl)
+          into export/<model>-pytorch/; train.py runs alone or under torchrun
 
 Options:
   --format FMT        diagnostics as human text (default), json, or github (Actions annotations)
@@ -56,6 +59,7 @@ Options:
   --out DIR           (build) where the build goes
 
 Exit codes: 0 ok, 1 errors in a model or its data, 2 usage error, 130 interrupted (checkpoint saved).`;
+
 
 const COMMON: Record<string, FlagSpec> = {
   format: { value: true },
@@ -99,8 +103,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         if (filtered(io)) return await runFiltered(argv);
         return await runSample(args, io);
       }
+      case 'export': {
+        const { EXPORT_FLAGS, runExport } = await import('./export.js');
+        return await runExport(parseArgs(rest, { ...COMMON, ...EXPORT_FLAGS }), io, mdlcVersion());
+      }
       default:
-        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample)`);
+        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample, export)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -2,6 +2,7 @@
  * The compiler driver: source file → AST → IR → checked model, collecting every stage's
  * diagnostics. The CLI and tests go through here; stages never call each other directly.
  */
+import { createHash } from 'node:crypto';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
 import { parseModel, readSourceFile } from '../parser/index.js';
 import { elaborate, type DataBindings, type ElaboratedModel } from '../ir/elaborate/index.js';
@@ -46,6 +47,15 @@ export function compileSource(source: SourceFile, options: CompileOptions = {}):
     });
     return { source, diagnostics: sortDiagnostics([...parsed.diagnostics, d]), ok: false };
   }
+}
+
+/**
+ * SHA-256 identifying a model: its source text and the `--set` overrides (sorted by name).
+ * Checkpoints and exported programs carry it, to tell which model (at which sizes) they are.
+ */
+export function modelHash(sourceText: string, overrides: ReadonlyMap<string, number>): string {
+  const sets = [...overrides].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(sourceText).update('\0').update(JSON.stringify(sets)).digest('hex');
 }
 
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {

@@ -88,3 +88,20 @@ export class GraphBuilder {
 function constKey(value: number, dtype: string): string {
   return `${dtype}:${Object.is(value, -0) ? '-0' : value}`;
 }
+
+/**
+ * The nodes `roots` depend on (the roots included), following the inputs `edges` picks of
+ * each node (by position; default: all of them).
+ */
+export function reach(graph: Graph, roots: readonly number[], edges: (n: IRNode) => number[] = (n) => n.inputs.map((_, i) => i)): Set<number> {
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const n = graph.nodes[id];
+    for (const i of edges(n)) stack.push(n.inputs[i]);
+  }
+  return seen;
+}

@@ -3,9 +3,8 @@
  * bound to `data.vocab`, overrides applied, checker re-run), load and split the text, and
  * describe the recipe as the runtime's `TrainSpec`.
  */
-import { createHash } from 'node:crypto';
 import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
-import { compileSource, type CompileResult } from '../driver/index.js';
+import { compileSource, modelHash, type CompileResult } from '../driver/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, lrRatesOf, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
 import { DataError, splitTokens, Vocab, type Split } from '../../runtime/data.js';
@@ -45,11 +44,7 @@ export interface TrainSession {
 
 export type SessionResult = { ok: true; session: TrainSession; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
 
-/** SHA-256 of a model's source and its overrides: which model, at which sizes, a checkpoint is for. */
-export function modelHash(source: string, overrides: ReadonlyMap<string, number>): string {
-  const sets = [...overrides].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(source).update('\0').update(JSON.stringify(sets)).digest('hex');
-}
+export { modelHash };
 
 export type TrainedModel = { ok: true; model: ElaboratedModel; step: TrainStep; spec: TrainSpec; rates: LrRates; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
 

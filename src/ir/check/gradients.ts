@@ -8,6 +8,7 @@ import { diagnostic, type Diagnostic } from '../../diagnostics/index.js';
 import type { Graph, IRNode, ParamInfo } from '../types.js';
 import type { NodeFacts } from './facts.js';
 import { isMaskConstant } from './masks.js';
+import { reach } from '../graph.js';
 
 /** Which inputs of a node carry gradient. */
 export function differentiableInputs(n: IRNode): number[] {
@@ -31,19 +32,6 @@ export function differentiableInputs(n: IRNode): number[] {
     default:
       return n.inputs.map((_, i) => i);
   }
-}
-
-function reach(graph: Graph, roots: readonly number[], edges: (n: IRNode) => number[]): Set<number> {
-  const seen = new Set<number>();
-  const stack = [...roots];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const n = graph.nodes[id];
-    for (const i of edges(n)) stack.push(n.inputs[i]);
-  }
-  return seen;
 }
 
 /**

@@ -6,7 +6,7 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics/index.
 import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser/ast.js';
 import type { GraphBuilder } from '../graph.js';
 import type { TypeResult } from '../ops/def.js';
-import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type UnaryFn } from '../types.js';
+import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type ScopeInfo, type UnaryFn } from '../types.js';
 import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
 import { evalConstExpr, suggest } from './dims.js';
@@ -64,6 +64,27 @@ export interface ElabContext {
   tooLarge?: boolean;
   /** Spans of the repeats being unrolled, outermost first: where a graph too large is reported. */
   unrolling?: Span[];
+  /** The block calls and repeat iterations being elaborated, innermost last (recorded on nodes). */
+  scopes?: ScopeInfo[];
+}
+
+/**
+ * Elaborate `body` as scope `info`: the nodes it adds that no inner scope claimed are tagged
+ * with it (constants are shared between scopes and stay untagged).
+ */
+function inScope<T>(cx: ElabContext, info: Omit<ScopeInfo, 'parent'>, body: () => T): { result: T; info: ScopeInfo } {
+  const stack = (cx.scopes ??= []);
+  const full: ScopeInfo = { ...info, parent: stack.at(-1) };
+  const first = cx.b.graph.nodes.length;
+  stack.push(full);
+  try {
+    const result = body();
+    const nodes = cx.b.graph.nodes;
+    for (let i = first; i < nodes.length; i++) if (!nodes[i].scope && nodes[i].attrs.op !== 'const') nodes[i].scope = full;
+    return { result, info: full };
+  } finally {
+    stack.pop();
+  }
 }
 
 /** Unary builtins by .mdl name. */
@@ -137,7 +158,7 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
           const inner = new Scope(`${saved.prefix}${name}.${i}.`);
           for (const [k, v] of scope.values) inner.values.set(k, v);
           for (const [k, v] of scope.params) inner.params.set(k, v);
-          const r = elabBody(cx, inner, stmt.body);
+          const { result: r } = inScope(cx, { path: `${saved.prefix}${name}.${i}`, kind: 'repeat', name, index: i, span: stmt.span }, () => elabBody(cx, inner, stmt.body));
           // Values assigned in the body flow to the next repetition and after the loop.
           for (const [k, v] of inner.values) scope.values.set(k, v);
           if (r.returned) {
@@ -774,7 +795,10 @@ function inlineBlockBody(cx: ElabContext, scope: Scope, block: BlockDecl, call: 
   });
   if (!ok) return 'skipped';
   cx.stack.push(f);
-  const r = elabBody(cx, inner, block.body);
+  const inputs = block.inputs.map((input, i) => ({ name: input.name.name, node: args[i]! }));
+  const path = inner.prefix.slice(0, -1);
+  const { result: r, info } = inScope(cx, { path, kind: 'block', name: f, span: call.span, decl: block.span, inputs }, () => elabBody(cx, inner, block.body));
+  if (r.ret !== undefined) info.output = r.ret;
   cx.stack.pop();
   if (cx.tooLarge) return undefined; // stopped part-way (reported)
   if (!r.returned) {
