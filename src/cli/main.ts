@@ -28,6 +28,8 @@ Usage:
   mdlc train --resume RUN_DIR|CHECKPOINT [FILE]
   mdlc sample RUN_DIR|CHECKPOINT [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
                       [--seed N] [--backend webgpu|cpu] [--best]
+  mdlc score RUN_DIR|CHECKPOINT (--data FILE | --text TEXT | < FILE) [--stride N]
+                      [--format text|json|csv] [--plot FILE.svg] [--backend webgpu|cpu] [--best]
   mdlc export FILE    --target pytorch [--data FILE] [--out DIR] [--set NAME=VALUE]...
   mdlc --help | --version
 
@@ -38,6 +40,8 @@ Commands:
   train   train a model (WebGPU where an adapter exists, else the cpu interpreter) into a run
           directory: progress, validation loss and completions, checkpoints, loss.svg
   sample  generate text from a trained next-token model, streamed as it is generated
+  score   the density of a text: each window's reconstruction loss in bits per character under a
+          trained model (the autoencoder), a summary, and a plot of density along the text
   export  write the model as PyTorch code that trains without mdlc (model.py, train.py, model.mdl)
           into export/<model>-pytorch/; train.py runs alone or under torchrun
 
@@ -97,6 +101,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         if (filtered(io)) return await runFiltered(argv);
         return await runTrain(args, io);
       }
+      case 'score': {
+        const { SCORE_FLAGS, runScore } = await import('./score.js');
+        const args = parseArgs(rest, { ...COMMON, ...SCORE_FLAGS });
+        if (filtered(io)) return await runFiltered(argv);
+        return await runScore(args, io);
+      }
       case 'sample': {
         const { SAMPLE_FLAGS, runSample } = await import('./sample.js');
         const args = parseArgs(rest, { ...COMMON, ...SAMPLE_FLAGS });
@@ -108,7 +118,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return await runExport(parseArgs(rest, { ...COMMON, ...EXPORT_FLAGS }), io, mdlcVersion());
       }
       default:
-        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample, export)`);
+        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample, score, export)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
