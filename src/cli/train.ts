@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { readSourceFile } from '../parser/index.js';
 import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { NonFiniteLossError, trainCpu } from '../train/cpu.js';
-import { build, DEFAULT_LIMITS, type BuildLimits, type GemmVariant } from '../codegen/index.js';
+import { build, DEFAULT_LIMITS, targetFor, type BuildLimits, type GemmVariant, type Target } from '../codegen/index.js';
 import { printGraph } from '../ir/print.js';
 import { saveTrainingCheckpoint } from '../../runtime/training.js';
 import { acquireDevice, WebGpuUnavailableError } from '../../runtime/device.js';
@@ -52,17 +52,18 @@ function gemmFlag(args: ParsedArgs): GemmVariant | undefined {
   return g;
 }
 
-/** Pick the GEMM variant and the limits to build for from the adapter, when there is one. */
-async function adapterTraits(): Promise<{ gemm: GemmVariant; limits: Partial<BuildLimits>; available: boolean }> {
+/** The target (with `--gemm`'s variant, if given) and the limits to build for, from the adapter when there is one (else the CPU target). */
+async function adapterTraits(args: ParsedArgs): Promise<{ target: Target; limits: Partial<BuildLimits>; available: boolean }> {
+  const gemm = gemmFlag(args);
   try {
     const ctx = await acquireDevice();
     const limits: Partial<BuildLimits> = {};
     for (const name of Object.keys(DEFAULT_LIMITS) as (keyof BuildLimits)[]) if (typeof ctx.limits[name] === 'number') limits[name] = ctx.limits[name];
-    const traits = { gemm: (ctx.isSoftware ? 'register' : 'tiled') as GemmVariant, limits, available: true };
+    const traits = { target: targetFor(ctx, gemm), limits, available: true };
     ctx.destroy();
     return traits;
   } catch (e) {
-    if (e instanceof WebGpuUnavailableError) return { gemm: 'register', limits: {}, available: false };
+    if (e instanceof WebGpuUnavailableError) return { target: targetFor({ isSoftware: true }, gemm), limits: {}, available: false };
     throw e;
   }
 }
@@ -109,9 +110,9 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
       io.out(printGraph(s.model.graph, `model ${s.model.name}`));
       return 0;
     }
-    const traits = await adapterTraits();
+    const traits = await adapterTraits(args);
     const outDir = flag(args, 'out') ?? join('build', s.model.name);
-    const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits.gemm, limits: traits.limits });
+    const r = build(s.model, file, { outDir, target: traits.target, limits: traits.limits });
     report(r.diagnostics, [source], format, io);
     if (!r.report) return 1;
     const p = r.report.perStep;
@@ -135,7 +136,7 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
     let backend = requested;
     let traits: Awaited<ReturnType<typeof adapterTraits>> | undefined;
     if (backend !== 'cpu') {
-      traits = await adapterTraits();
+      traits = await adapterTraits(args);
       if (!traits.available) {
         if (backend === 'webgpu') throw new WebGpuUnavailableError();
         io.err('mdlc: no WebGPU adapter; training on the cpu backend (the reference interpreter). ' + WebGpuUnavailableError.remedy);
@@ -151,7 +152,7 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
     let finalLoss: number;
     if (backend === 'webgpu') {
       const outDir = join('build', s.model.name);
-      const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? traits!.gemm, limits: traits!.limits });
+      const r = build(s.model, file, { outDir, target: traits!.target, limits: traits!.limits });
       report(r.diagnostics, [source], format, io);
       if (!r.report) return 1;
       io.out(`built ${outDir}/: a training step is ${r.report.perStep.dispatches} dispatches in 1 submit`);

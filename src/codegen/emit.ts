@@ -9,7 +9,8 @@
  */
 import { Project, ScriptTarget, ModuleKind, ModuleResolutionKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK, type ProgramPlan } from './program.js';
+import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK } from './offsets.js';
+import type { ProgramPlan } from './program.js';
 
 export interface EmittedProgram {
   modelTs: string;

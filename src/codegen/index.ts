@@ -11,11 +11,12 @@ import { buildTrainStep } from '../ir/optimizer/index.js';
 import { printGraph } from '../ir/print.js';
 import { emitModel, emitTrain } from './emit.js';
 import { planProgram, type KernelCall, type ProgramPlan } from './program.js';
-import type { GemmVariant } from './wgsl/kernels.js';
+import type { ProgramIR } from './passes/index.js';
+import type { GemmVariant, Target } from './target.js';
 
 export { planProgram, type ProgramPlan } from './program.js';
 export { emitModel, emitTrain } from './emit.js';
-export type { GemmVariant } from './wgsl/kernels.js';
+export { CPU_TARGET, GPU_TARGET, targetFor, type GemmVariant, type Target } from './target.js';
 
 /** WebGPU's default maxStorageBufferBindingSize; adapters may offer more. */
 export const DEFAULT_MAX_BINDING = 128 * 1024 * 1024;
@@ -44,13 +45,17 @@ export const DEFAULT_LIMITS: BuildLimits = {
 
 export interface BuildOptions {
   outDir: string;
-  gemmVariant: GemmVariant;
+  /** What to build for (target.ts): `targetFor(adapter)`. */
+  target: Target;
+  /** Called with the program after each pass (`--emit kernels`). */
+  trace?: (pass: string, program: ProgramIR) => void;
   /** The device's limits (defaults: WebGPU's), to report what does not fit at build time. */
   limits?: Partial<BuildLimits>;
 }
 
 export interface BuildReport {
   model: string;
+  target: Target['name'];
   gemmVariant: GemmVariant;
   kernels: number;
   perStep: { dispatches: number; submits: number; bytesMoved: number; flops: number; peakBufferBytes: number };
@@ -81,6 +86,7 @@ export function reportOf(plan: ProgramPlan): BuildReport {
   for (const k of train) kinds[k.kind] = (kinds[k.kind] ?? 0) + 1;
   return {
     model: plan.model,
+    target: plan.target,
     gemmVariant: plan.gemmVariant,
     kernels: plan.kernels.length,
     perStep: {
@@ -158,7 +164,7 @@ function formatBytes(n: number): string {
 
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
   const step = buildTrainStep(model);
-  const plan = planProgram(model, { gemmVariant: options.gemmVariant, step });
+  const plan = planProgram(model, { target: options.target, step, trace: options.trace });
   const diagnostics = checkLimits(model, plan, options.limits);
   if (diagnostics.length) return { diagnostics, files: [] };
 

@@ -7,8 +7,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Axis } from '../../src/ir/types.js';
-import type { Access, GemmKernel, KExpr } from '../../src/codegen/spec.js';
-import { gemmWgsl, mergeRuns, type GemmOptions, type GemmVariantName } from '../../src/codegen/wgsl/gemm.js';
+import type { Access, GemmKernel, KExpr } from '../../src/codegen/kernel-ir/types.js';
+import { gemmWgsl, mergeRuns, type GemmOptions } from '../../src/codegen/wgsl/gemm.js';
+import type { GemmVariant } from '../../src/codegen/target.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { randomFloats } from '../helpers/random.js';
 
@@ -97,7 +98,7 @@ function build(c: Case): Built {
         : epi === 'gelu_bias'
           ? { k: 'unary', fn: 'gelu', x: { k: 'binary', fn: 'add', a: acc, b: { k: 'load', access: bias!.access, dtype: 'f32' }, dtype: 'f32' } }
           : { k: 'binary', fn: 'add', a: acc, b: { k: 'load', access: residual!.access, dtype: 'f32' }, dtype: 'f32' };
-  const spec: GemmKernel = { kind: 'gemm', name: c.name, nodes: [], lines: [], batch, m, n, k, a: A.access, b: B.access, epilogue, out: out.access };
+  const spec: GemmKernel = { kind: 'gemm', name: c.name, nodes: [], lines: [], reads: [], writes: [], batch, m, n, k, a: A.access, b: B.access, epilogue, out: out.access };
 
   // Reference, in float64.
   const positions = (axes: readonly Axis[], flat: number, into: Map<number, number>) => {
@@ -150,7 +151,7 @@ function build(c: Case): Built {
 }
 
 /** Compiles and runs the kernel on the arena; returns the arena afterwards. */
-async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariantName, options?: GemmOptions): Promise<Float32Array> {
+async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariant, options?: GemmOptions): Promise<Float32Array> {
   const device = gpu!.device;
   const g = gemmWgsl(spec, variant, options);
   const module = device.createShaderModule({ code: g.code });
@@ -185,7 +186,7 @@ async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariantNa
   return result;
 }
 
-async function check(c: Case, variant: GemmVariantName, options?: GemmOptions): Promise<void> {
+async function check(c: Case, variant: GemmVariant, options?: GemmOptions): Promise<void> {
   const built = build(c);
   const got = await run(built.spec, built.arena, variant, options);
   let worst = 0;
