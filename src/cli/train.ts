@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { readSourceFile } from '../parser/index.js';
 import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { NonFiniteLossError, trainCpu } from '../train/cpu.js';
-import { build, DEFAULT_LIMITS, targetFor, type BuildLimits, type GemmVariant, type Target } from '../codegen/index.js';
+import { build, DEFAULT_LIMITS, planProgram, targetFor, type BuildLimits, type GemmVariant, type Target } from '../codegen/index.js';
+import { programText } from '../codegen/passes/index.js';
 import { printGraph } from '../ir/print.js';
 import { saveTrainingCheckpoint } from '../../runtime/training.js';
 import { acquireDevice, WebGpuUnavailableError } from '../../runtime/device.js';
@@ -104,13 +105,18 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
   const format = formatOf(args);
   const [file] = files(args, true);
   const emit = flag(args, 'emit');
-  if (emit !== undefined && emit !== 'ir') throw new UsageError(`--emit must be 'ir', got '${emit}'`);
+  if (emit !== undefined && emit !== 'ir' && emit !== 'kernels') throw new UsageError(`--emit must be 'ir' or 'kernels', got '${emit}'`);
   return withSession(args, io, file, async (s, source) => {
     if (emit === 'ir') {
       io.out(printGraph(s.model.graph, `model ${s.model.name}`));
       return 0;
     }
     const traits = await adapterTraits(args);
+    if (emit === 'kernels') {
+      io.out(`kernel IR of ${s.model.name} for the ${traits.target.name} target (${traits.target.gemm} GEMMs), after each pass:`);
+      planProgram(s.model, { target: traits.target, step: s.step, trace: (pass, program) => io.out(programText(pass, program)) });
+      return 0;
+    }
     const outDir = flag(args, 'out') ?? join('build', s.model.name);
     const r = build(s.model, file, { outDir, target: traits.target, limits: traits.limits });
     report(r.diagnostics, [source], format, io);

@@ -8,6 +8,7 @@ import type { Graph } from '../../ir/types.js';
 import type { TrainStep } from '../../ir/optimizer/index.js';
 import { Groups } from '../buffers.js';
 import { ValueTable } from '../kernel-ir/ids.js';
+import { legend, scheduleText } from '../kernel-ir/print.js';
 import type { Schedule, Value, ValueId } from '../kernel-ir/types.js';
 import { MAX_OFFSET_SLOTS } from '../offsets.js';
 import { CPU_TARGET, type Target } from '../target.js';
@@ -141,4 +142,15 @@ export function schedule(graph: Graph, options: { outputs: readonly ValueId[]; a
   const p = programOf(graph, options.outputs, options);
   runPasses(p, KERNEL_PASSES);
   return p.entries[0].schedule;
+}
+
+/**
+ * The program after pass `pass`, as text (`mdlc build --emit kernels`): every entry point's
+ * kernels; after lowering, also which IR node each named stored value is.
+ */
+export function programText(pass: string, p: ProgramIR): string {
+  const out = [`== after ${pass}`];
+  for (const e of p.entries) out.push(`-- ${e.name}: ${e.schedule.kernels.length} kernels`, scheduleText(e.schedule).trimEnd());
+  if (pass === 'lower') out.push('-- named values', ...legend(p.graph, p.entries.flatMap((e) => e.schedule.kernels.flatMap((k) => k.writes))));
+  return out.join('\n') + '\n';
 }
