@@ -9,13 +9,13 @@ import { diagnostic, type Diagnostic } from '../diagnostics/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep } from '../ir/optimizer/index.js';
 import { printGraph } from '../ir/print.js';
-import { emitModel, emitTrain } from './emit.js';
+import { emitKernels, emitModel, emitTrain } from './emit.js';
 import { planProgram, type KernelCall, type ProgramPlan } from './program.js';
 import type { ProgramIR } from './passes/index.js';
 import type { GemmVariant, Target } from './target.js';
 
 export { planProgram, type ProgramPlan } from './program.js';
-export { emitModel, emitTrain } from './emit.js';
+export { emitKernels, emitModel, emitTrain } from './emit.js';
 export { CPU_TARGET, GPU_TARGET, targetFor, type GemmVariant, type Target } from './target.js';
 
 /** WebGPU's default maxStorageBufferBindingSize; adapters may offer more. */
@@ -177,6 +177,9 @@ export function build(model: ElaboratedModel, sourcePath: string, options: Build
     files.push(join(out, name));
   };
   for (const k of plan.kernels) write(join('kernels', `${k.name}.wgsl`), k.code);
+  const kernels = emitKernels(plan, sourcePath);
+  write(join('kernels', 'index.ts'), kernels.ts);
+  write(join('kernels', 'index.js'), kernels.js);
   const model_ = emitModel(plan, sourcePath);
   write('model.ts', model_.ts);
   write('model.js', model_.js);

@@ -15,6 +15,7 @@ import { PASSES, persistentValues, runPasses, type EntryName, type ProgramIR } f
 import { segmentTable } from './passes/segment-updates.js';
 import type { GemmVariant, Target } from './target.js';
 import { renderKernel } from './wgsl/kernels.js';
+import { Labels } from './labels.js';
 
 export type { EntryName } from './passes/index.js';
 
@@ -135,6 +136,7 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
   // Kernels read their regions' offsets from a uniform (offsets.ts), so kernels that differ
   // only in where their data lives (the same op in every layer) share one WGSL module and one pipeline.
   const byCode = new Map<string, KernelSource>();
+  const labels = new Labels(g);
   program.entries.forEach(({ name: entry }, i) => {
     for (const k of scheds[i].kernels) {
       k.name = `${entry}_${k.name}`;
@@ -147,9 +149,9 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
         byCode.set(r.code, source);
         kernels.push(source);
       }
-      source.uses.push(kernelUse(k, g));
+      source.uses.push(kernelUse(k, g, labels));
       const node = k.nodes.find((id) => g.nodes[id]?.span);
-      calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: describe(k, g), ...(node === undefined ? {} : { node }) });
+      calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: labels.kernel(k), ...(node === undefined ? {} : { node }) });
     }
   });
   for (const k of kernels) {
@@ -188,16 +190,10 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
   };
 }
 
-function nodeLabel(n: IRNode): string {
-  const a = n.attrs;
-  const op = a.op === 'unary' || a.op === 'binary' || a.op === 'compare' || a.op === 'reduce' ? `${a.op === 'reduce' ? 'reduce ' : ''}${a.fn}` : a.op;
-  return `%${n.id} ${op}${n.name ? ` (${n.name})` : ''}`;
-}
-
-function kernelUse(k: Kernel, g: Graph): string {
+function kernelUse(k: Kernel, g: Graph, labels: Labels): string {
   const nodes = k.nodes.map((id) => g.nodes[id]).filter(Boolean);
   const from = k.lines.length ? k.lines.join(', ') : 'compiler-generated (gradients / optimizer)';
-  return `${k.name}: ${nodes.map(nodeLabel).join(', ') || '(temporary)'} — from ${from}`;
+  return `${k.name}: ${nodes.map((n) => labels.node(n)).join(', ') || '(temporary)'} — from ${from}`;
 }
 
 /** The .wgsl header: what the kernel is and, for each dispatch running it, the IR nodes and .mdl lines. */
@@ -205,12 +201,6 @@ function kernelComment(k: KernelSource): string {
   const shown = k.uses.slice(0, 12).map((u) => `//   ${u}`);
   if (k.uses.length > 12) shown.push(`//   ... and ${k.uses.length - 12} more dispatches`);
   return [`// ${k.name}: ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'}`, '// IR nodes and .mdl lines, per dispatch:', ...shown].join('\n');
-}
-
-function describe(k: Kernel, g: Graph): string {
-  const names = k.nodes.map((id) => g.nodes[id]?.name).filter((x): x is string => !!x);
-  const where = k.lines.length ? ` (${k.lines.slice(0, 3).join(', ')}${k.lines.length > 3 ? ', …' : ''})` : '';
-  return `${k.kind}${names.length ? ' ' + [...new Set(names)].slice(0, 4).join(', ') : ''}${where}`;
 }
 
 function size(axes: readonly Axis[]): number {

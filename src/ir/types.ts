@@ -72,6 +72,8 @@ export interface IRNode {
   readonly span?: Span;
   /** The .mdl name bound to this value, if any (`q`, `blocks.0.attention.wq`). */
   name?: string;
+  /** For a gradient node made by autodiff: the node it is the gradient of (labels such as `d q`). */
+  gradOf?: number;
 }
 
 /** Initializer of a parameter, evaluated to numbers at elaboration. */

@@ -31,7 +31,7 @@ describe('mdlc build output', () => {
   it('writes kernels, model.ts/js, train.ts/js, ir.txt and report.json', () => {
     expect(result.diagnostics).toEqual([]);
     for (const f of ['model.ts', 'model.js', 'train.ts', 'train.js', 'ir.txt', 'report.json']) expect(existsSync(join(outDir, f)), f).toBe(true);
-    const kernels = readdirSync(join(outDir, 'kernels'));
+    const kernels = readdirSync(join(outDir, 'kernels')).filter((f) => f.endsWith('.wgsl'));
     expect(kernels.length).toBe(result.report!.kernels);
     for (const k of kernels) {
       const text = readFileSync(join(outDir, 'kernels', k), 'utf8');
@@ -55,11 +55,28 @@ describe('mdlc build output', () => {
     expect(rep.perStep.peakBufferBytes).toBeGreaterThan(0);
   });
 
-  it('annotates every dispatch in model.ts with the code it runs', () => {
+  it('annotates every dispatch in model.ts with the .mdl values it computes, gradients by their primal', () => {
     const text = readFileSync(join(outDir, 'model.ts'), 'utf8');
     const dispatches = text.match(/dispatchWorkgroups\(\d+, \d+, \d+\)/g) ?? [];
     expect(dispatches.length).toBe(result.report!.perStep.dispatches + result.report!.eval.dispatches + result.report!.forward.dispatches);
-    expect(text).toMatch(/\/\/ gemm .*transformer\.mdl:\d+/);
+    // The comment above each dispatch: its kind and at least one value, never the kind alone.
+    const labels = [...text.matchAll(/\/\/ (.*)\n\s*pass\.setBindGroup\(1,/g)].map((m) => m[1]);
+    expect(labels.length).toBe(dispatches.length);
+    for (const l of labels) expect(l).toMatch(/^\w+ \S/);
+    expect(labels).toContain('gemm q (transformer.mdl:32), k (transformer.mdl:33), v (transformer.mdl:34)');
+    expect(labels).toContain('gemm d q (transformer.mdl:32)');
+    expect(labels).toContain('gemm d blocks.0.mlp.w1 (transformer.mdl:42)');
+    expect(labels.some((l) => l.startsWith('segmented update wte, update wpe'))).toBe(true);
+  });
+
+  it('keeps the WGSL out of model.ts: kernels/index.ts exports each kernel, as in kernels/*.wgsl', async () => {
+    const model = readFileSync(join(outDir, 'model.ts'), 'utf8');
+    expect(model).not.toMatch(/@compute/);
+    expect(model).toMatch(/^import \{ KERNELS \} from '\.\/kernels\/index\.js';$/m);
+    expect(Math.max(...model.split('\n').map((l) => l.length))).toBeLessThan(10_000);
+    const { KERNELS } = await import(pathToFileURL(join(outDir, 'kernels', 'index.js')).href);
+    expect(Object.keys(KERNELS).sort()).toEqual(result.plan!.kernels.map((k) => k.name).sort());
+    for (const k of result.plan!.kernels) expect(KERNELS[k.name]).toBe(readFileSync(join(outDir, 'kernels', `${k.name}.wgsl`), 'utf8'));
   });
 
   it('keeps transposed copies of the weights that GEMMs would read along k, and no GEMM reads along k', async () => {
@@ -208,8 +225,8 @@ describe('mdlc build output', () => {
     expect(d[0].span.file).toBe('models/transformer.mdl');
   });
 
-  it('emits a model.ts and train.ts that type-check under --strict', () => {
-    const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'train.ts')], {
+  it('emits a model.ts, kernels/index.ts and train.ts that type-check under --strict', () => {
+    const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'kernels', 'index.ts'), join(outDir, 'train.ts')], {
       strict: true,
       noEmit: true,
       target: ts.ScriptTarget.ES2022,

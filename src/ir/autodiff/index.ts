@@ -35,9 +35,12 @@ export function gradients(b: GraphBuilder, output: number, wrt: readonly number[
 
   const cot = new Map<number, number>();
   cot.set(output, b.constant(1));
+  const made = nodes.length;
   for (let id = output; id >= 0; id--) {
     const g = cot.get(id);
     if (g === undefined || !fromOutput.has(id)) continue;
+    // Name the gradient after its primal (the first one it is found for), for the code generator's labels.
+    if (g >= made && nodes[g].attrs.op !== 'const') nodes[g].gradOf ??= id;
     const n = nodes[id];
     const ins = differentiableInputs(n).filter((i) => dependsOnWrt[n.inputs[i]]);
     if (ins.length === 0) continue;
