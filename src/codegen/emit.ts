@@ -431,7 +431,7 @@ export function emitTrain(model: ElaboratedModel, plan: ProgramPlan, options: Tr
     model: plan.model,
     dataset: cfg.data?.name ?? '',
     window: cfg.data?.window ?? 0,
-    batch: model.dims.get('batch')?.value ?? 1,
+    batch: model.batch?.size ?? 1,
     slices: cfg.slices.map((s) => ({ name: s.name, start: s.start, end: s.end })),
     steps: cfg.steps,
     evalEvery: cfg.evalEvery,

@@ -49,8 +49,8 @@ export async function openSession(source: SourceFile, options: SessionOptions = 
   const window = model.train.data!.window;
   const tokens = vocab.encode(text);
   const split = splitTokens(tokens, model.train.valFraction, window);
-  const batch = model.dims.get('batch')?.value;
-  if (batch === undefined) throw new DataError(`${source.path}: the model needs a \`dim batch\` to train`);
+  const batch = model.batch?.size;
+  if (batch === undefined) throw new DataError(`${source.path}: the model needs a batch dim to train: declare it with \`text(..., batch: DIM)\``);
   return { ok: true, session: { model, step: buildTrainStep(model), vocab, split, window, batch, diagnostics: compiled.diagnostics }, diagnostics: compiled.diagnostics };
 }
 
