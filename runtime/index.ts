@@ -1,5 +1,5 @@
-// The mdlc WebGPU runtime: device acquisition (Dawn in Node.js, navigator.gpu in browsers)
-// and typed buffer helpers.
+// The mdlc WebGPU runtime: device acquisition (Dawn in Node.js, navigator.gpu in browsers),
+// data, schedules, parameter initialisation and checkpoints.
 export {
   acquireDevice,
   describeAdapter,
@@ -17,18 +17,6 @@ export type {
   GpuErrorListener,
   LimitName,
 } from './device.js';
-export {
-  BufferUsage,
-  MapMode,
-  STORAGE_USAGE,
-  createStorageBuffer,
-  createEmptyStorageBuffer,
-  createUniformBuffer,
-  writeBuffer,
-  readBuffer,
-  Readback,
-} from './buffers.js';
-export type { ElementType, StorageBufferOptions, TypedArray } from './buffers.js';
 export * from './data.js';
 export * from './schedule.js';
 export * from './init.js';

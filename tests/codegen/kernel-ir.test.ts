@@ -97,7 +97,7 @@ describe('kernels', () => {
 
 describe('ids', () => {
   it('gives compiler-made values ids above every node, the same id to the same copy, and says what each is', () => {
-    const g: Graph = { ...emptyGraph(), nodes: [{ id: 0, attrs: { op: 'param', name: 'w' }, inputs: [], type: { dtype: 'f32', axes: [row, col] }, facts: {} }] };
+    const g: Graph = { ...emptyGraph(), nodes: [{ id: 0, attrs: { op: 'param', name: 'w' }, inputs: [], type: { dtype: 'f32', axes: [row, col] } }] };
     const values = new ValueTable(g);
     expect(values.get(0)).toEqual({ node: 0, arena: 'f32', axes: [row, col], size: 24 });
     const t = values.temporary([row]);

@@ -5,7 +5,7 @@
  */
 import type { GraphBuilder } from '../graph.js';
 import { differentiableInputs } from '../check/gradients.js';
-import { hasAxis, numElements, type Axis, type IRNode, type TensorType } from '../types.js';
+import { hasAxis, type IRNode, type TensorType } from '../types.js';
 import { VJP } from './rules.js';
 
 /**
@@ -79,10 +79,6 @@ export function fitTo(b: GraphBuilder, g: number, target: TensorType): number {
 export function zerosOf(b: GraphBuilder, t: TensorType): number {
   const z = b.constant(0);
   return t.axes.length ? b.add({ op: 'expand', axes: t.axes }, [z]) : z;
-}
-
-export function countOf(axes: readonly Axis[]): number {
-  return numElements({ axes });
 }
 
 export type { IRNode };
