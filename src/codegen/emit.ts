@@ -2,7 +2,9 @@
  * Emitting the generated program with ts-morph:
  * - `model.ts`: a strictly typed module that owns the arenas, the pipelines and the dispatch
  *   sequence of `trainStep`, `evalLoss` and `forward`, using only standard WebGPU APIs (so it
- *   runs in a browser as well as in Node); each dispatch is annotated with the .mdl code it runs.
+ *   runs in a browser as well as in Node); each dispatch is labelled with the .mdl values it
+ *   computes (labels.ts). It imports the kernels' WGSL from `kernels/index.ts`, one template
+ *   literal per kernel.
  * - `train.ts`: the training loop of this model, reading like llm.c's: data, schedule, step,
  *   log, evaluate, checkpoint. It links against mdlc's `runtime/`.
  * Both are also emitted as JavaScript, so they run without a TypeScript toolchain.

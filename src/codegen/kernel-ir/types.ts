@@ -175,7 +175,7 @@ export interface GemmKernel extends KernelBase {
   extra?: { access: Access; value: KExpr; nodes: number[] }[];
   /**
    * Only k positions at or below (`le`), or at or above (`ge`), the output's position along
-   * free axis `row` contribute: an operand is exactly zero elsewhere (a causal mask; zeros.ts).
+   * free axis `row` contribute: an operand is exactly zero elsewhere (a causal mask; passes/causal-gemms.ts).
    * A generator may skip the others or compute them.
    */
   kRange?: { row: number; keep: 'le' | 'ge' };
@@ -225,7 +225,7 @@ export interface SegmentedMapKernel extends KernelBase {
   flat: Axis;
   /**
    * The body, in order: each stores `value` into table slot `slot` at the element. Loads read
-   * slot j through an access whose offset is `segmentSlotPlaceholder(j)` (stride 1 along `flat`,
+   * slot j through an access whose `base` is `{ in: 'segment', slot: j }` (stride 1 along `flat`,
    * or none: a scalar); constants that differ between segments are locals `c0`, `c1`, ….
    */
   stores: { slot: number; value: KExpr; nodes: number[] }[];
