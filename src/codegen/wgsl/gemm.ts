@@ -439,7 +439,18 @@ function causalRange(spec: GemmKernel, plan: Pick<RegisterPlan, 'rows' | 'kRuns'
  * activation-copies pass asks this to decide which operands deserve a copy in another layout.
  */
 export function registerReadMode(spec: GemmKernel, rules: RegisterGemmRules = CPU_TARGET.register): ColMode {
-  return chooseRegister(spec, true, rules).colMode;
+  return registerBlocking(spec, rules).colMode;
+}
+
+/**
+ * How the register variant blocks `spec` (what it renders, with the vec4 view): rows and
+ * columns per invocation, the side its lanes run along, how the per-lane operand is read,
+ * whether outputs are stored as vec4s, and the causal k range it applies, if any.
+ */
+export function registerBlocking(spec: GemmKernel, rules: RegisterGemmRules = CPU_TARGET.register): { rows: number; cols: number; lanesAlong: 'm' | 'n'; colMode: ColMode; vecStore: boolean; causal?: 'le' | 'ge' } {
+  const p = chooseRegister(spec, true, rules);
+  const causal = causalRange(spec, p);
+  return { rows: p.TR, cols: p.TC, lanesAlong: p.swap ? 'm' : 'n', colMode: p.colMode, vecStore: p.vecStore, ...(causal ? { causal } : {}) };
 }
 
 /**
