@@ -8,7 +8,8 @@ requireBuild();
 const data = benchData();
 const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { openSession } = await imp('src/train/session.js');
-const { trainCpu } = await imp('src/train/cpu.js');
+const { CpuBackend } = await imp('src/train/cpu.js');
+const { trainLoop } = await imp('runtime/loop.js');
 const { readSourceFile } = await imp('src/parser/index.js');
 
 const configs = [
@@ -21,10 +22,13 @@ for (const c of configs) {
   const overrides = new Map(Object.entries({ ...c.set, eval_every: 1e9 }));
   const opened = await openSession(source, { dataPath: data, overrides });
   if (!opened.ok) throw new Error('model does not compile');
-  trainCpu(opened.session, { steps: 1 }); // warm-up (JIT)
-  const r = trainCpu(opened.session, { steps: c.steps });
-  rows.push({ ...c, tps: r.tokensPerSecond, loss: r.finalLoss });
-  console.log(`${c.name}: ${r.tokensPerSecond.toFixed(0)} tokens/s (${c.steps} steps, final loss ${r.finalLoss.toFixed(3)})`);
+  const s = opened.session;
+  // The one training loop on the interpreter; the loop's throughput leaves out the first step (JIT warm-up).
+  const backend = new CpuBackend(s.model, s.step, s.spec.seed);
+  const r = await trainLoop(backend, { ...s.spec, steps: c.steps + 1, evalBatches: 1 }, { ...s.split, decode: (t) => s.vocab.decode(t) }, { rates: s.rates, checkpointEvery: 0 });
+  const finalLoss = r.losses.at(-1);
+  rows.push({ ...c, tps: r.tokensPerSecond, loss: finalLoss });
+  console.log(`${c.name}: ${r.tokensPerSecond.toFixed(0)} tokens/s (${c.steps} steps, final loss ${finalLoss.toFixed(3)})`);
 }
 writeSection(
   'train-cpu',

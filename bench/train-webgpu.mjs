@@ -44,7 +44,7 @@ if (process.argv[2] === '--child') {
 }
 
 function run(env) {
-  // The generated train.js imports mdlc's runtime by a relative path: build inside the repo.
+  // The generated train.js imports `mdlc/runtime`: build inside this package so that the name resolves.
   const buildDir = join(root, 'build', `bench-${process.pid}-${Date.now()}`);
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', buildDir], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
   rmSync(buildDir, { recursive: true, force: true });

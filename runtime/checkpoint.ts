@@ -1,95 +1,248 @@
 /**
- * Checkpoints in the safetensors format (8-byte little-endian header length, a JSON header
- * of name → {dtype, shape, data_offsets}, then the raw little-endian tensors), written
- * atomically: a temporary file is renamed over the target, so a crash never leaves half a file.
+ * Checkpoints on disk (Node.js). A checkpoint is a directory of three files:
+ *   model.safetensors      the weights, named as in the .mdl, in their declared shapes;
+ *                          the metadata makes the file self-describing (model, source, vocabulary)
+ *   optimizer.safetensors  AdamW's moments `m.<param>`, `v.<param>`
+ *   trainer.json           step, data-sampler position, losses
+ * written into a temporary directory, each file fsynced, then renamed into place, so a kill at
+ * any moment leaves either the previous set or the new one, never a mix. Every other file
+ * mdlc writes goes through `writeFileAtomic` (temporary file, fsync, rename).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { CheckpointError, decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.js';
 
-export interface StoredTensor {
-  dtype: 'F32' | 'I32';
-  shape: number[];
-  data: Float32Array | Int32Array;
-}
+export { CheckpointError, decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.js';
 
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
-}
+export const CHECKPOINT_FORMAT = 'mdlc/1';
 
-export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  const names = [...tensors.keys()].sort();
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new CheckpointError(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
-}
+/** Suffix of the temporary files and directories mdlc writes before renaming them. */
+const TMP_MARK = '.tmp-';
 
-export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new CheckpointError(`${what} is truncated (no header)`);
-  const len = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
-  if (len <= 0 || 8 + len > bytes.length) throw new CheckpointError(`${what} is corrupt (header length ${len})`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+function fsyncPath(path: string): void {
+  let fd: number | undefined;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + len)).toString('utf8'));
+    fd = openSync(path, 'r');
+    fsyncSync(fd);
   } catch {
-    throw new CheckpointError(`${what} is corrupt (header is not JSON)`);
+    // Some file systems do not fsync directories; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  const base = 8 + len;
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if ((e.dtype !== 'F32' && e.dtype !== 'I32') || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets))
-      throw new CheckpointError(`${what}: tensor ${name} has an unsupported entry`);
-    const [s, t] = e.data_offsets;
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (!(s >= 0 && t >= s && base + t <= bytes.length) || t - s !== n * 4) throw new CheckpointError(`${what} is corrupt (tensor ${name} out of bounds)`);
-    const copy = bytes.slice(base + s, base + t);
-    tensors.set(name, { dtype: e.dtype, shape: e.shape, data: e.dtype === 'F32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer) });
-  }
-  return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
 }
 
-/** Write bytes to `path` atomically (temp file in the same folder, then rename). */
+function writeAndSync(path: string, bytes: Uint8Array | string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let at = 0;
+    while (at < data.length) at += writeSync(fd, data, at, data.length - at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write bytes to `path` atomically: a temporary file in the same folder, fsynced, renamed over the target. */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+  const tmp = `${path}${TMP_MARK}${process.pid}`;
+  try {
+    writeAndSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncPath(dirname(path));
 }
 
-export function saveCheckpoint(path: string, tensors: ReadonlyMap<string, StoredTensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(path: string, tensors: ReadonlyMap<string, StoredTensor>, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-export function loadCheckpoint(path: string): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
+export function loadSafetensors(path: string): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new CheckpointError(`cannot read checkpoint ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new CheckpointError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return decodeSafetensors(bytes, `checkpoint ${path}`);
+  return decodeSafetensors(bytes, path);
+}
+
+/** What the model file's metadata says, so that a checkpoint alone can rebuild its model. */
+export interface ModelMeta {
+  model: string;
+  /** SHA-256 of the source and the overrides: which model (and sizes) these weights are for. */
+  modelHash: string;
+  /** The vocabulary's characters: token i is vocab[i]. */
+  vocab: string[];
+  /** Declared axis names of each parameter. */
+  axes: Record<string, string[]>;
+  /** The .mdl source and the `--set` overrides it was trained with. */
+  source: string;
+  overrides: Record<string, number>;
+}
+
+export interface TrainerState {
+  format: typeof CHECKPOINT_FORMAT;
+  /** Completed steps. */
+  step: number;
+  /** Batches the training sampler has drawn (resuming skips as many). */
+  batchesDrawn: number;
+  seed: number;
+  modelHash: string;
+  valLoss: number | null;
+  bestValLoss: number | null;
+  elapsedSeconds: number;
+}
+
+export interface Checkpoint {
+  meta: ModelMeta;
+  /** Weights by parameter name with their shapes. */
+  params: Map<string, StoredTensor>;
+  /** `m.<param>` and `v.<param>`; absent in a weights-only checkpoint. */
+  state?: Map<string, StoredTensor>;
+  trainer?: TrainerState;
+}
+
+const MODEL_FILE = 'model.safetensors';
+const STATE_FILE = 'optimizer.safetensors';
+const TRAINER_FILE = 'trainer.json';
+
+function metaStrings(meta: ModelMeta, step: number): Record<string, string> {
+  return {
+    format: CHECKPOINT_FORMAT,
+    model: meta.model,
+    model_hash: meta.modelHash,
+    step: String(step),
+    axes: JSON.stringify(meta.axes),
+    vocab: JSON.stringify(meta.vocab),
+    source: meta.source,
+    overrides: JSON.stringify(meta.overrides),
+  };
+}
+
+function parseMeta(m: Record<string, string>, path: string): ModelMeta {
+  const json = (key: string): unknown => {
+    try {
+      return JSON.parse(m[key]);
+    } catch {
+      throw new CheckpointError(`${path} is not an mdlc checkpoint (its metadata has no valid \`${key}\`)`);
+    }
+  };
+  if (m.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${path} is not an mdlc checkpoint (format ${m.format === undefined ? 'missing' : `'${m.format}'`}, expected '${CHECKPOINT_FORMAT}')`);
+  const vocab = json('vocab');
+  if (!Array.isArray(vocab) || !vocab.every((c) => typeof c === 'string')) throw new CheckpointError(`${path}: the vocabulary in its metadata is malformed`);
+  if (typeof m.model !== 'string' || typeof m.source !== 'string' || typeof m.model_hash !== 'string') throw new CheckpointError(`${path}: its metadata lacks the model, its source or its hash`);
+  return { model: m.model, modelHash: m.model_hash, vocab, axes: json('axes') as Record<string, string[]>, source: m.source, overrides: json('overrides') as Record<string, number> };
+}
+
+/**
+ * Write a checkpoint as directory `dir` (e.g. `runs/x/checkpoints/step-00000500`): files into
+ * `dir.tmp-<pid>`, each fsynced, then the directory renamed into place. An existing `dir`
+ * (the same step saved again) is replaced only after the new one is complete.
+ */
+export function writeCheckpoint(dir: string, c: { meta: ModelMeta; params: ReadonlyMap<string, Float32Array>; state?: ReadonlyMap<string, Float32Array>; trainer: TrainerState; shapes: ReadonlyMap<string, number[]> }): void {
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tmp = `${dir}${TMP_MARK}${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const shaped = (m: ReadonlyMap<string, Float32Array>) =>
+    new Map<string, StoredTensor>(
+      [...m].map(([name, data]) => {
+        const shape = c.shapes.get(name.replace(/^[mv]\./, ''));
+        if (!shape) throw new CheckpointError(`internal: no shape for ${name}`);
+        return [name, { dtype: 'F32', shape, data }];
+      }),
+    );
+  try {
+    writeAndSync(join(tmp, MODEL_FILE), encodeSafetensors(shaped(c.params), metaStrings(c.meta, c.trainer.step)));
+    if (c.state) writeAndSync(join(tmp, STATE_FILE), encodeSafetensors(shaped(c.state), { format: CHECKPOINT_FORMAT, optimizer: 'adamw', step: String(c.trainer.step) }));
+    writeAndSync(join(tmp, TRAINER_FILE), JSON.stringify(c.trainer, null, 2) + '\n');
+    fsyncPath(tmp);
+    if (existsSync(dir)) {
+      const old = `${dir}${TMP_MARK}old-${process.pid}`;
+      renameSync(dir, old);
+      renameSync(tmp, dir);
+      rmSync(old, { recursive: true, force: true });
+    } else renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  fsyncPath(parent);
+}
+
+/** Read a checkpoint directory, or a `model.safetensors` file alone (weights only). */
+export function readCheckpoint(path: string): Checkpoint {
+  let dir = path;
+  let modelFile = join(path, MODEL_FILE);
+  if (existsSync(path) && statSync(path).isFile()) {
+    dir = dirname(path);
+    modelFile = path;
+  } else if (!existsSync(modelFile)) throw new CheckpointError(`${path} holds no checkpoint (no ${MODEL_FILE})`);
+  const weights = loadSafetensors(modelFile);
+  const meta = parseMeta(weights.metadata, modelFile);
+  const out: Checkpoint = { meta, params: weights.tensors };
+  if (basename(modelFile) !== MODEL_FILE) return out;
+  const stateFile = join(dir, STATE_FILE);
+  if (existsSync(stateFile)) out.state = loadSafetensors(stateFile).tensors;
+  const trainerFile = join(dir, TRAINER_FILE);
+  if (existsSync(trainerFile)) {
+    let t: TrainerState;
+    try {
+      t = JSON.parse(readFileSync(trainerFile, 'utf8')) as TrainerState;
+    } catch {
+      throw new CheckpointError(`${trainerFile} is corrupt (not JSON)`);
+    }
+    if (t?.format !== CHECKPOINT_FORMAT || !Number.isInteger(t.step) || !Number.isInteger(t.batchesDrawn) || t.step < 0 || t.batchesDrawn < 0) throw new CheckpointError(`${trainerFile} is malformed`);
+    out.trainer = t;
+  }
+  return out;
+}
+
+/** `step-00000500`: zero-padded so that names sort by step. */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+/** The checkpoint a pointer file (`latest`, `best`) in `checkpointsDir` names, if any. */
+export function readPointer(checkpointsDir: string, which: 'latest' | 'best'): string | undefined {
+  const file = join(checkpointsDir, which);
+  if (!existsSync(file)) return undefined;
+  const name = readFileSync(file, 'utf8').trim();
+  return /^step-\d+$/.test(name) && existsSync(join(checkpointsDir, name)) ? join(checkpointsDir, name) : undefined;
+}
+
+export function writePointer(checkpointsDir: string, which: 'latest' | 'best', name: string): void {
+  writeFileAtomic(join(checkpointsDir, which), name + '\n');
+}
+
+/** Checkpoint directories in `checkpointsDir`, oldest first. */
+export function listCheckpoints(checkpointsDir: string): string[] {
+  if (!existsSync(checkpointsDir)) return [];
+  return readdirSync(checkpointsDir)
+    .filter((n) => /^step-\d+$/.test(n))
+    .sort();
+}
+
+/**
+ * Remove what a killed writer left (`*.tmp-*` files and directories) and all checkpoints but
+ * the newest `keep` and those the pointers name.
+ */
+export function pruneCheckpoints(checkpointsDir: string, keep: number): void {
+  if (!existsSync(checkpointsDir)) return;
+  for (const n of readdirSync(checkpointsDir)) if (n.includes(TMP_MARK)) rmSync(join(checkpointsDir, n), { recursive: true, force: true });
+  const pinned = new Set((['latest', 'best'] as const).map((w) => readPointer(checkpointsDir, w)).filter((p): p is string => !!p).map((p) => basename(p)));
+  const all = listCheckpoints(checkpointsDir);
+  for (const n of all.slice(0, Math.max(0, all.length - keep))) if (!pinned.has(n)) rmSync(join(checkpointsDir, n), { recursive: true, force: true });
+}
+
+/** Remove temporary files a killed writer left in `dir` (not recursive). */
+export function removeStaleTemporaries(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const n of readdirSync(dir)) if (n.includes(TMP_MARK)) rmSync(join(dir, n), { recursive: true, force: true });
 }

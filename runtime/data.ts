@@ -4,7 +4,8 @@
  * deterministic sampler of sliding windows. Standard JavaScript only, except loading files.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { FileReadError, readBounded, readChunks } from './files.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { makeRng, type Rng } from './random.js';
@@ -36,6 +37,12 @@ export function cacheDir(): string {
   return process.env.MDLC_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mdlc');
 }
 
+/**
+ * The longest text read whole into one string: V8's limit on a string's length (bytes are at
+ * least characters, so any file within it decodes). Larger texts load with `loadCorpus`.
+ */
+export const MAX_TEXT_BYTES = 2 ** 29 - 24;
+
 /** Decode bytes as UTF-8, rejecting invalid sequences and empty text. */
 export function decodeText(bytes: Uint8Array, what: string): string {
   let text: string;
@@ -48,28 +55,109 @@ export function decodeText(bytes: Uint8Array, what: string): string {
   return text;
 }
 
-export function readTextFile(path: string): string {
-  let bytes: Buffer;
+/** A failed read of a data file as the one-line DataError the user sees. */
+export function dataReadError(path: string, e: unknown, what = `data file ${path}`): DataError {
+  if (!(e instanceof FileReadError)) return new DataError(`cannot read ${what} (${(e as Error)?.message ?? String(e)})`);
+  switch (e.reason) {
+    case 'not-found':
+      return new DataError(`${what} does not exist`);
+    case 'directory':
+      return new DataError(`${what} is a directory`);
+    case 'too-large':
+      return new DataError(`${what} is too large: ${e.detail}`);
+    default:
+      return new DataError(`cannot read ${what} (${e.detail})`);
+  }
+}
+
+/**
+ * A character device (/dev/zero, /dev/urandom, a terminal) is no training text: /dev/zero
+ * would be read as gigabytes of NUL characters before a limit stopped it. Pipes and FIFOs
+ * (`--data <(zcat text.gz)`) are read like files.
+ */
+export function refuseDevice(path: string, what = `data file ${path}`): void {
+  let device = false;
   try {
-    if (statSync(path).isDirectory()) throw new DataError(`data file ${path} is a directory`);
-    bytes = readFileSync(path);
+    device = statSync(path).isCharacterDevice();
+  } catch {
+    return; // reading it reports why
+  }
+  if (device) throw new DataError(`${what} is a device, not a text file`);
+}
+
+export function readTextFile(path: string): string {
+  refuseDevice(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readBounded(path, MAX_TEXT_BYTES);
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(code === 'ENOENT' ? `data file ${path} does not exist` : `cannot read data file ${path} (${code ?? (e as Error).message})`);
+    throw dataReadError(path, e);
   }
   return decodeText(bytes, `data file ${path}`);
 }
 
+export interface DatasetOptions {
+  fetchImpl?: typeof fetch;
+  cache?: string;
+  urlOverride?: string;
+}
+
+/** The text of a named dataset (downloaded once into the cache, verified) or of a file path. */
+export async function loadDataset(nameOrPath: string, options: DatasetOptions = {}): Promise<string> {
+  return readTextFile(await datasetFile(nameOrPath, options));
+}
+
 /**
- * The text of a named dataset, downloaded once into the cache (verified by SHA-256, written
- * atomically), or of a file path.
+ * The local file holding `nameOrPath`: the path itself, or for a named dataset its copy in
+ * the cache, downloaded when missing. A cached copy is verified on every use: its size each
+ * time, its SHA-256 once per process. A wrong copy (truncated, edited) is downloaded again;
+ * when that fails the error says what is wrong with the copy and how to mend it.
  */
-export async function loadDataset(nameOrPath: string, options: { fetchImpl?: typeof fetch; cache?: string; urlOverride?: string } = {}): Promise<string> {
+export async function datasetFile(nameOrPath: string, options: DatasetOptions = {}): Promise<string> {
+  if (!Object.hasOwn(DATASETS, nameOrPath)) return nameOrPath;
   const known = DATASETS[nameOrPath];
-  if (!known) return readTextFile(nameOrPath);
   const file = join(options.cache ?? cacheDir(), `${nameOrPath}.txt`);
-  if (existsSync(file)) return readTextFile(file);
+  const problem = existsSync(file) ? cachedCopyProblem(file, known) : undefined;
+  if (existsSync(file) && problem === undefined) return file;
+  try {
+    await download(nameOrPath, known, file, options);
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    if (problem === undefined) throw new DataError(`${e.message}; pass a local copy with --data FILE`);
+    throw new DataError(`the cached copy of dataset '${nameOrPath}' (${file}) ${problem}, and downloading it again failed (${e.message}); delete the file, or pass a local copy with --data FILE`);
+  }
+  return file;
+}
+
+/** Cached files whose hash was checked in this process, with the size and mtime they had then. */
+const verifiedCopies = new Map<string, string>();
+
+/** What is wrong with a cached copy, or undefined when it is the dataset. */
+function cachedCopyProblem(file: string, known: NamedDataset): string | undefined {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (!st.isFile()) return 'is not a regular file';
+  if (st.size !== known.bytes) return `has ${st.size.toLocaleString('en-US')} bytes instead of ${known.bytes.toLocaleString('en-US')} (a partial or edited copy)`;
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  if (verifiedCopies.get(file) === stamp) return undefined;
+  const hash = createHash('sha256');
+  try {
+    readChunks(file, known.bytes, (b) => hash.update(b));
+  } catch (e) {
+    return `cannot be read (${e instanceof FileReadError ? e.detail : (e as Error).message})`;
+  }
+  const digest = hash.digest('hex');
+  if (digest !== known.sha256) return `has SHA-256 ${digest.slice(0, 12)}…, expected ${known.sha256.slice(0, 12)}… (an edited or corrupted copy)`;
+  verifiedCopies.set(file, stamp);
+  return undefined;
+}
+
+/** Download a dataset, check its hash, and write it to `file` atomically. */
+async function download(name: string, known: NamedDataset, file: string, options: DatasetOptions): Promise<void> {
   const url = options.urlOverride ?? known.url;
   const doFetch = options.fetchImpl ?? fetch;
   let bytes: Uint8Array;
@@ -78,15 +166,16 @@ export async function loadDataset(nameOrPath: string, options: { fetchImpl?: typ
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     bytes = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
-    throw new DataError(`cannot download dataset '${nameOrPath}' from ${url} (${(e as Error).message}); pass a local copy with --data FILE`);
+    throw new DataError(`cannot download dataset '${name}' from ${url} (${(e as Error).message})`);
   }
   const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== known.sha256) throw new DataError(`dataset '${nameOrPath}' downloaded from ${url} has SHA-256 ${digest.slice(0, 12)}…, expected ${known.sha256.slice(0, 12)}…`);
+  if (digest !== known.sha256) throw new DataError(`dataset '${name}' downloaded from ${url} has SHA-256 ${digest.slice(0, 12)}…, expected ${known.sha256.slice(0, 12)}…`);
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, bytes);
   renameSync(tmp, file);
-  return decodeText(bytes, `dataset '${nameOrPath}'`);
+  const st = statSync(file);
+  verifiedCopies.set(file, `${st.size}:${st.mtimeMs}`);
 }
 
 /** The characters of a text, sorted by code point: token i is `chars[i]`. */
@@ -98,7 +187,15 @@ export class Vocab {
   }
 
   static fromText(text: string): Vocab {
-    return new Vocab([...new Set(Array.from(text))].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+    // Iterated, not Array.from: an array of one string per character costs ~10 bytes each.
+    const seen = new Set<number>();
+    for (const ch of text) seen.add(ch.codePointAt(0)!);
+    return Vocab.fromCodePoints(seen);
+  }
+
+  /** The vocabulary of these code points (any order, no duplicates). */
+  static fromCodePoints(codePoints: Iterable<number>): Vocab {
+    return new Vocab([...codePoints].sort((a, b) => a - b).map((c) => String.fromCodePoint(c)));
   }
 
   static fromJSON(json: unknown): Vocab {
@@ -117,14 +214,14 @@ export class Vocab {
   }
 
   encode(text: string): Int32Array {
-    const cps = Array.from(text);
-    const out = new Int32Array(cps.length);
-    for (let i = 0; i < cps.length; i++) {
-      const t = this.index.get(cps[i]);
-      if (t === undefined) throw new DataError(`character ${JSON.stringify(cps[i])} is not in the vocabulary`);
-      out[i] = t;
+    const out = new Int32Array(text.length); // at least one UTF-16 unit per character
+    let n = 0;
+    for (const ch of text) {
+      const t = this.index.get(ch);
+      if (t === undefined) throw new DataError(`character ${JSON.stringify(ch)} is not in the vocabulary`);
+      out[n++] = t;
     }
-    return out;
+    return n === out.length ? out : out.slice(0, n);
   }
 
   decode(tokens: ArrayLike<number>): string {
@@ -134,15 +231,21 @@ export class Vocab {
   }
 }
 
-export interface Split {
-  train: Int32Array;
-  val: Int32Array;
+/**
+ * Token ids of a text, one per character: the narrowest array that holds the vocabulary
+ * (Uint8Array up to 256 characters, Uint16Array up to 65,536, else Int32Array).
+ */
+export type TokenArray = Uint8Array | Uint16Array | Int32Array;
+
+export interface Split<T extends TokenArray = TokenArray> {
+  train: T;
+  val: T;
 }
 
-/** The first (1 - valFraction) of the tokens train, the rest validate (as nanoGPT). */
-export function splitTokens(tokens: Int32Array, valFraction: number, window: number): Split {
+/** The first (1 - valFraction) of the tokens train, the rest validate (as nanoGPT). Views, not copies. */
+export function splitTokens<T extends TokenArray>(tokens: T, valFraction: number, window: number): Split<T> {
   const cut = Math.floor(tokens.length * (1 - valFraction));
-  const split = { train: tokens.subarray(0, cut), val: tokens.subarray(cut) };
+  const split = { train: tokens.subarray(0, cut) as T, val: tokens.subarray(cut) as T };
   if (split.train.length < window) throw new DataError(`the training text has ${split.train.length} characters, shorter than one window of ${window}`);
   if (split.val.length < window) throw new DataError(`the validation text has ${split.val.length} characters, shorter than one window of ${window}; use more text or a larger val_fraction`);
   return split;
@@ -151,13 +254,14 @@ export function splitTokens(tokens: Int32Array, valFraction: number, window: num
 /**
  * Random sliding windows: each batch row is `window` consecutive tokens starting at a
  * uniformly random position (stride 1 over the text: abcd, bcde, ...). The state is the
- * number of batches drawn, so a resumed run continues the same sequence.
+ * number of batches drawn, so a resumed run continues the same sequence. Batches are Int32Array
+ * whatever the width of the token array.
  */
 export class WindowSampler {
   private rng: Rng;
   private drawn = 0;
   constructor(
-    readonly tokens: Int32Array,
+    readonly tokens: TokenArray,
     readonly window: number,
     readonly seed: number,
   ) {

@@ -1,5 +1,7 @@
-// The mdlc WebGPU runtime: device acquisition (Dawn in Node.js, navigator.gpu in browsers),
-// data, schedules, parameter initialisation and checkpoints.
+// mdlc's runtime (the package entry `mdlc/runtime`): what generated programs, the CLI and
+// tests link against. The training loop over a backend interface, the WebGPU backend and
+// device acquisition (Dawn in Node.js, navigator.gpu in browsers), data, sampling, schedules,
+// initialisation, checkpoints and run directories.
 export {
   acquireDevice,
   describeAdapter,
@@ -18,7 +20,15 @@ export type {
   LimitName,
 } from './device.js';
 export * from './data.js';
+export * from './corpus.js';
 export * from './schedule.js';
 export * from './init.js';
 export * from './checkpoint.js';
-export * from './training.js';
+export * from './backend.js';
+export * from './loop.js';
+export * from './sampling.js';
+export * from './format.js';
+export * from './plot.js';
+export * from './run.js';
+export * from './webgpu.js';
+export * from './program.js';

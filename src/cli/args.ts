@@ -56,11 +56,25 @@ export function flag(args: ParsedArgs, name: string): string | undefined {
   return args.flags.get(name)?.[0];
 }
 
+/**
+ * A flag's value as a number (`--steps 200`), or undefined when absent. What numbers a
+ * setting accepts is the settings table's to say (src/ir/elaborate/train.ts), so that
+ * `--steps 0` and `--set steps=0` get the same answer.
+ */
+export function numberFlag(args: ParsedArgs, name: string): number | undefined {
+  const v = flag(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number, got '${v}'`);
+  return n;
+}
+
+/** A count flag (`--log-every 10`, `--keep 3`): a whole number at least `min`, or undefined when absent. */
 export function intFlag(args: ParsedArgs, name: string, min = 0): number | undefined {
   const v = flag(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} needs an integer >= ${min}, got '${v}'`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${name} needs a whole number >= ${min}, got '${v}'`);
   return n;
 }
 
@@ -71,7 +85,7 @@ export function overrides(args: ParsedArgs): Map<string, number> {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(s);
     if (!m) throw new UsageError(`--set needs NAME=VALUE, got '${s}'`);
     const v = Number(m[2]);
-    if (!Number.isFinite(v)) throw new UsageError(`--set ${m[1]}: '${m[2]}' is not a number`);
+    if (m[2].trim() === '' || !Number.isFinite(v)) throw new UsageError(`--set ${m[1]}: '${m[2]}' is not a number`);
     out.set(m[1], v);
   }
   return out;

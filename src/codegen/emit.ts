@@ -5,14 +5,16 @@
  *   runs in a browser as well as in Node); each dispatch is labelled with the .mdl values it
  *   computes (labels.ts). It imports the kernels' WGSL from `kernels/index.ts`, one template
  *   literal per kernel.
- * - `train.ts`: the training loop of this model, reading like llm.c's: data, schedule, step,
- *   log, evaluate, checkpoint. It links against mdlc's `runtime/`.
+ * - `train.ts`: this model's training recipe as data, run by the runtime's one training loop
+ *   (imported as the package entry `mdlc/runtime`, so a build runs wherever mdlc is installed).
  * Both are also emitted as JavaScript, so they run without a TypeScript toolchain.
  */
 import { Project, ScriptTarget, ModuleKind, ModuleResolutionKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK } from './offsets.js';
 import type { ProgramPlan } from './program.js';
+import type { TrainSpec } from '../../runtime/backend.js';
+import type { ModelMeta } from '../../runtime/checkpoint.js';
 
 export interface EmittedProgram {
   modelTs: string;
@@ -277,11 +279,11 @@ export interface StepScalars {
       {
         name: 'getState',
         isAsync: true,
-        docs: ["Read AdamW's moments back (for checkpoints that resume exactly)."],
+        docs: ["Read AdamW's moments back as `m.<param>` and `v.<param>` (for checkpoints that resume exactly)."],
         returnType: 'Promise<Map<string, Float32Array<ArrayBuffer>>>',
         statements: (w) => {
           w.writeLine('const out = new Map<string, Float32Array<ArrayBuffer>>();');
-          w.writeLine('for (const p of PARAMS) { out.set(`m:${p.name}`, await this.readF32(p.m, p.size)); out.set(`v:${p.name}`, await this.readF32(p.v, p.size)); }');
+          w.writeLine('for (const p of PARAMS) { out.set(`m.${p.name}`, await this.readF32(p.m, p.size)); out.set(`v.${p.name}`, await this.readF32(p.v, p.size)); }');
           w.writeLine('return out;');
         },
       },
@@ -290,8 +292,8 @@ export interface StepScalars {
         parameters: [{ name: 'values', type: 'ReadonlyMap<string, Float32Array<ArrayBuffer>>' }],
         statements: (w) => {
           w.writeLine('for (const p of PARAMS) {');
-          w.writeLine('  const m = values.get(`m:${p.name}`);');
-          w.writeLine('  const v = values.get(`v:${p.name}`);');
+          w.writeLine('  const m = values.get(`m.${p.name}`);');
+          w.writeLine('  const v = values.get(`v.${p.name}`);');
           w.writeLine('  if (!m || !v || m.length !== p.size || v.length !== p.size) throw new Error(`optimizer state of ${p.name} is missing`);');
           w.writeLine('  this.device.queue.writeBuffer(this.arena, p.m * 4, m);');
           w.writeLine('  this.device.queue.writeBuffer(this.arena, p.v * 4, v);');
@@ -314,12 +316,12 @@ export interface StepScalars {
       {
         name: 'trainStep',
         isAsync: true,
-        docs: ['One training step: forward, loss, backward, clipping and the AdamW update, as one compute pass and one submit. Returns the loss (the only value read back).'],
+        docs: ['One training step: forward, loss, backward, clipping and the AdamW update, as one compute pass and one submit. Returns the loss and the gradient norm before clipping (the only values read back).'],
         parameters: [
           { name: 'windows', type: 'ReadonlyMap<string, Int32Array<ArrayBuffer>>' },
           { name: 'scalars', type: 'StepScalars' },
         ],
-        returnType: 'Promise<number>',
+        returnType: 'Promise<{ loss: number; gradNorm: number }>',
         statements: (w) => {
           w.writeLine('for (const [name, data] of windows) this.writeInput(name, data);');
           w.writeLine('scalars.lr.forEach((lr, i) => this.writeInput(`lr.${i}`, new Float32Array([lr])));');
@@ -330,32 +332,33 @@ export interface StepScalars {
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
           dispatches('train', w);
           w.writeLine('pass.end();');
-          w.writeLine('return this.readScalar(OUTPUTS.loss.offset, encoder);');
+          w.writeLine('const [loss, gradNorm] = await this.readScalars([OUTPUTS.loss.offset, OUTPUTS.gradNorm.offset], encoder);');
+          w.writeLine('return { loss, gradNorm };');
         },
       },
       {
-        name: 'readScalar',
+        name: 'readScalars',
         isAsync: true,
-        docs: ['Submit `encoder` with a copy of one f32 at `offset`, and read it back through a staging buffer of its own.'],
+        docs: ['Submit `encoder` with copies of the f32s at `offsets` (at most 4), and read them back through a staging buffer of its own.'],
         parameters: [
-          { name: 'offset', type: 'number' },
+          { name: 'offsets', type: 'readonly number[]' },
           { name: 'encoder', type: 'GPUCommandEncoder' },
         ],
-        returnType: 'Promise<number>',
+        returnType: 'Promise<number[]>',
         statements: (w) => {
-          w.writeLine("const staging = this.scalarReadbacks.pop() ?? this.device.createBuffer({ label: 'scalar readback', size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });");
-          w.writeLine('encoder.copyBufferToBuffer(this.arena, offset * 4, staging, 0, 4);');
+          w.writeLine("const staging = this.scalarReadbacks.pop() ?? this.device.createBuffer({ label: 'scalar readback', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });");
+          w.writeLine('offsets.forEach((offset, i) => encoder.copyBufferToBuffer(this.arena, offset * 4, staging, i * 4, 4));');
           w.writeLine('this.device.queue.submit([encoder.finish()]);');
           w.writeLine('try {');
-          w.writeLine('  await staging.mapAsync(GPUMapMode.READ, 0, 4);');
+          w.writeLine('  await staging.mapAsync(GPUMapMode.READ, 0, 16);');
           w.writeLine('} catch (e) {');
           w.writeLine('  staging.destroy();');
           w.writeLine('  throw e;');
           w.writeLine('}');
-          w.writeLine('const value = new Float32Array(staging.getMappedRange(0, 4))[0];');
+          w.writeLine('const values = Array.from(new Float32Array(staging.getMappedRange(0, 16)).subarray(0, offsets.length));');
           w.writeLine('staging.unmap();');
           w.writeLine('this.scalarReadbacks.push(staging);');
-          w.writeLine('return value;');
+          w.writeLine('return values;');
         },
       },
       {
@@ -371,7 +374,8 @@ export interface StepScalars {
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
           dispatches('eval', w);
           w.writeLine('pass.end();');
-          w.writeLine('return this.readScalar(OUTPUTS.loss.offset, encoder);');
+          w.writeLine('const [loss] = await this.readScalars([OUTPUTS.loss.offset], encoder);');
+          w.writeLine('return loss;');
         },
       },
       {
@@ -417,43 +421,36 @@ export function emitKernels(plan: ProgramPlan, sourcePath: string): { ts: string
 }
 
 export interface TrainEmitOptions {
-  /** Import specifier of mdlc's runtime from the generated train.ts and train.js. */
-  runtimeTs: string;
-  runtimeJs: string;
   sourcePath: string;
+  /** The training recipe the generated loop runs (see src/train/spec.ts). */
+  spec: TrainSpec;
+  /** What checkpoints say about the model (its source, overrides and hash). */
+  meta: Omit<ModelMeta, 'vocab'>;
 }
 
-/** The generated train.ts/js: the training loop of this model. */
+/** The package entry generated programs import the runtime from (package.json `exports`). */
+export const RUNTIME_ENTRY = 'mdlc/runtime';
+
+/**
+ * The generated train.ts/js: this model's training recipe as data, and `train()`, which runs
+ * it through the runtime's one training loop on WebGPU. Run as a script, it trains with the
+ * .mdl's settings (`node train.js --help`).
+ */
 export function emitTrain(model: ElaboratedModel, plan: ProgramPlan, options: TrainEmitOptions): { ts: string; js: string } {
   const cfg = model.train;
   const project = newProject();
   const f = project.createSourceFile('train.ts', '', { overwrite: true });
   f.insertText(0, HEADER(plan.model, options.sourcePath));
-  const config = {
-    model: plan.model,
-    dataset: cfg.data?.name ?? '',
-    window: cfg.data?.window ?? 0,
-    batch: model.batch?.size ?? 1,
-    slices: cfg.slices.map((s) => ({ name: s.name, start: s.start, end: s.end })),
-    steps: cfg.steps,
-    evalEvery: cfg.evalEvery,
-    evalBatches: cfg.evalBatches,
-    seed: cfg.seed,
-    valFraction: cfg.valFraction,
-    optimizer: cfg.optimizer,
-    schedule: cfg.schedule,
-    vocab: model.dataAxis?.size ?? 0,
-  };
   f.addImportDeclaration({ moduleSpecifier: './model.js', namedImports: ['Model', 'PARAMS'] });
   f.addImportDeclaration({
-    moduleSpecifier: options.runtimeTs,
-    namedImports: ['acquireDevice', 'loadDataset', 'Vocab', 'DataError', 'splitTokens', 'WindowSampler', 'sliceWindows', 'learningRateAt', 'initParameters', 'NonFiniteLossError', 'saveTrainingCheckpoint', 'formatStep'],
+    moduleSpecifier: RUNTIME_ENTRY,
+    namedImports: ['isMainModule', 'programMain', 'runProgram', 'type ProgramOptions', 'type ProgramResult', 'type TrainSpec'],
   });
   f.addVariableStatement({
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
-    docs: ['What the .mdl file says about training (after --set overrides).'],
-    declarations: [{ name: 'CONFIG', initializer: `${lit(config)} as const` }],
+    docs: ['What the .mdl file says about training (after --set overrides): batches, schedule, optimizer, parameters.'],
+    declarations: [{ name: 'SPEC', type: 'TrainSpec', initializer: JSON.stringify(options.spec, null, 2) }],
   });
   const rates = plan.lrGroups.map((g, i) => {
     const group = cfg.groups.filter((x) => x.setting === 'lr' && x.pattern === g.pattern).at(-1);
@@ -465,131 +462,25 @@ export function emitTrain(model: ElaboratedModel, plan: ProgramPlan, options: Tr
     docs: ['Learning rate of each parameter group as a function of the scheduled base rate (from `lr PATTERN = ...`).'],
     declarations: [{ name: 'LR_RATES', type: 'readonly ((base: number) => number)[]', initializer: `[${rates.join(', ')}]` }],
   });
+  f.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ['The model this program was built from; its checkpoints carry it, so `mdlc sample` can rebuild the model from them.'],
+    declarations: [{ name: 'META', initializer: JSON.stringify(options.meta, null, 2) }],
+  });
   f.insertText(
     f.getEnd(),
     `
-export interface TrainOptions {
-  /** A text file instead of the dataset the model names. */
-  data?: string;
-  steps?: number;
-  /** Train on one fixed batch; stop once the loss is below \`targetLoss\`. */
-  overfit?: boolean;
-  targetLoss?: number;
-  /** Write parameters, optimizer state and vocabulary here at the end. */
-  out?: string;
-  log?: (line: string) => void;
+/** Train on WebGPU with the .mdl's settings; \`options\` override the data, steps, seed, and where the checkpoint goes. */
+export function train(options: ProgramOptions = {}): Promise<ProgramResult> {
+  return runProgram({ Model, PARAMS }, SPEC, LR_RATES, META, options);
 }
 
-export interface TrainResult {
-  losses: number[];
-  valLosses: { step: number; loss: number }[];
-  /** Training tokens per second of training steps (evaluation and, after it, the first step excluded). */
-  tokensPerSecond: number;
-  firstStepSeconds: number;
-  params: Map<string, Float32Array<ArrayBuffer>>;
-}
-
-/** The batch's window slices: \`tokens = data[0 .. seq]\`, \`targets = data[1 .. seq + 1]\`. */
-function slices(windows: Int32Array): Map<string, Int32Array<ArrayBuffer>> {
-  return new Map(CONFIG.slices.map((s) => [s.name, sliceWindows(windows, CONFIG.batch, CONFIG.window, s.start, s.end)]));
-}
-
-/** Mean loss over the same \`evalBatches\` validation batches every time. */
-async function evaluate(model: Model, val: Int32Array): Promise<number> {
-  const sampler = new WindowSampler(val, CONFIG.window, CONFIG.seed ^ 0x5eed);
-  let sum = 0;
-  for (let i = 0; i < CONFIG.evalBatches; i++) sum += await model.evalLoss(slices(sampler.nextBatch(CONFIG.batch)));
-  return sum / CONFIG.evalBatches;
-}
-
-export async function train(options: TrainOptions = {}): Promise<TrainResult> {
-  const log = options.log ?? ((line: string) => console.log(line));
-  const steps = options.steps ?? CONFIG.steps;
-
-  // Data: the text, its characters (token i is vocab.chars[i]), the train/validation split.
-  const text = await loadDataset(options.data ?? CONFIG.dataset);
-  const vocab = Vocab.fromText(text);
-  if (vocab.size !== CONFIG.vocab) {
-    throw new DataError(\`this build is for a vocabulary of \${CONFIG.vocab} characters but the data has \${vocab.size}: build again with this data\`);
-  }
-  const split = splitTokens(vocab.encode(text), CONFIG.valFraction, CONFIG.window);
-  const sampler = new WindowSampler(split.train, CONFIG.window, CONFIG.seed);
-
-  // The device, the compiled kernels, and parameters initialised from the seed.
-  const gpu = await acquireDevice();
-  try {
-    const t0 = performance.now();
-    const model = await Model.create(gpu.device);
-    model.setParams(initParameters(PARAMS, CONFIG.seed));
-    const fixed = options.overfit ? sampler.nextBatch(CONFIG.batch) : undefined;
-
-    const losses: number[] = [];
-    const valLosses: { step: number; loss: number }[] = [];
-    let firstStepSeconds = 0;
-    // Throughput counts training steps only: evaluation is excluded, and so is the first
-    // step (it compiles kernels) unless it is the only one.
-    let stepSeconds = 0;
-    let timedSteps = 0;
-    const submit = (step: number) =>
-      model.trainStep(slices(fixed ?? sampler.nextBatch(CONFIG.batch)), {
-        lr: LR_RATES.map((rate) => rate(learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps))),
-        bc1: 1 / (1 - CONFIG.optimizer.beta1 ** (step + 1)),
-        bc2: 1 / (1 - CONFIG.optimizer.beta2 ** (step + 1)),
-      });
-    const evaluatesAfter = (step: number) => !options.overfit && ((step + 1) % CONFIG.evalEvery === 0 || step === steps - 1);
-    // One step ahead: the next step is queued before this one's loss is read, so the device
-    // does not wait for the host between steps. Not across an evaluation, nor when a target
-    // loss may stop training (the parameters must be those after the last logged step).
-    let queued: Promise<number> | undefined = steps > 0 ? submit(0) : undefined;
-    let lastLanded = performance.now();
-    for (let step = 0; step < steps; step++) {
-      const lr = learningRateAt(CONFIG.schedule, CONFIG.optimizer.lr, step, steps);
-      const current = queued ?? submit(step);
-      queued = step + 1 < steps && !evaluatesAfter(step) && options.targetLoss === undefined ? submit(step + 1) : undefined;
-      let loss: number;
-      try {
-        loss = await current;
-      } catch (e) {
-        await queued?.catch(() => undefined);
-        throw e;
-      }
-      // A step's time is from when the previous one landed (or it was submitted) to when it lands.
-      const landed = performance.now();
-      // Time to the first step includes compiling and warming every pipeline.
-      if (step === 0) firstStepSeconds = (landed - t0) / 1000;
-      if (step > 0 || steps === 1) {
-        stepSeconds += (landed - lastLanded) / 1000;
-        timedSteps++;
-      }
-      lastLanded = landed;
-      if (!Number.isFinite(loss)) {
-        await queued?.catch(() => undefined);
-        throw new NonFiniteLossError(step, loss);
-      }
-      losses.push(loss);
-      let val: number | undefined;
-      if (evaluatesAfter(step)) {
-        val = await evaluate(model, split.val);
-        valLosses.push({ step: step + 1, loss: val });
-      }
-      log(formatStep(step + 1, steps, loss, lr, val));
-      if (options.targetLoss !== undefined && loss < options.targetLoss) break;
-      // With nothing in flight, the next step's time starts when it is submitted (evaluation excluded).
-      if (!queued) lastLanded = performance.now();
-    }
-    const params = await model.getParams();
-    if (options.out) saveTrainingCheckpoint(options.out, { model: CONFIG.model, params, state: await model.getState(), vocab, step: losses.length });
-    model.destroy();
-    return { losses, valLosses, tokensPerSecond: (timedSteps * CONFIG.batch * (CONFIG.slices[0].end - CONFIG.slices[0].start)) / stepSeconds, firstStepSeconds, params };
-  } finally {
-    gpu.destroy();
-  }
-}
+// As a script: \`node train.js [--data FILE] [--steps N] [--seed N] [--out DIR]\`. Exit explicitly:
+// a WebGPU instance keeps Node's event loop alive.
+if (isMainModule(import.meta.url)) process.exit(await programMain({ Model, PARAMS }, SPEC, LR_RATES, META, process.argv.slice(2)));
 `,
   );
   f.formatText({ indentSize: 2 });
-  const ts = f.getFullText();
-  // The JavaScript imports the compiled runtime.
-  const js = emitJs(project, f).replace(JSON.stringify(options.runtimeTs).slice(1, -1), options.runtimeJs);
-  return { ts, js };
+  return { ts: f.getFullText(), js: emitJs(project, f) };
 }

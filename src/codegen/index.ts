@@ -3,11 +3,11 @@
  * kernels/*.wgsl, model.ts/js, train.ts/js, ir.txt and report.json.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { diagnostic, type Diagnostic } from '../diagnostics/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import { buildTrainStep } from '../ir/optimizer/index.js';
+import { buildTrainStep, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
+import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { printGraph } from '../ir/print.js';
 import { emitKernels, emitModel, emitTrain } from './emit.js';
 import { planProgram, type KernelCall, type ProgramPlan } from './program.js';
@@ -51,6 +51,10 @@ export interface BuildOptions {
   trace?: (pass: string, program: ProgramIR) => void;
   /** The device's limits (defaults: WebGPU's), to report what does not fit at build time. */
   limits?: Partial<BuildLimits>;
+  /** What the generated program's checkpoints say about the model (source, overrides, hash). */
+  meta?: Omit<ModelMeta, 'vocab'>;
+  /** The model's training step, when the caller has built it already. */
+  step?: TrainStep;
 }
 
 export interface BuildReport {
@@ -69,14 +73,6 @@ export interface BuildResult {
   report?: BuildReport;
   diagnostics: Diagnostic[];
   files: string[];
-}
-
-/** The package root (where runtime/ and dist/runtime/ live), from this file's location. */
-function packageRoot(): string {
-  // src/codegen/index.ts in the sources, dist/src/codegen/index.js when compiled.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${join('dist', 'src')}`) ? '../../..' : '../..';
-  return resolve(here, up);
 }
 
 export function reportOf(plan: ProgramPlan): BuildReport {
@@ -163,7 +159,7 @@ function formatBytes(n: number): string {
 }
 
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
-  const step = buildTrainStep(model);
+  const step = options.step ?? buildTrainStep(model);
   const plan = planProgram(model, { target: options.target, step, trace: options.trace });
   const diagnostics = checkLimits(model, plan, options.limits);
   if (diagnostics.length) return { diagnostics, files: [] };
@@ -183,15 +179,10 @@ export function build(model: ElaboratedModel, sourcePath: string, options: Build
   const model_ = emitModel(plan, sourcePath);
   write('model.ts', model_.ts);
   write('model.js', model_.js);
-  const root = packageRoot();
-  const rel = (p: string) => {
-    const r = relative(resolve(out), p).split('\\').join('/');
-    return r.startsWith('.') ? r : `./${r}`;
-  };
   const train = emitTrain(model, plan, {
-    runtimeTs: rel(join(root, 'runtime', 'index.js')),
-    runtimeJs: rel(join(root, 'dist', 'runtime', 'index.js')),
     sourcePath,
+    spec: trainSpecOf(model, step),
+    meta: options.meta ?? { model: model.name, modelHash: '', axes: Object.fromEntries(model.graph.params.map((p) => [p.name, p.type.axes.map((a) => a.name)])), source: '', overrides: {} },
   });
   write('train.ts', train.ts);
   write('train.js', train.js);

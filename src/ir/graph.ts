@@ -12,9 +12,10 @@ export class GraphBuilder {
   /** A builder that extends a copy of `g` (the original graph is left as it is). */
   static extend(g: Graph): GraphBuilder {
     const b = new GraphBuilder();
-    b.graph.nodes.push(...g.nodes);
-    b.graph.params.push(...g.params);
-    b.graph.inputs.push(...g.inputs);
+    // Copied in loops: spreading a large graph's nodes as arguments overflows the stack.
+    for (const n of g.nodes) b.graph.nodes.push(n);
+    for (const p of g.params) b.graph.params.push(p);
+    for (const i of g.inputs) b.graph.inputs.push(i);
     for (const [k, v] of g.outputs) b.graph.outputs.set(k, v);
     for (const n of g.nodes) if (n.attrs.op === 'const') b.consts.set(constKey(n.attrs.value, n.attrs.dtype), n.id);
     return b;
@@ -83,4 +84,21 @@ export class GraphBuilder {
 
 function constKey(value: number, dtype: string): string {
   return `${dtype}:${Object.is(value, -0) ? '-0' : value}`;
+}
+
+/**
+ * The nodes `roots` depend on (the roots included), following the inputs `edges` picks of
+ * each node (by position; default: all of them).
+ */
+export function reach(graph: Graph, roots: readonly number[], edges: (n: IRNode) => number[] = (n) => n.inputs.map((_, i) => i)): Set<number> {
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const n = graph.nodes[id];
+    for (const i of edges(n)) stack.push(n.inputs[i]);
+  }
+  return seen;
 }

@@ -61,6 +61,32 @@ export interface IRNode {
   name?: string;
   /** For a gradient node made by autodiff: the node it is the gradient of (labels such as `d q`). */
   gradOf?: number;
+  /** The block call or repeat iteration the node was elaborated in (absent at the top level and for compiler-made nodes). */
+  scope?: ScopeInfo;
+}
+
+/**
+ * A block call or one iteration of a repeat, as elaborated: blocks are inlined and repeats
+ * unrolled, and this records where each node came from, so that a stage that wants the
+ * model's structure back (the PyTorch export) can find it.
+ */
+export interface ScopeInfo {
+  /** The parameter-name prefix without its final dot: `blocks.0.attention`, `blocks.0`. */
+  path: string;
+  kind: 'block' | 'repeat';
+  /** The block's name (`attention`), or the repeat's (`blocks`; `repeat` when unnamed). */
+  name: string;
+  /** Repeats: which iteration (0-based). */
+  index?: number;
+  /** The enclosing block call or iteration (absent at the top level). */
+  parent?: ScopeInfo;
+  /** The call (blocks) or the repeat statement. */
+  span: Span;
+  /** Blocks: the declaration, and its inputs in declared order with the nodes passed to them. */
+  decl?: Span;
+  inputs?: { name: string; node: number }[];
+  /** Blocks: the node the block returns. */
+  output?: number;
 }
 
 /** Initializer of a parameter, evaluated to numbers at elaboration. */

@@ -4,12 +4,12 @@
  *   readSourceFile(path) → SourceFile        (E0001 unreadable, E0002 not UTF-8, E0003 empty)
  *   parseModel(source)   → ModelFile + diagnostics (E0100–E0104); never throws
  */
-import { readFileSync } from 'node:fs';
+import { FileReadError, readBounded } from '../../runtime/files.js';
 import type { IRecognitionException, IToken, TokenType } from 'chevrotain';
 import { chevrotain } from './chevrotain.js';
 import { diagnostic, sortDiagnostics, type Diagnostic, type Label } from '../diagnostics/diagnostic.js';
 import { fileSpan, type SourceFile, type Span } from '../diagnostics/span.js';
-import type { ModelFile } from './ast.js';
+import type { ModelFile, Node } from './ast.js';
 import { AstBuilder } from './build-ast.js';
 import * as T from './lexer.js';
 import { lex } from './lexer.js';
@@ -30,6 +30,12 @@ export interface ParseResult {
 
 /** Deeper bracket nesting than this is rejected before parsing (it would exhaust the stack). */
 export const MAX_NESTING = 64;
+
+/**
+ * Expressions deeper than this are rejected after parsing: every later stage walks them
+ * recursively. Each operator is a level, so `1 + 1 + ... + 1` with 300 terms is 300 deep.
+ */
+export const MAX_EXPRESSION_DEPTH = 256;
 
 const EMPTY_LINES = new LineMap('');
 const EMPTY_MESSAGE = 'file is empty: a model needs at least `model NAME` and a forward';
@@ -60,7 +66,7 @@ function parseUnguarded(source: SourceFile): ParseResult {
 
   const tooDeep = findExcessiveNesting(tokens);
   if (tooDeep) {
-    const d = diagnostic('E0101', `expressions are nested more than ${MAX_NESTING} levels deep`, tokenSpan(path, lines, tooDeep), {
+    const d = diagnostic('E0105', `expressions are nested more than ${MAX_NESTING} levels deep`, tokenSpan(path, lines, tooDeep), {
       help: 'split the expression into named steps',
     });
     return { ast: undefined, diagnostics: finish([...lexed.diagnostics, d], lines) };
@@ -87,8 +93,46 @@ function parseUnguarded(source: SourceFile): ParseResult {
     );
   }
   for (const e of errors) diags.push(syntaxDiagnostic(e, path, text, lines, tokens));
-  diags.push(...builder.diagnostics);
-  return { ast, diagnostics: finish(diags, lines) };
+  for (const d of builder.diagnostics) diags.push(d);
+  const deep = deepExpressions(ast);
+  for (const { root, depth } of deep) {
+    const dim = root.kind.startsWith('Dim');
+    diags.push(
+      diagnostic('E0105', `this expression is ${depth.toLocaleString('en-US')} levels deep; mdlc compiles expressions up to ${MAX_EXPRESSION_DEPTH} levels deep (each operator or bracket is a level)`, root.span, {
+        help: dim ? 'split it over several dims (`dim a = ...`, then `dim b = a + ...`)' : 'split it into named steps (`a = ...`, then `b = a + ...`)',
+      }),
+    );
+  }
+  return { ast: deep.length ? undefined : ast, diagnostics: finish(diags, lines) };
+}
+
+/** Expression nodes that hold others: each is a level of depth. Leaves (numbers, names) are not. */
+const EXPRESSION_KINDS = new Set(['Unary', 'Binary', 'Compare', 'Contract', 'Call', 'Index', 'Rename', 'Range', 'Tuple', 'Paren', 'DimBinary', 'DimParen']);
+
+/**
+ * Expressions deeper than MAX_EXPRESSION_DEPTH, with their depth, outermost node first.
+ * Iterative, so that an expression of any depth is measured without recursion.
+ */
+function deepExpressions(ast: ModelFile): { root: Node & { kind: string }; depth: number }[] {
+  type Item = { node: Node & { kind: string }; depth: number; root?: { node: Node & { kind: string }; max: number } };
+  const roots: { node: Node & { kind: string }; max: number }[] = [];
+  const stack: Item[] = [{ node: ast, depth: 0 }];
+  while (stack.length) {
+    const { node, depth, root: outer } = stack.pop()!;
+    let root = outer;
+    let d = depth;
+    if (EXPRESSION_KINDS.has(node.kind)) {
+      if (!root) roots.push((root = { node, max: 0 }));
+      d = depth + 1;
+      if (d > root.max) root.max = d;
+    } else root = undefined;
+    for (const value of Object.values(node)) {
+      for (const child of Array.isArray(value) ? value : [value]) {
+        if (child && typeof child === 'object' && typeof (child as { kind?: unknown }).kind === 'string') stack.push({ node: child as Item['node'], depth: root ? d : 0, root });
+      }
+    }
+  }
+  return roots.filter((r) => r.max > MAX_EXPRESSION_DEPTH).map((r) => ({ root: r.node, depth: r.max }));
 }
 
 /**
@@ -267,22 +311,18 @@ export interface ReadResult {
   diagnostics: Diagnostic[];
 }
 
+/** Model files larger than this are refused before they are read (a model is a few KiB). */
+export const MAX_SOURCE_BYTES = 1 << 20;
+
 /** Read a `.mdl` file as UTF-8 (BOM stripped). Never throws. */
 export function readSourceFile(path: string): ReadResult {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readBounded(path, MAX_SOURCE_BYTES);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (code ?? 'unknown error');
-    return { diagnostics: [diagnostic('E0001', `cannot read \`${path}\`: ${why}`, fileSpan(path))] };
+    const why = e instanceof FileReadError ? e.detail : String(e);
+    const help = e instanceof FileReadError && e.reason === 'too-large' ? { help: 'a model file may be at most 1 MiB; is this the model you meant?' } : {};
+    return { diagnostics: [diagnostic('E0001', `cannot read \`${path}\`: ${why}`, fileSpan(path), help)] };
   }
   let text: string;
   try {

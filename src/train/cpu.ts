@@ -1,114 +1,137 @@
 /**
- * The `cpu` backend: runs the training-step graph on the reference interpreter. Slow but
- * exact, and the oracle for the WebGPU backend.
+ * The `cpu` backend: the training-step graph on the reference interpreter, in f32. Slow but
+ * exact, and the oracle for every other backend. It implements the runtime's
+ * `TrainBackend`, so the one training loop, checkpoints, resume and sampling run on it
+ * unchanged.
  */
-import { interpret, initParams, tensor, type Tensor } from '../ir/interpret/index.js';
-import { WindowSampler } from '../../runtime/data.js';
-import { formatStep, NonFiniteLossError } from '../../runtime/training.js';
+import { initParams, interpret, tensor, type Tensor } from '../ir/interpret/index.js';
+import type { ElaboratedModel } from '../ir/elaborate/model.js';
+import type { TrainStep } from '../ir/optimizer/index.js';
+import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from '../../runtime/backend.js';
 
-export { NonFiniteLossError };
-import { sliceFeeds, stepScalars, type TrainSession } from './session.js';
+export class CpuBackend implements TrainBackend {
+  readonly kind = 'cpu';
+  readonly description = 'the reference interpreter (f32)';
+  private params: Map<string, Tensor>;
+  private m = new Map<string, Tensor>();
+  private v = new Map<string, Tensor>();
+  private readonly outputs: number[];
 
-export interface TrainOptions {
-  steps: number;
-  /** Train on one fixed batch (the first one drawn): the loss must approach 0. */
-  overfit?: boolean;
-  /** Stop early once the training loss is below this (used with --overfit). */
-  targetLoss?: number;
-  log?: (line: string) => void;
-}
-
-export interface TrainLog {
-  step: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  valLoss?: number;
-}
-
-export interface TrainResult {
-  losses: TrainLog[];
-  params: Map<string, Tensor>;
-  finalLoss: number;
-  tokensPerSecond: number;
-  stoppedEarly: boolean;
-}
-
-export function trainCpu(session: TrainSession, options: TrainOptions): TrainResult {
-  const { model, step, batch, window } = session;
-  const cfg = model.train;
-  const log = options.log ?? (() => {});
-  const g = step.graph;
-  let params = initParams(g, cfg.seed, 'f32');
-  let m = new Map<string, Tensor>();
-  let v = new Map<string, Tensor>();
-  for (const p of g.params) {
-    m.set(p.name, tensor(p.type, new Float32Array(params.get(p.name)!.data.length)));
-    v.set(p.name, tensor(p.type, new Float32Array(params.get(p.name)!.data.length)));
-  }
-  const inputType = (name: string) => g.inputs.find((i) => i.name === name)!.type;
-  const sampler = new WindowSampler(session.split.train, window, cfg.seed);
-  const fixed = options.overfit ? sampler.nextBatch(batch) : undefined;
-  const outputs = [step.loss, step.gradNorm, ...step.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
-  // Tokens a step trains on: the positions of the model's input window slice.
-  const tokensPerRow = cfg.slices.length ? cfg.slices[0].end - cfg.slices[0].start : window;
-  const losses: TrainLog[] = [];
-  // Throughput counts training steps only, not evaluation.
-  let stepSeconds = 0;
-  let tokens = 0;
-  let stoppedEarly = false;
-  for (let t = 0; t < options.steps; t++) {
-    const stepStart = performance.now();
-    const windows = fixed ?? sampler.nextBatch(batch);
-    const inputs = new Map<string, Tensor>();
-    for (const [name, data] of sliceFeeds(model, windows, batch, window)) inputs.set(name, tensor(inputType(name), data));
-    const scalars = stepScalars(session, t);
-    for (const [name, value] of scalars) inputs.set(name, tensor({ dtype: 'f32', axes: [] }, [value]));
+  constructor(
+    private readonly model: ElaboratedModel,
+    private readonly step: TrainStep,
+    seed: number,
+  ) {
+    const g = step.graph;
+    this.params = initParams(g, seed, 'f32');
     for (const p of g.params) {
-      inputs.set(`m:${p.name}`, m.get(p.name)!);
-      inputs.set(`v:${p.name}`, v.get(p.name)!);
+      this.m.set(p.name, tensor(p.type, new Float32Array(this.params.get(p.name)!.data.length)));
+      this.v.set(p.name, tensor(p.type, new Float32Array(this.params.get(p.name)!.data.length)));
     }
-    const out = interpret(g, { params, inputs }, { precision: 'f32', outputs });
-    const loss = out.get(step.loss)!.data[0];
-    const gradNorm = out.get(step.gradNorm)!.data[0];
-    if (!Number.isFinite(loss)) throw new NonFiniteLossError(t, loss);
-    const next = new Map<string, Tensor>();
-    const nm = new Map<string, Tensor>();
-    const nv = new Map<string, Tensor>();
-    for (const p of step.params) {
-      next.set(p.param.name, out.get(p.newParam)!);
-      nm.set(p.param.name, out.get(p.newM)!);
-      nv.set(p.param.name, out.get(p.newV)!);
+    this.outputs = [step.loss, step.gradNorm, ...step.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
+  }
+
+  /** The training-step graph it runs. */
+  get graph() {
+    return this.step.graph;
+  }
+
+  private inputs(feeds: Feeds, graph = this.step.graph): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, data] of feeds) {
+      const info = graph.inputs.find((i) => i.name === name);
+      if (!info) throw new Error(`the model has no input ${name}`);
+      out.set(name, tensor(info.type, data));
     }
-    params = next;
-    m = nm;
-    v = nv;
-    tokens += batch * tokensPerRow;
-    stepSeconds += (performance.now() - stepStart) / 1000;
-    const entry: TrainLog = { step: t + 1, loss, lr: scalars.get('lr.0')!, gradNorm };
-    const last = t === options.steps - 1;
-    if (!options.overfit && ((t + 1) % cfg.evalEvery === 0 || last)) entry.valLoss = evalLoss(session, params);
-    losses.push(entry);
-    log(formatStep(entry.step, options.steps, entry.loss, entry.lr, entry.valLoss, entry.gradNorm));
-    if (options.targetLoss !== undefined && loss < options.targetLoss) {
-      stoppedEarly = true;
-      break;
+    return out;
+  }
+
+  /** The feeds of one training step (windows, scalars, optimizer state) by input name. */
+  stepInputs(feeds: Feeds, scalars: StepScalars): Map<string, Tensor> {
+    const inputs = this.inputs(feeds);
+    const scalar = (name: string, value: number) => inputs.set(name, tensor({ dtype: 'f32', axes: [] }, [value]));
+    scalars.lr.forEach((lr, i) => scalar(`lr.${i}`, lr));
+    scalar('bc1', scalars.bc1);
+    scalar('bc2', scalars.bc2);
+    for (const p of this.step.graph.params) {
+      inputs.set(`m:${p.name}`, this.m.get(p.name)!);
+      inputs.set(`v:${p.name}`, this.v.get(p.name)!);
+    }
+    return inputs;
+  }
+
+  async trainStep(feeds: Feeds, scalars: StepScalars): Promise<StepResult> {
+    await yieldToEventLoop();
+    const out = interpret(this.step.graph, { params: this.params, inputs: this.stepInputs(feeds, scalars) }, { precision: 'f32', outputs: this.outputs });
+    const loss = out.get(this.step.loss)!.data[0];
+    const gradNorm = out.get(this.step.gradNorm)!.data[0];
+    // A non-finite step leaves the state as it was, so it can be diagnosed and saved.
+    if (Number.isFinite(loss)) {
+      for (const p of this.step.params) {
+        this.params.set(p.param.name, out.get(p.newParam)!);
+        this.m.set(p.param.name, out.get(p.newM)!);
+        this.v.set(p.param.name, out.get(p.newV)!);
+      }
+    }
+    return { loss, gradNorm };
+  }
+
+  async evalLoss(feeds: Feeds): Promise<number> {
+    await yieldToEventLoop();
+    const g = this.model.graph;
+    return interpret(g, { params: this.params, inputs: this.inputs(feeds, g) }, { precision: 'f32', outputs: [this.model.loss!] }).get(this.model.loss!)!.data[0];
+  }
+
+  async forward(feeds: Feeds): Promise<Float32Array<ArrayBuffer>> {
+    await yieldToEventLoop();
+    const g = this.model.graph;
+    const out = interpret(g, { params: this.params, inputs: this.inputs(feeds, g) }, { precision: 'f32', outputs: [this.model.logits] });
+    return Float32Array.from(out.get(this.model.logits)!.data);
+  }
+
+  async getParams(): Promise<TensorMap> {
+    return new Map([...this.params].map(([k, t]) => [k, Float32Array.from(t.data)]));
+  }
+
+  async setParams(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
+    for (const p of this.step.graph.params) this.params.set(p.name, tensor(p.type, checked(values, p.name, p.type.axes)));
+  }
+
+  async getState(): Promise<TensorMap> {
+    const out: TensorMap = new Map();
+    for (const p of this.step.graph.params) {
+      out.set(`m.${p.name}`, Float32Array.from(this.m.get(p.name)!.data));
+      out.set(`v.${p.name}`, Float32Array.from(this.v.get(p.name)!.data));
+    }
+    return out;
+  }
+
+  async setState(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
+    for (const p of this.step.graph.params) {
+      this.m.set(p.name, tensor(p.type, checked(values, `m.${p.name}`, p.type.axes)));
+      this.v.set(p.name, tensor(p.type, checked(values, `v.${p.name}`, p.type.axes)));
     }
   }
-  return { losses, params, finalLoss: losses.at(-1)?.loss ?? NaN, tokensPerSecond: tokens / stepSeconds, stoppedEarly };
-}
 
-/** Mean loss over `evalBatches` batches of validation windows (the same windows every time). */
-export function evalLoss(session: TrainSession, params: Map<string, Tensor>): number {
-  const { model, batch, window } = session;
-  const g = model.graph;
-  const sampler = new WindowSampler(session.split.val, window, model.train.seed ^ 0x5eed);
-  let sum = 0;
-  for (let i = 0; i < model.train.evalBatches; i++) {
-    const inputs = new Map<string, Tensor>();
-    for (const [name, data] of sliceFeeds(model, sampler.nextBatch(batch), batch, window)) inputs.set(name, tensor(g.inputs.find((x) => x.name === name)!.type, data));
-    sum += interpret(g, { params, inputs }, { precision: 'f32', outputs: [model.loss!] }).get(model.loss!)!.data[0];
+  /** Parameters and optimizer state as the interpreter holds them (for diagnosing a step). */
+  snapshot(): { params: Map<string, Tensor>; m: Map<string, Tensor>; v: Map<string, Tensor> } {
+    return { params: new Map(this.params), m: new Map(this.m), v: new Map(this.v) };
   }
-  return sum / model.train.evalBatches;
+
+  destroy(): void {}
 }
 
+/**
+ * The interpreter computes synchronously: without a turn of the event loop between steps,
+ * signals (Ctrl-C), output and timers would wait until training ends.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function checked(values: ReadonlyMap<string, Float32Array>, name: string, axes: readonly { size: number }[]): Float32Array {
+  const v = values.get(name);
+  const n = axes.reduce((s, a) => s * a.size, 1);
+  if (!v || v.length !== n) throw new Error(`${name} needs ${n} values${v ? `, got ${v.length}` : ''}`);
+  return v;
+}

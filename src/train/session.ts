@@ -1,14 +1,17 @@
 /**
  * What every training backend shares: compile the model against its data (vocabulary size
  * bound to `data.vocab`, overrides applied, checker re-run), load and split the text, and
- * turn sampled windows and the schedule into the feeds of one training step.
+ * describe the recipe as the runtime's `TrainSpec`.
  */
 import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
-import { compileSource, type CompileResult } from '../driver/index.js';
+import { compileSource, modelHash, type CompileResult } from '../driver/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import { buildTrainStep, type TrainStep } from '../ir/optimizer/index.js';
-import { DataError, loadDataset, sliceWindows, splitTokens, Vocab, type Split } from '../../runtime/data.js';
-import { learningRateAt } from '../../runtime/schedule.js';
+import { buildTrainStep, lrRatesOf, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
+import { DataError, splitTokens, Vocab, type Split } from '../../runtime/data.js';
+import { loadCorpus } from '../../runtime/corpus.js';
+import { feedsOf, stepScalars as scalarsOf } from '../../runtime/loop.js';
+import type { LrRates, StepScalars, TrainSpec } from '../../runtime/backend.js';
+import type { ModelMeta } from '../../runtime/checkpoint.js';
 
 export { DataError };
 
@@ -16,59 +19,94 @@ export interface SessionOptions {
   /** A text file to train on instead of the dataset the model names. */
   dataPath?: string;
   overrides?: ReadonlyMap<string, number>;
+  /**
+   * The --overfit sanity check: the file's peak learning rate held constant and no weight
+   * decay, so memorising one batch does not depend on a schedule tuned for a long run.
+   */
+  overfit?: boolean;
 }
 
 export interface TrainSession {
+  source: SourceFile;
   model: ElaboratedModel;
   step: TrainStep;
+  spec: TrainSpec;
+  rates: LrRates;
   vocab: Vocab;
   split: Split;
   /** Characters per window and the batch size. */
   window: number;
   batch: number;
+  /** What checkpoints record about the model (source, overrides, hash, axes, vocabulary). */
+  meta: ModelMeta;
   diagnostics: Diagnostic[];
 }
 
 export type SessionResult = { ok: true; session: TrainSession; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
+
+export { modelHash };
+
+export type TrainedModel = { ok: true; model: ElaboratedModel; step: TrainStep; spec: TrainSpec; rates: LrRates; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
+
+/** Compile `source` for a vocabulary of `vocab` characters, and build its training step. */
+export function compileForTraining(source: SourceFile, options: { overrides?: ReadonlyMap<string, number>; vocab: number; overfit?: boolean }): TrainedModel {
+  const compiled = compileSource(source, { overrides: options.overrides, data: { vocab: options.vocab } });
+  if (!compiled.ok || !compiled.model || hasErrors(compiled.diagnostics)) return { ok: false, diagnostics: compiled.diagnostics, compile: compiled };
+  const model = compiled.model;
+  if (model.loss === undefined) return { ok: false, diagnostics: compiled.diagnostics };
+  if (!model.batch) throw new DataError(`${source.path}: the model needs a batch dim to train: name it in \`text(..., batch: DIM)\``);
+  if (options.overfit) {
+    model.train.schedule = { kind: 'constant' };
+    model.train.optimizer = { ...model.train.optimizer, weightDecay: 0 };
+    model.train.groups = model.train.groups.filter((g) => g.setting !== 'weight_decay');
+  }
+  const step = buildTrainStep(model);
+  return { ok: true, model, step, spec: trainSpecOf(model, step), rates: lrRatesOf(step), diagnostics: compiled.diagnostics };
+}
+
+/** The metadata checkpoints carry, so that a checkpoint alone can rebuild its model. */
+export function modelMeta(source: SourceFile, overrides: ReadonlyMap<string, number>, model: ElaboratedModel, vocab: Vocab): ModelMeta {
+  return {
+    model: model.name,
+    modelHash: modelHash(source.text, overrides),
+    vocab: [...vocab.chars],
+    axes: Object.fromEntries(model.graph.params.map((p) => [p.name, p.type.axes.map((a) => a.name)])),
+    source: source.text,
+    overrides: Object.fromEntries(overrides),
+  };
+}
 
 /**
  * Compile `source` for training. The model is compiled twice: once to learn which data it
  * names, then with `data.vocab` bound to that text's vocabulary (so every size is final).
  */
 export async function openSession(source: SourceFile, options: SessionOptions = {}): Promise<SessionResult> {
-  const first = compileSource(source, { overrides: options.overrides });
+  const overrides = options.overrides ?? new Map<string, number>();
+  const first = compileSource(source, { overrides });
   if (!first.ok || !first.model) return { ok: false, diagnostics: first.diagnostics, compile: first };
   const dataSpec = first.model.train.data;
   if (!dataSpec) throw new DataError(`${source.path}: the train section names no data (add \`data = text("FILE", window: seq + 1)\`)`);
-  const text = await loadDataset(options.dataPath ?? dataSpec.name);
-  const vocab = Vocab.fromText(text);
-  const compiled = compileSource(source, { overrides: options.overrides, data: { vocab: vocab.size } });
-  if (!compiled.ok || !compiled.model || hasErrors(compiled.diagnostics)) return { ok: false, diagnostics: compiled.diagnostics, compile: compiled };
-  const model = compiled.model;
-  if (model.loss === undefined) return { ok: false, diagnostics: compiled.diagnostics };
-  const window = model.train.data!.window;
-  const tokens = vocab.encode(text);
-  const split = splitTokens(tokens, model.train.valFraction, window);
-  const batch = model.batch?.size;
-  if (batch === undefined) throw new DataError(`${source.path}: the model needs a batch dim to train: declare it with \`text(..., batch: DIM)\``);
-  return { ok: true, session: { model, step: buildTrainStep(model), vocab, split, window, batch, diagnostics: compiled.diagnostics }, diagnostics: compiled.diagnostics };
+  // Streamed into a typed array of token ids (about a byte per character), never one string.
+  const { vocab, tokens } = await loadCorpus(options.dataPath ?? dataSpec.name);
+  const compiled = compileForTraining(source, { overrides, vocab: vocab.size, overfit: options.overfit });
+  if (!compiled.ok) return compiled;
+  const { model, step, spec, rates } = compiled;
+  const split = splitTokens(tokens, model.train.valFraction, spec.window);
+  const meta = modelMeta(source, overrides, model, vocab);
+  return { ok: true, session: { source, model, step, spec, rates, vocab, split, window: spec.window, batch: spec.batch, meta, diagnostics: compiled.diagnostics }, diagnostics: compiled.diagnostics };
 }
 
 /** Input arrays for a batch of windows: one Int32Array per window slice (`tokens`, `targets`). */
-export function sliceFeeds(model: ElaboratedModel, windows: Int32Array, batch: number, window: number): Map<string, Int32Array> {
-  const out = new Map<string, Int32Array>();
-  for (const s of model.train.slices) out.set(s.name, sliceWindows(windows, batch, window, s.start, s.end));
-  return out;
+export function sliceFeeds(session: TrainSession, windows: Int32Array): Map<string, Int32Array> {
+  return feedsOf(session.spec, windows);
 }
 
-/** Host-side scalars of step `t` (0-based): each group's learning rate and Adam's bias corrections. */
+/** Host-side scalars of step `t` (0-based) as graph inputs: each group's learning rate and Adam's bias corrections. */
 export function stepScalars(session: TrainSession, t: number): Map<string, number> {
-  const { model, step } = session;
-  const cfg = model.train;
-  const base = learningRateAt(cfg.schedule, cfg.optimizer.lr, t, cfg.steps);
+  const s: StepScalars = scalarsOf(session.spec, session.rates, t);
   const out = new Map<string, number>();
-  for (const g of step.lrGroups) out.set(g.input, g.rate(base));
-  out.set('bc1', 1 / (1 - cfg.optimizer.beta1 ** (t + 1)));
-  out.set('bc2', 1 / (1 - cfg.optimizer.beta2 ** (t + 1)));
+  s.lr.forEach((lr, i) => out.set(`lr.${i}`, lr));
+  out.set('bc1', s.bc1);
+  out.set('bc2', s.bc2);
   return out;
 }

@@ -95,20 +95,48 @@ describe('good fixtures check clean', () => {
 describe('fixture coverage', () => {
   it('every diagnostic code of the checker stages has a bad fixture', () => {
     const ranges: [string, number, number][] = [
-      ['E02', 1, 10],
-      ['E03', 1, 10],
+      ['E02', 1, 11],
+      ['E03', 1, 11],
       ['E04', 1, 2],
-      ['E05', 1, 3],
+      ['E05', 1, 5],
       ['E06', 1, 2],
       ['E07', 1, 4],
       ['W08', 1, 3],
       ['E10', 1, 4],
+      ['E12', 1, 1],
+      ['W12', 2, 2],
     ];
     const codes = ranges.flatMap(([p, a, b]) => Array.from({ length: b - a + 1 }, (_, i) => `${p}${String(a + i).padStart(2, '0')}`));
     const covered = new Set(mdlFiles(FIXTURES).map((f) => f.slice(0, 5)));
     for (const c of codes) expect(CATALOG).toHaveProperty(c);
     expect(codes.filter((c) => !covered.has(c))).toEqual([]);
   });
+});
+
+/**
+ * Correct models that look like each newer rule's mistake (all under good/, so they must
+ * check clean): at least two per rule.
+ */
+const LOOK_ALIKES: Record<string, string[]> = {
+  E0311: ['explicit-broadcast.mdl', 'tiny-transformer.mdl'],
+  E0502: ['weighted-sum-against-renamed-values.mdl', 'distribution-statistics.mdl'],
+  E0504: ['causal-uniform-average.mdl', 'tiny-transformer.mdl'],
+  E0505: ['distribution-statistics.mdl', 'tiny-transformer.mdl'],
+  E0602: ['sliding-window-attention.mdl', 'sliding-window-nested.mdl', 'causal-mask-keep-form.mdl'],
+  E1201: ['tiny-transformer.mdl', 'sliding-window-attention.mdl', 'prefix-lm.mdl', 'tiny-autoencoder.mdl', 'mask-as-large-negative.mdl', 'late-rows-see-early-keys.mdl'],
+  W1202: ['tiny-transformer.mdl', 'tiny-autoencoder.mdl'],
+};
+
+describe('look-alikes of the newer rules', () => {
+  for (const [code, files] of Object.entries(LOOK_ALIKES)) {
+    it(`${code} has at least two correct look-alikes that check clean`, () => {
+      expect(files.length).toBeGreaterThanOrEqual(2);
+      for (const f of files) {
+        const { result } = check(join(GOOD, f));
+        expect(show(result.diagnostics), f).toBe('');
+      }
+    });
+  }
 });
 
 describe('reference models', () => {
@@ -236,6 +264,71 @@ describe('checker behaviour', () => {
     }
     const zero = compileSource({ path: 't.mdl', text }, { overrides: new Map([['embed', 0]]) });
     expect(zero.diagnostics.map((d) => d.code)).toEqual(['E0205']);
+    // seq also sizes the window and the slices of the train section: still one error.
+    const seq0 = compileSource({ path: 't.mdl', text }, { overrides: new Map([['seq', 0]]) });
+    expect(seq0.diagnostics.map((d) => `${d.code}@${d.span.line}`)).toEqual([`E0205@${lineOf(text, 'dim seq ')}`]);
+  });
+
+  it('the transformer checks clean at seq = 8192 (masks are reasoned about symbolically)', () => {
+    const r = compileSource({ path: 'transformer.mdl', text: transformerText() }, { overrides: new Map([['seq', 8192]]) });
+    expect(show(r.diagnostics)).toBe('');
+    const masked = compileSource({ path: 't.mdl', text: transformerText().replace('s = where(key > seq, -inf, s)', 's = where(key >= seq, -inf, s)') }, { overrides: new Map([['seq', 8192]]) });
+    expect(masked.diagnostics.map((d) => d.code)).toEqual(['E0602']);
+    expect(masked.diagnostics[0].message).toContain('seq = 0');
+  });
+
+  it('E0204 names both sides of the division', () => {
+    const r = compileSource({ path: 't.mdl', text: transformerText().replace('dim head   = embed / heads', 'dim head   = (embed * 2) / (heads + 1)') });
+    expect(r.diagnostics.map((d) => d.message)).toEqual(['`(embed * 2)` = 256 is not divisible by `(heads + 1)` = 5']);
+    const n = compileSource({ path: 't.mdl', text: transformerText().replace('dim head   = embed / heads', 'dim head   = embed / 3') });
+    expect(n.diagnostics.map((d) => d.message)).toEqual(['`embed` = 128 is not divisible by 3']);
+  });
+
+  it('E0302 points at where the operand is defined and names the rename', () => {
+    const path = join(FIXTURES, 'E0302-keys-not-renamed.mdl');
+    const text = readFileSync(path, 'utf8');
+    const [d] = compileSource({ path, text }).diagnostics;
+    expect(d.help).toContain('as [seq -> key]');
+    expect(d.labels.map((l) => l.span.line)).toContain(lineOf(text, 'v = x . wv over embed'));
+  });
+
+  it('E0501 offers both fixes with the axes named', () => {
+    const d = compileFile(join(FIXTURES, 'E0501-softmax-contracted-over-wrong-axis.mdl')).diagnostics[0];
+    expect(d.help).toContain('as [seq -> key]');
+    expect(d.help).toContain('contract `over key`');
+    expect(d.help).toContain('softmax over `seq`');
+  });
+
+  it('E0311 stops the cascade: the rest of the model is checked against the old value', () => {
+    const ds = compileFile(join(FIXTURES, 'E0311-residual-grows-heads.mdl')).diagnostics;
+    expect(ds.map((d) => d.code).sort()).toEqual(['E0311', 'W0801']);
+    expect(ds.find((d) => d.code === 'E0311')!.message).toContain('the right side brings `heads`, `head`');
+  });
+
+  it('with errors, W0801 names only parameters never referenced (a skipped block or repeat body counts)', () => {
+    const base = readFileSync(join(GOOD, 'tiny-transformer.mdl'), 'utf8')
+      .replace('param wpe[seq, embed]   init normal(0.02)', 'param wpe[seq, embed]   init normal(0.02)\nparam wout[embed, vocab] init normal(0.02)\nparam spare[embed] init zeros')
+      .replace('forward(', 'block head(x[batch, seq, embed]) {\n  return x . wout over embed\n}\n\nforward(');
+    // A call the signature rejects: `head`'s body is never elaborated, yet it names `wout`.
+    const badCall = base.replace('  return layernorm(x) . wte over embed', '  return head(x . wte over embed)');
+    const r = compileSource({ path: 'w.mdl', text: badCall });
+    expect(r.diagnostics.map((d) => d.code).sort()).toEqual(['E0306', 'W0801']);
+    expect(r.diagnostics.find((d) => d.code === 'W0801')!.message).toContain('`spare`');
+    // A repeat whose count fails: its body names `wout` too.
+    const badRepeat = base.replace('  return layernorm(x) . wte over embed', '  repeat data.vocab {\n    x = x + head(x) . wte over vocab\n  }\n  return layernorm(x) . wte over embed');
+    const q = compileSource({ path: 'w.mdl', text: badRepeat });
+    expect(q.diagnostics.map((d) => d.code).sort()).toEqual(['E0206', 'W0801']);
+    expect(q.diagnostics.find((d) => d.code === 'W0801')!.message).toContain('`spare`');
+  });
+
+  it('broadcast(x, over: A) is the explicit broadcast: new axes only', () => {
+    const ok = compileFile(join(GOOD, 'explicit-broadcast.mdl'));
+    const expand = ok.model!.graph.nodes.find((n) => n.attrs.op === 'expand');
+    expect(expand?.type.axes.map((a) => a.name)).toEqual(['batch', 'seq', 'embed', 'heads']);
+    const text = readFileSync(join(GOOD, 'explicit-broadcast.mdl'), 'utf8').replace('y = broadcast(y, over: heads)', 'y = broadcast(y, over: embed)');
+    const bad = compileSource({ path: 'b.mdl', text });
+    expect(bad.diagnostics.map((d) => d.code)).toContain('E0303');
+    expect(bad.diagnostics.find((d) => d.code === 'E0303')!.message).toContain('cannot broadcast along `embed`');
   });
 
   it('diagnostics come out in source order', () => {

@@ -8,7 +8,7 @@ import { compileSource } from '../../src/driver/index.js';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { initParams, interpret, permute, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import { DEFAULT_TRAIN, type ElaboratedModel, type TrainConfig } from '../../src/ir/elaborate/model.js';
-import { buildTrainStep, decayedByDefault, type TrainStep } from '../../src/ir/optimizer/index.js';
+import { buildTrainStep, decayedByDefault, lrRatesOf, trainSpecOf, type TrainStep } from '../../src/ir/optimizer/index.js';
 import { AxisTable, type Axis } from '../../src/ir/types.js';
 import { stepScalars, type TrainSession } from '../../src/train/session.js';
 import type { Span } from '../../src/diagnostics/span.js';
@@ -121,7 +121,7 @@ describe('AdamW, one step against the formulas', () => {
   it('stepScalars gives each group its scheduled rate and the bias corrections of step t + 1', () => {
     const { model } = linearModel({ optimizer: { kind: 'adamw', lr, beta1, beta2, eps, weightDecay }, schedule: { kind: 'constant' }, steps: 10 });
     const step = buildTrainStep(model);
-    const session = { model, step } as unknown as TrainSession;
+    const session = { model, step, spec: trainSpecOf(model, step), rates: lrRatesOf(step) } as unknown as TrainSession;
     const s0 = stepScalars(session, 0);
     expect(s0.get('lr.0')).toBe(lr);
     expect(s0.get('bc1')).toBeCloseTo(1 / (1 - beta1), 14);
@@ -286,7 +286,7 @@ describe('per-group learning rates', () => {
     expect([...plan.values()].filter((p) => p.lrGroup === 1).map((p) => p.param.name)).toEqual(['wte']);
 
     // One step on real data: every parameter moves by lr_group · m̂ / (sqrt(v̂) + eps) (+ decay).
-    const session = { model, step } as unknown as TrainSession;
+    const session = { model, step, spec: trainSpecOf(model, step), rates: lrRatesOf(step) } as unknown as TrainSession;
     const scalars = stepScalars(session, 5);
     const base = scalars.get('lr.0')!;
     expect(scalars.get('lr.1')).toBeCloseTo(0.5 * base, 18);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseModel } from '../../src/parser/index.js';
+import { MAX_EXPRESSION_DEPTH, parseModel } from '../../src/parser/index.js';
 import type * as A from '../../src/parser/ast.js';
 
 function parse(text: string, path = 'test.mdl') {
@@ -143,12 +143,34 @@ describe('syntax errors and recovery', () => {
   it('deep nesting is an error, not a stack overflow', () => {
     const r = parse(`model m\nloss = ${'('.repeat(5000)}x${')'.repeat(5000)}\n`);
     expect(r.diagnostics).toHaveLength(1);
-    expect(r.diagnostics[0].code).toBe('E0101');
+    expect(r.diagnostics[0].code).toBe('E0105');
     expect(r.diagnostics[0].message).toMatch(/nested/);
     const r2 = parse(`model m\nloss = ${'-'.repeat(20000)}x\n`);
     expect(r2.diagnostics[0].message).toMatch(/nested/);
     const r3 = parse(`model m\nloss = ${'x ^ '.repeat(5000)}x\n`);
     expect(r3.diagnostics[0].message).toMatch(/nested/);
+  });
+
+  it('a chain of 10,000 operators is E0105 at the expression, for tensor and dim expressions alike', () => {
+    const r = parse(`model m\nforward(x: f32[a]) -> y {\n  return ${'x + '.repeat(10000)}x\n}\n`);
+    expect(summary(r)).toEqual([`E0105 3:10 this expression is 10,000 levels deep; mdlc compiles expressions up to ${MAX_EXPRESSION_DEPTH} levels deep (each operator or bracket is a level)`]);
+    expect(r.diagnostics[0].span.end - r.diagnostics[0].span.start).toBe('x + '.length * 10000 + 1);
+    expect(r.diagnostics[0].help).toMatch(/named steps/);
+    expect(r.ast).toBeUndefined();
+    const d = parse(`model m\ndim a = ${'1 * '.repeat(10000)}1\n`);
+    expect(d.diagnostics.map((x) => x.code)).toEqual(['E0105']);
+    expect(d.diagnostics[0].help).toMatch(/several dims/);
+  });
+
+  it('counts brackets and operators together, and accepts an expression at the limit', () => {
+    const at = (n: number) => parse(`model m\ndim a = ${'1 + '.repeat(n)}1\n`);
+    expect(at(MAX_EXPRESSION_DEPTH).diagnostics).toEqual([]);
+    expect(at(MAX_EXPRESSION_DEPTH + 1).diagnostics.map((x) => x.code)).toEqual(['E0105']);
+    // 60 brackets, each the left operand of a chain of 4 operators: 60 * (1 + 4) levels.
+    let e = 'x';
+    for (let i = 0; i < 60; i++) e = `(${e} + x + x + x + x)`;
+    const nested = parse(`model m\nloss = ${e}\n`);
+    expect(nested.diagnostics.map((x) => x.message)).toEqual([expect.stringMatching(/^this expression is 300 levels deep/)]);
   });
 
   it('moderate nesting still parses', () => {

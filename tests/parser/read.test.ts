@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseModel, readSourceFile } from '../../src/parser/index.js';
+import { MAX_SOURCE_BYTES, parseModel, readSourceFile } from '../../src/parser/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mdlc-parser-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +72,24 @@ describe('readSourceFile', () => {
     expect(r.diagnostics).toEqual([]);
     expect(r.source!.text).toBe('model m\n');
     expect(parseModel(r.source!).diagnostics).toEqual([]);
+  });
+
+  it('E0001 for a model file over MAX_SOURCE_BYTES, refused by its size', () => {
+    const path = write('huge.mdl', 'model m\n' + '#'.repeat(MAX_SOURCE_BYTES));
+    const r = readSourceFile(path);
+    expect(r.source).toBeUndefined();
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0001']);
+    expect(r.diagnostics[0].message).toMatch(/larger than the limit of 1 MiB/);
+  });
+
+  it('E0001 for an endless device such as /dev/zero (read up to the limit, never whole)', () => {
+    const r = readSourceFile('/dev/zero');
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0001']);
+    expect(r.diagnostics[0].message).toBe('cannot read `/dev/zero`: it holds more than the limit of 1 MiB');
+  });
+
+  it('/dev/null reads as an empty file', () => {
+    expect(readSourceFile('/dev/null').diagnostics.map((d) => d.code)).toEqual(['E0003']);
   });
 
   it('parseModel reports E0003 for blank text too', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tokenKeywords } from '../../src/parser/index.js';
+import { BUILTINS } from '../../src/ir/elaborate/expr.js';
 
 interface Pattern {
   name?: string;
@@ -67,7 +68,9 @@ describe('grammar/mdl.tmLanguage.json', () => {
   });
 
   it('covers the builtin functions', () => {
-    const builtins = 'softmax mean sum max min exp log sqrt rsqrt tanh gelu relu sigmoid where cross_entropy normal uniform zeros ones text adamw sgd warmup_cosine constant'.split(' ');
+    // Every function of the language (BUILTINS) and of the train section.
+    const builtins = [...BUILTINS, ...'normal uniform zeros ones text adamw sgd warmup_cosine constant'.split(' ')];
+    expect(builtins).toContain('broadcast');
     const regexes = [...allPatterns(grammar.repository.builtins)].flatMap((p) => (p.match ? [new RegExp(`^(?:${p.match})$`)] : []));
     for (const b of builtins) expect(regexes.some((r) => r.test(b)), `builtin ${b}`).toBe(true);
   });

@@ -25,7 +25,7 @@ afterAll(() => {
 interface GeneratedModel {
   setParams(v: ReadonlyMap<string, Float32Array>): void;
   getParams(): Promise<Map<string, Float32Array>>;
-  trainStep(w: ReadonlyMap<string, Int32Array>, s: { lr: number[]; bc1: number; bc2: number }): Promise<number>;
+  trainStep(w: ReadonlyMap<string, Int32Array>, s: { lr: number[]; bc1: number; bc2: number }): Promise<{ loss: number; gradNorm: number }>;
   evalLoss(w: ReadonlyMap<string, Int32Array>): Promise<number>;
   forward(w: ReadonlyMap<string, Int32Array>): Promise<Float32Array>;
   destroy(): void;
@@ -60,7 +60,7 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
     }
     const rng = makeRng(3, 'batches');
     const cfg = m.train.optimizer;
-    const outputs = [trainStep.loss, ...trainStep.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
+    const outputs = [trainStep.loss, trainStep.gradNorm, ...trainStep.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
     for (let t = 0; t < steps; t++) {
       const windows = Int32Array.from({ length: B * (T + 1) }, () => rng.int(V));
       const tokens = Int32Array.from({ length: B * T }, (_, i) => windows[Math.floor(i / T) * (T + 1) + (i % T)]);
@@ -68,7 +68,7 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
       const lr = [0.01];
       const bc1 = 1 / (1 - cfg.beta1 ** (t + 1));
       const bc2 = 1 / (1 - cfg.beta2 ** (t + 1));
-      const gpuLoss = await dev.trainStep(new Map([['tokens', tokens], ['targets', targets]]), { lr, bc1, bc2 });
+      const { loss: gpuLoss, gradNorm: gpuNorm } = await dev.trainStep(new Map([['tokens', tokens], ['targets', targets]]), { lr, bc1, bc2 });
 
       const inputs = new Map<string, Tensor>();
       inputs.set('tokens', tensor(graph.inputs.find((i) => i.name === 'tokens')!.type, tokens));
@@ -84,6 +84,8 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
       const out = interpret(graph, { params, inputs }, { precision: 'f32', outputs });
       const cpuLoss = out.get(trainStep.loss)!.data[0];
       expect(Math.abs(gpuLoss - cpuLoss) / Math.abs(cpuLoss), `loss at step ${t}`).toBeLessThan(1e-3);
+      const cpuNorm = out.get(trainStep.gradNorm)!.data[0];
+      expect(Math.abs(gpuNorm - cpuNorm) / cpuNorm, `gradient norm at step ${t}`).toBeLessThan(1e-3);
       const next = new Map<string, Tensor>();
       for (const p of trainStep.params) {
         next.set(p.param.name, out.get(p.newParam)!);

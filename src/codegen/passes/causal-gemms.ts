@@ -93,6 +93,9 @@ export function zeroPatterns(g: Graph): (id: number) => ZeroPattern | undefined 
     memo.set(id, p);
     return p;
   };
+  // Filled in id (topological) order, so each node's inputs are known when it is reached and
+  // the recursion stays one level deep however long a chain of statements is.
+  for (let id = 0; id < g.nodes.length; id++) zero(id);
   return zero;
 }
 

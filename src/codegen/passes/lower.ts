@@ -48,6 +48,15 @@ export const FUSION: Record<OpName, 'leaf' | 'free' | 'view' | 'elementwise' | '
  */
 export const RECOMPUTE_COST = 8;
 
+/**
+ * Deepest bracket nesting of an inlined expression; a longer chain of elementwise nodes is
+ * stored part-way. Later passes walk inlined expressions recursively, and Tint refuses WGSL
+ * nested about 128 deep ("maximum parser recursive depth reached"): a chain of 10,000
+ * statements (`x = x * 1.0001`) overflowed the stack, and one of 300 made an invalid shader.
+ * The reference models nest at most 67 deep, so their kernels are unchanged.
+ */
+export const MAX_INLINE_DEPTH = 96;
+
 /** Rough cost of one elementwise node when inlined: transcendental functions count more. */
 function opCost(n: IRNode): number {
   const a = n.attrs;
@@ -80,12 +89,16 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
 
   const kindOf = (n: IRNode) => FUSION[n.attrs.op];
   /** Follow views back to the node whose storage they describe. */
-  const viewBase = (id: number): number => (kindOf(nodes[id]) === 'view' ? viewBase(nodes[id].inputs[0]) : id);
+  const viewBase = (id: number): number => {
+    while (kindOf(nodes[id]) === 'view') id = nodes[id].inputs[0];
+    return id;
+  };
 
   // Which nodes get their own storage. An elementwise node read by several kernels is stored
   // once, unless recomputing it in each is cheaper than a pass that stores it (see RECOMPUTE).
   const materialized = new Set<number>();
   const inlineCost = new Map<number, number>();
+  const inlineDepth = new Map<number, number>();
   for (const n of nodes) {
     if (!needed[n.id]) continue;
     const k = kindOf(n);
@@ -94,8 +107,13 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
     if (k === 'view' || k === 'elementwise') {
       const own = k === 'view' ? 0 : opCost(n);
       inlineCost.set(n.id, own + n.inputs.reduce((c, i) => c + (materialized.has(i) ? 0 : (inlineCost.get(i) ?? 0)), 0));
+      // Views (renames, broadcasts) add no nesting to the expression; elementwise nodes add
+      // their WGSL's brackets (a sigmoid is `(1.0 / (1.0 + exp(-x)))`).
+      const nesting = k === 'view' ? 0 : n.attrs.op === 'unary' && n.attrs.fn === 'sigmoid' ? 3 : 1;
+      inlineDepth.set(n.id, nesting + n.inputs.reduce((d, i) => Math.max(d, materialized.has(i) ? 0 : (inlineDepth.get(i) ?? 0)), 0));
     }
     if (k === 'elementwise' && distinctConsumers(n.id) > 1 && inlineCost.get(n.id)! > RECOMPUTE_COST) materialized.add(n.id);
+    if (k === 'elementwise' && inlineDepth.get(n.id)! >= MAX_INLINE_DEPTH) materialized.add(n.id);
   }
   // Contraction operands and scatter indices are read through strides: materialise their base.
   for (const n of nodes) {

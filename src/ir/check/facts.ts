@@ -2,7 +2,8 @@
  * Semantic facts over a graph that the checker's rules consult:
  * - which axes a value truly varies along (a broadcast axis does not count),
  * - which values are distributions over an axis (softmax outputs and what keeps that meaning),
- * - which values may hold ±inf, and which are provably non-zero.
+ * - which values may hold ±inf, and which are provably non-zero,
+ * - which values depend on a parameter or an input at all.
  */
 import type { Span } from '../../diagnostics/span.js';
 import type { Axis, Graph, IRNode } from '../types.js';
@@ -15,15 +16,20 @@ export interface NodeFacts {
   mayBeInfinite: boolean;
   /** Provably never exactly zero. */
   nonZero: boolean;
+  /** Depends on a parameter or an input (not only on constants and axis positions). */
+  live: boolean;
 }
 
 export function computeFacts(graph: Graph): NodeFacts[] {
   const out: NodeFacts[] = [];
-  for (const n of graph.nodes) out.push(factsOf(n, out));
+  for (const n of graph.nodes) {
+    const live = n.attrs.op === 'param' || n.attrs.op === 'input' || n.inputs.some((i) => out[i].live);
+    out.push({ ...factsOf(n, out), live });
+  }
   return out;
 }
 
-function factsOf(n: IRNode, f: readonly NodeFacts[]): NodeFacts {
+function factsOf(n: IRNode, f: readonly NodeFacts[]): Omit<NodeFacts, 'live'> {
   const ins = n.inputs.map((i) => f[i]);
   const union = (xs: readonly NodeFacts[]) => new Set(xs.flatMap((x) => [...x.varies]));
   const a = n.attrs;
@@ -49,7 +55,7 @@ function factsOf(n: IRNode, f: readonly NodeFacts[]): NodeFacts {
       return { varies: new Set(ins[0].varies), mayBeInfinite: false, nonZero: false };
     case 'binary': {
       const [x, y] = ins;
-      const r: NodeFacts = {
+      const r: Omit<NodeFacts, 'live'> = {
         varies: union(ins),
         mayBeInfinite: x.mayBeInfinite || y.mayBeInfinite,
         nonZero: (a.fn === 'mul' || a.fn === 'div') && x.nonZero && y.nonZero,

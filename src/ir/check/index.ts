@@ -1,14 +1,16 @@
 /**
  * The static checker's semantic rules, run on an elaborated model. Shape, axis and dtype
  * rules run earlier, as each node is added (the op type rules); these rules need the whole
- * graph: distributions, NaN hazards, dead parameters.
+ * graph: distributions, NaN hazards, dead parameters, information leaks.
  */
 import type { Diagnostic } from '../../diagnostics/index.js';
 import type { ElaboratedModel } from '../elaborate/model.js';
 import type { Graph } from '../types.js';
 import { checkDistributions } from './distributions.js';
-import { computeFacts } from './facts.js';
-import { checkParameters } from './gradients.js';
+import { computeFacts, type NodeFacts } from './facts.js';
+import { checkParameters, unusedParameters } from './gradients.js';
+import { checkLeaks } from './leaks.js';
+import { MaskAnalysis } from './masks.js';
 import { checkNanHazards } from './nan.js';
 
 export { computeFacts, type NodeFacts } from './facts.js';
@@ -17,12 +19,39 @@ export { differentiableInputs } from './gradients.js';
 /** Rules that are sound on any well-typed (possibly partial) graph. */
 export function checkGraph(graph: Graph): Diagnostic[] {
   const facts = computeFacts(graph);
-  return dedupe([...checkDistributions(graph, facts), ...checkNanHazards(graph, facts)]);
+  return graphRules(graph, facts, new MaskAnalysis(graph, facts));
 }
 
-/** All rules; the dead-parameter rules need the complete model (no elaboration errors). */
+function graphRules(graph: Graph, facts: readonly NodeFacts[], masks: MaskAnalysis): Diagnostic[] {
+  return dedupe([...checkDistributions(graph, facts, masks), ...checkNanHazards(graph, facts, masks)]);
+}
+
+/**
+ * The rules for a graph that elaboration left incomplete: those of checkGraph, and unused
+ * parameters among those never referenced by name (`referenced`: parameter node ids), the
+ * only ones the missing parts cannot have used.
+ */
+export function checkPartialGraph(graph: Graph, referenced: ReadonlySet<number>): Diagnostic[] {
+  return [...checkGraph(graph), ...unusedParameters(graph, (p) => referenced.has(p.node))];
+}
+
+/** All rules; the dead-parameter and leak rules need the complete model (no elaboration errors). */
 export function checkModel(model: ElaboratedModel): Diagnostic[] {
-  return [...checkGraph(model.graph), ...checkParameters(model.graph, model.loss)];
+  const graph = model.graph;
+  const facts = computeFacts(graph);
+  const masks = new MaskAnalysis(graph, facts);
+  const found = graphRules(graph, facts, masks);
+  return [...found, ...checkParameters(graph, model.loss, facts), ...dedupe(checkLeaks(model, masks, downstreamOfErrors(graph, found)))];
+}
+
+/** The nodes at or after a node an error was reported at (matched by span). */
+function downstreamOfErrors(graph: Graph, diags: readonly Diagnostic[]): Set<number> {
+  const at = new Set(diags.filter((d) => d.severity === 'error').map((d) => `${d.span.start}:${d.span.end}`));
+  const out = new Set<number>();
+  for (const n of graph.nodes) {
+    if ((n.span && at.has(`${n.span.start}:${n.span.end}`)) || n.inputs.some((i) => out.has(i))) out.add(n.id);
+  }
+  return out;
 }
 
 /**

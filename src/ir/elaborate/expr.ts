@@ -6,8 +6,11 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics/index.
 import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser/ast.js';
 import type { GraphBuilder } from '../graph.js';
 import type { TypeResult } from '../ops/def.js';
-import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type UnaryFn } from '../types.js';
+import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type ScopeInfo, type UnaryFn } from '../types.js';
+import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
+import { renameSuggestion } from './contractions.js';
 import { evalConstExpr, suggest } from './dims.js';
+import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -51,6 +54,37 @@ export interface ElabContext {
   poisoned: Set<string>;
   /** Dims and axis aliases whose declaration failed (already reported): later uses stay silent. */
   failedAxes: ReadonlySet<string>;
+  /** Parameter nodes referenced by name anywhere, also in expressions that failed. */
+  referencedParams: Set<number>;
+  /** Axis id → the id of the dim it is an alias of (`axis key = seq`: key → seq; a dim → itself). */
+  aliasRoot: ReadonlyMap<number, number>;
+  /** Block results: node id → the block's name (for messages about what a call returned). */
+  blockResults: Map<number, string>;
+  /** Set once the graph outgrew MAX_GRAPH_NODES (reported): elaboration stops adding to it. */
+  tooLarge?: boolean;
+  /** Spans of the repeats being unrolled, outermost first: where a graph too large is reported. */
+  unrolling?: Span[];
+  /** The block calls and repeat iterations being elaborated, innermost last (recorded on nodes). */
+  scopes?: ScopeInfo[];
+}
+
+/**
+ * Elaborate `body` as scope `info`: the nodes it adds that no inner scope claimed are tagged
+ * with it (constants are shared between scopes and stay untagged).
+ */
+function inScope<T>(cx: ElabContext, info: Omit<ScopeInfo, 'parent'>, body: () => T): { result: T; info: ScopeInfo } {
+  const stack = (cx.scopes ??= []);
+  const full: ScopeInfo = { ...info, parent: stack.at(-1) };
+  const first = cx.b.graph.nodes.length;
+  stack.push(full);
+  try {
+    const result = body();
+    const nodes = cx.b.graph.nodes;
+    for (let i = first; i < nodes.length; i++) if (!nodes[i].scope && nodes[i].attrs.op !== 'const') nodes[i].scope = full;
+    return { result, info: full };
+  } finally {
+    stack.pop();
+  }
 }
 
 /** Unary builtins by .mdl name. */
@@ -80,19 +114,25 @@ const CONST_UNARY: Partial<Record<UnaryFn, (v: number) => number>> = {
 const BINARY: Record<string, BinaryFn> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '^': 'pow' };
 const COMPARE: Record<string, CompareFn> = { '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne' };
 
-export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'min', 'softmax', 'where', 'cross_entropy', 'float']);
+export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'min', 'softmax', 'where', 'cross_entropy', 'float', 'broadcast']);
 
 /** Elaborate a body; returns the node of its `return` (undefined if none or on error). */
 export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): { ret?: number; returned: boolean } {
   for (const stmt of body) {
+    if (graphTooLarge(cx, stmt.span)) return { returned: false };
     switch (stmt.kind) {
       case 'ParamDecl':
         declareParam(cx, scope, stmt);
         break;
       case 'AssignStmt': {
-        const id = elabExpr(cx, scope, stmt.value, false);
+        const firstNew = cx.b.graph.nodes.length;
+        let id = elabExpr(cx, scope, stmt.value, false);
         const prev = scope.values.get(stmt.name.name);
         if (prev && prev.user && !prev.used) noteUnused(cx, stmt.name.name, prev.span);
+        const growth = id !== undefined && prev ? grewByBroadcast(cx, stmt.name.name, prev.id, id, firstNew) : undefined;
+        // Keep checking the rest against the value the code expects, except where a mask made
+        // the growth: the softmax after it needs the mask's axes (and its rules explain more).
+        if (growth === 'arithmetic') id = prev!.id;
         if (id !== undefined) {
           bindName(cx, id, stmt.name.name);
           scope.values.set(stmt.name.name, { id, span: stmt.name.span, used: false, user: true });
@@ -104,22 +144,31 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
       }
       case 'RepeatStmt': {
         const count = evalRepeatCount(cx, stmt);
-        if (count === undefined) break;
+        if (count === undefined) {
+          // The body is never elaborated: what it names still counts as referenced.
+          markStatements(cx, scope, stmt.body);
+          break;
+        }
         const name = stmt.name?.name ?? 'repeat';
+        (cx.unrolling ??= []).push(stmt.count.span);
         for (let i = 0; i < count; i++) {
+          if (graphTooLarge(cx, stmt.span)) break;
           // Parameters of each repetition get their own names: blocks.0.…, blocks.1.…
           const saved = { prefix: scope.prefix };
           const inner = new Scope(`${saved.prefix}${name}.${i}.`);
           for (const [k, v] of scope.values) inner.values.set(k, v);
           for (const [k, v] of scope.params) inner.params.set(k, v);
-          const r = elabBody(cx, inner, stmt.body);
+          const { result: r } = inScope(cx, { path: `${saved.prefix}${name}.${i}`, kind: 'repeat', name, index: i, span: stmt.span }, () => elabBody(cx, inner, stmt.body));
           // Values assigned in the body flow to the next repetition and after the loop.
           for (const [k, v] of inner.values) scope.values.set(k, v);
           if (r.returned) {
             cx.diags.push(diagnostic('E0101', '`return` inside `repeat` is not allowed', stmt.span, { help: 'assign the value and return it after the loop' }));
+            cx.unrolling.pop();
             return r;
           }
         }
+        cx.unrolling.pop();
+        if (cx.tooLarge) return { returned: false };
         break;
       }
       case 'ReturnStmt': {
@@ -131,6 +180,35 @@ export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): 
   }
   flushUnused(cx, scope);
   return { returned: false };
+}
+
+/**
+ * E0311: rebinding `name` to a value with axes the old value lacked, brought in by an
+ * implicit broadcast (an explicit `broadcast(...)`, a contraction or a scalar start is fine).
+ */
+function grewByBroadcast(cx: ElabContext, name: string, prev: number, id: number, firstNew: number): 'mask' | 'arithmetic' | undefined {
+  const before = cx.b.type(prev).axes;
+  if (before.length === 0) return undefined;
+  const grown = cx.b.type(id).axes.filter((a) => !hasAxis({ axes: before }, a));
+  if (grown.length === 0) return undefined;
+  const g = findGrowth(cx.b, id, prev, grown, firstNew);
+  if (!g) return undefined;
+  cx.diags.push(growthDiagnostic(cx.b, name, before, g, grown, cx.blockResults));
+  return maskBrings(cx.b, g, grown) ? 'mask' : 'arithmetic';
+}
+
+/**
+ * True once the graph has more than MAX_GRAPH_NODES nodes, reported once at the statement
+ * that was about to add more: a repeat count or a --set that unrolls the model too far.
+ */
+function graphTooLarge(cx: ElabContext, span: Span): boolean {
+  if (cx.tooLarge) return true;
+  if (cx.b.graph.nodes.length <= MAX_GRAPH_NODES) return false;
+  cx.diags.push(diagnostic('E0211', `the model unrolls to more than ${formatCount(MAX_GRAPH_NODES)} operations here`, cx.unrolling?.[0] ?? span, {
+    help: 'repeat fewer times (fewer layers), or call fewer blocks; mdlc compiles graphs of at most that many operations',
+  }));
+  cx.tooLarge = true;
+  return true;
 }
 
 // Keyed by name alone: a repeat's iterations and blocks see the same failed name.
@@ -162,7 +240,7 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
       case 'DimRef': {
         const d = cx.dims.get(x.name.name);
         if (!d) {
-          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, [...cx.dims.keys()], 'declare it with `dim`') }));
+          cx.diags.push(diagnostic('E0201', `unknown dim \`${x.name.name}\``, x.span, { help: suggest(x.name.name, cx.dims.keys(), 'declare it with `dim`') }));
           return undefined;
         }
         return d.value;
@@ -184,6 +262,10 @@ function evalRepeatCount(cx: ElabContext, stmt: Extract<Stmt, { kind: 'RepeatStm
     cx.diags.push(diagnostic('E0205', `a repeat count must be a non-negative integer, found ${n}`, e.span));
     return undefined;
   }
+  if (n > MAX_REPEAT) {
+    cx.diags.push(diagnostic('E0211', `a repeat count of ${formatCount(n)} is more than mdlc unrolls, ${formatCount(MAX_REPEAT)}`, e.span, { help: 'use fewer repetitions (fewer layers)' }));
+    return undefined;
+  }
   return n;
 }
 
@@ -191,7 +273,7 @@ export function resolveAxis(cx: ElabContext, id: Ident): Axis | undefined {
   const a = cx.axes.get(id.name);
   if (!a && !cx.failedAxes.has(id.name)) {
     cx.diags.push(diagnostic('E0310', `\`${id.name}\` is not an axis`, id.span, {
-      help: suggest(id.name, [...cx.axes.keys()], `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
+      help: suggest(id.name, cx.axes.keys(), `declare it with \`dim ${id.name} = ...\` or \`axis ${id.name} = ...\``),
     }));
   }
   return a;
@@ -356,7 +438,12 @@ export function elabExpr(cx: ElabContext, scope: Scope, e: Expr, positions: bool
       const r = elabExpr(cx, scope, e.right, false);
       const over = e.over.map((o) => resolveAxis(cx, o));
       if (l === undefined || r === undefined || over.some((a) => !a)) return undefined;
-      return add(cx, { op: 'contract', over: over as Axis[] }, [l, r], e.span, [e.left, e.right]);
+      const added = cx.b.tryAdd({ op: 'contract', over: over as Axis[] }, [l, r], e.span);
+      if ('id' in added) return added.id;
+      const better = added.code === 'E0302' ? renameSuggestion(cx, l, r, over as Axis[], [e.left, e.right], e.span) : undefined;
+      if (better) cx.diags.push(better);
+      else report(cx, added, e.span, [e.left, e.right], [l, r]);
+      return undefined;
     }
     case 'Rename': {
       const x = elabExpr(cx, scope, e.target, false);
@@ -406,7 +493,10 @@ function elabName(cx: ElabContext, scope: Scope, id: Ident, positions: boolean):
   }
   if (cx.poisoned.has(scopeKey(scope, n))) return undefined;
   const p = scope.params.get(n) ?? cx.globals.get(n);
-  if (p !== undefined) return p;
+  if (p !== undefined) {
+    cx.referencedParams.add(p);
+    return p;
+  }
   const axis = cx.axes.get(n);
   if (axis) {
     if (positions) return cx.b.add({ op: 'iota', axis }, [], id.span);
@@ -417,9 +507,14 @@ function elabName(cx: ElabContext, scope: Scope, id: Ident, positions: boolean):
     cx.diags.push(diagnostic('E0203', `\`${n}\` is a ${cx.blocks.has(n) ? 'block' : 'function'}; call it with arguments`, id.span, { help: `write \`${n}(...)\`` }));
     return undefined;
   }
-  const candidates = [...scope.values.keys(), ...scope.params.keys(), ...cx.globals.keys(), ...cx.axes.keys()];
+  // Iterated lazily (no copies): a file may have thousands of unknown names among thousands of values.
+  const candidates = chain(scope.values.keys(), scope.params.keys(), cx.globals.keys(), cx.axes.keys());
   cx.diags.push(diagnostic('E0201', `unknown name \`${n}\``, id.span, { help: suggest(n, candidates, `assign it first (\`${n} = ...\`) or declare it as a param or dim`) }));
   return undefined;
+}
+
+function* chain<T>(...iterables: Iterable<T>[]): Iterable<T> {
+  for (const it of iterables) yield* it;
 }
 
 /** Axes named by `over:` (a name or a tuple of names). */
@@ -458,7 +553,10 @@ function markUsed(scope: Scope, e: Expr, cx: ElabContext): void {
           local.used = true;
           cx.usedSpans.add(local.span.start);
           cx.unused.delete(local.span.start);
+          return;
         }
+        const p = scope.params.get(x.name.name) ?? cx.globals.get(x.name.name);
+        if (p !== undefined) cx.referencedParams.add(p);
         return;
       }
       case 'Unary':
@@ -468,9 +566,18 @@ function markUsed(scope: Scope, e: Expr, cx: ElabContext): void {
       case 'Contract':
         rec(x.left);
         return rec(x.right);
-      case 'Call':
+      case 'Call': {
         x.args.forEach(rec);
-        return x.named.forEach((n) => rec(n.value));
+        x.named.forEach((n) => rec(n.value));
+        // A block's body names global parameters too (each block once: blocks may not recurse).
+        const block = cx.blocks.get(x.callee.name);
+        if (block && !marking.has(block)) {
+          marking.add(block);
+          markStatements(cx, new Scope(''), block.body);
+          marking.delete(block);
+        }
+        return;
+      }
       case 'Index':
         rec(x.target);
         return rec(x.index);
@@ -555,6 +662,14 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       }
       return add(cx, { op: 'reduce', fn: f, axes }, [x], call.span, call.args);
     }
+    case 'broadcast': {
+      // The explicit form of what `+` does implicitly: the same value along more axes.
+      if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
+      const x = arg(0);
+      const axes = overAxes(cx, call);
+      if (x === undefined || !axes) return undefined;
+      return add(cx, { op: 'expand', axes }, [x], call.span, call.args);
+    }
     case 'softmax': {
       if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
       const x = arg(0);
@@ -587,33 +702,61 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       return add(cx, { op: 'cross_entropy', axis: axes[0] }, [logits, targets], call.span, call.args);
     }
   }
-  const candidates = [...cx.blocks.keys(), ...BUILTINS];
+  const candidates = chain(cx.blocks.keys(), BUILTINS);
   markUsed(scope, call, cx);
   cx.diags.push(diagnostic('E0207', `unknown function or block \`${f}\``, call.callee.span, { help: suggest(f, candidates, 'declare it with `block ' + f + '(...) { ... }`') }));
   return undefined;
 }
 
+/** Blocks whose bodies markUsed is walking (a recursive block would loop). */
+const marking = new Set<BlockDecl>();
+
+/** Mark what statements read as used and referenced, without elaborating them (for bodies an error skips). */
+function markStatements(cx: ElabContext, scope: Scope, body: readonly Stmt[]): void {
+  for (const st of body) {
+    if (st.kind === 'AssignStmt' || st.kind === 'ReturnStmt') markUsed(scope, st.value, cx);
+    else if (st.kind === 'RepeatStmt') markStatements(cx, scope, st.body);
+  }
+}
+
 function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call): number | undefined {
+  // Any early return leaves the body unelaborated: the global parameters it names are referenced.
+  const r = inlineBlockBody(cx, scope, block, call);
+  if (r === 'skipped') {
+    markStatements(cx, new Scope(''), block.body);
+    return undefined;
+  }
+  return r;
+}
+
+function inlineBlockBody(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call): number | undefined | 'skipped' {
   const f = block.name.name;
   if (cx.stack.includes(f)) {
     cx.diags.push(diagnostic('E0209', `block \`${f}\` calls itself`, call.span, { help: 'blocks are inlined; use `repeat N { ... }` for repetition' }));
+    markUsed(scope, call, cx);
+    return 'skipped';
+  }
+  if (cx.stack.length >= MAX_BLOCK_DEPTH) {
+    cx.diags.push(diagnostic('E0211', `blocks call blocks more than ${MAX_BLOCK_DEPTH} deep here (\`${cx.stack.slice(0, 3).join('` → `')}\` → … → \`${f}\`)`, call.span, {
+      help: 'blocks are inlined; call fewer blocks inside one another',
+    }));
     markUsed(scope, call, cx);
     return undefined;
   }
   if (call.named.length > 0) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes only positional arguments`, call.named[0].span));
     markUsed(scope, call, cx);
-    return undefined;
+    return 'skipped';
   }
   if (call.args.length !== block.inputs.length) {
     cx.diags.push(diagnostic('E0203', `block \`${f}\` takes ${block.inputs.length} argument(s), found ${call.args.length}`, call.span, {
       labels: [{ span: block.name.span, message: 'declared here' }],
     }));
     markUsed(scope, call, cx);
-    return undefined;
+    return 'skipped';
   }
   const args = call.args.map((a) => elabExpr(cx, scope, a, false));
-  if (args.some((a) => a === undefined)) return undefined;
+  if (args.some((a) => a === undefined)) return 'skipped';
   const count = (scope.instances.get(f) ?? 0) + 1;
   scope.instances.set(f, count);
   const inner = new Scope(`${scope.prefix}${count === 1 ? f : `${f}_${count}`}.`);
@@ -633,9 +776,16 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
         const why = missing.length
           ? `it lacks ${missing.map((a) => `\`${a.name}\``).join(', ')}`
           : `it has ${extra.map((a) => `\`${a.name}\``).join(', ')} which the signature does not allow`;
+        // Extra axes usually arrive by an implicit broadcast somewhere upstream: show where.
+        const joined = extra.length ? findGrowth(cx.b, id, undefined, extra) : undefined;
+        const joinSpan = joined && cx.b.node(joined.node).span;
+        const labels = [{ span: input.span, message: 'the signature' }];
+        if (joinSpan) labels.push({ span: joinSpan, message: `${extra.map((a) => `\`${a.name}\``).join(', ')} ${extra.length === 1 ? 'comes' : 'come'} in here, by an implicit broadcast` });
         cx.diags.push(diagnostic('E0306', `argument \`${input.name.name}\` of \`${f}\` must have axes ${formatAxes(want)}${input.shape.rest ? ' (and any others)' : ''}, but it is ${formatType(t)}: ${why}`, call.args[i].span, {
-          labels: [{ span: input.span, message: 'the signature' }],
-          help: missing.length ? 'pass a value with those axes, or rename one with `as [a -> b]`' : `write \`${input.name.name}[.., ${input.shape.axes.map((a) => a.name).join(', ')}]\` to accept more axes, or reduce the extra ones first`,
+          labels,
+          help: missing.length
+            ? 'pass a value with those axes, or rename one with `as [a -> b]`'
+            : `reduce or contract ${extra.map((a) => `\`${a.name}\``).join(', ')} away before the call; only if \`${f}\` is meant for values with more axes, declare \`${input.name.name}[.., ${input.shape.axes.map((a) => a.name).join(', ')}]\``,
         }));
         ok = false;
         return;
@@ -643,14 +793,19 @@ function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call
     }
     inner.values.set(input.name.name, { id, span: input.name.span, used: false, user: false });
   });
-  if (!ok) return undefined;
+  if (!ok) return 'skipped';
   cx.stack.push(f);
-  const r = elabBody(cx, inner, block.body);
+  const inputs = block.inputs.map((input, i) => ({ name: input.name.name, node: args[i]! }));
+  const path = inner.prefix.slice(0, -1);
+  const { result: r, info } = inScope(cx, { path, kind: 'block', name: f, span: call.span, decl: block.span, inputs }, () => elabBody(cx, inner, block.body));
+  if (r.ret !== undefined) info.output = r.ret;
   cx.stack.pop();
+  if (cx.tooLarge) return undefined; // stopped part-way (reported)
   if (!r.returned) {
     cx.diags.push(diagnostic('E0208', `block \`${f}\` has no \`return\``, block.name.span, { help: 'end the block with `return EXPR`' }));
     return undefined;
   }
+  if (r.ret !== undefined && !cx.blockResults.has(r.ret)) cx.blockResults.set(r.ret, f);
   return r.ret;
 }
 

@@ -5,19 +5,21 @@
  * Type rules of every op run as nodes are added, so shape and axis errors are reported here.
  */
 import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.js';
-import type { BlockDecl, ForwardDecl, LossDecl, ModelFile, ParamDecl, TrainSection, TensorTypeExpr } from '../../parser/ast.js';
+import type { BlockDecl, DimDecl, DimExpr, ForwardDecl, LossDecl, ModelFile, ParamDecl, TrainSection, TensorTypeExpr } from '../../parser/ast.js';
 import { GraphBuilder } from '../graph.js';
 import { AxisTable, formatType, type Axis, type Graph, type TensorType } from '../types.js';
-import { evaluateDims, suggest, type DataBindings } from './dims.js';
+import { dimRefs, evaluateDims, resetSuggestions, suggest, type DataBindings } from './dims.js';
 import { declareParam, elabBody, elabExpr, resolveAxis, resolveShape, Scope, type ElabContext } from './expr.js';
 import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 import { matchPattern } from './patterns.js';
+import { checkTensorSizes } from './limits.js';
 
 export * from './model.js';
 export { PLACEHOLDER_DATA_SIZE, type DataBindings } from './dims.js';
 export { OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 export { matchPattern } from './patterns.js';
+export { MAX_BLOCK_DEPTH, MAX_DIM, MAX_GRAPH_NODES, MAX_REPEAT, MAX_TENSOR_ELEMENTS } from './limits.js';
 
 export interface ElaborateOptions {
   /** Values from the dataset (`data.vocab`); without them a placeholder size is used. */
@@ -30,10 +32,13 @@ export interface ElaborateResult {
   model?: ElaboratedModel;
   /** The graph built so far, also when errors left the model incomplete (for further checks). */
   graph?: Graph;
+  /** Parameter nodes referenced by name, also in expressions that failed to elaborate. */
+  referencedParams?: ReadonlySet<number>;
   diagnostics: Diagnostic[];
 }
 
 export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): ElaborateResult {
+  resetSuggestions();
   const diags: Diagnostic[] = [];
   const file = ast.span.file;
   const overrides = options.overrides ?? new Map<string, number>();
@@ -41,21 +46,28 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
   const dimDecls = ast.items.filter((i) => i.kind === 'DimDecl');
   const dimNames = new Set(dimDecls.map((d) => d.name.name));
   const trainOverrides = new Map<string, number>();
+  const dimOverrides = new Map<string, number>();
   for (const [k, v] of overrides) {
-    if (dimNames.has(k)) continue;
+    if (dimNames.has(k)) {
+      const refused = refusedDimOverride(dimDecls.find((d) => d.name.name === k)!, v);
+      if (refused) diags.push(refused);
+      else dimOverrides.set(k, v);
+      continue;
+    }
     if ((OVERRIDABLE_TRAIN_SETTINGS as readonly string[]).includes(k)) trainOverrides.set(k, v);
     else
       diags.push(diagnostic('E1004', `--set ${k}: the model has no dim or train setting \`${k}\``, fileSpan(file), {
         help: suggest(k, [...dimNames, ...OVERRIDABLE_TRAIN_SETTINGS], `dims are ${[...dimNames].join(', ')}; settings are ${OVERRIDABLE_TRAIN_SETTINGS.join(', ')}`),
       }));
   }
-  const dims = evaluateDims(dimDecls, options.data, overrides, diags);
+  const dims = evaluateDims(dimDecls, options.data, dimOverrides, diags);
 
   // One axis per dim, then aliases. Dims and aliases that failed are already reported:
   // their uses stay silent.
   const axisTable = new AxisTable();
   const axes = new Map<string, Axis>();
   const failedAxes = new Set([...dimNames].filter((n) => !dims.has(n)));
+  const aliasRoot = new Map<number, number>();
   for (const [name, d] of dims) axes.set(name, axisTable.create(name, d.value));
   for (const item of ast.items) {
     if (item.kind !== 'AxisDecl') continue;
@@ -67,10 +79,12 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     if (!base) {
       failedAxes.add(item.name.name);
       if (!dimNames.has(item.sizeOf.name) && !failedAxes.has(item.sizeOf.name))
-        diags.push(diagnostic('E0201', `unknown dim \`${item.sizeOf.name}\``, item.sizeOf.span, { help: suggest(item.sizeOf.name, [...axes.keys()], 'an axis alias takes the size of a dim: `axis key = seq`') }));
+        diags.push(diagnostic('E0201', `unknown dim \`${item.sizeOf.name}\``, item.sizeOf.span, { help: suggest(item.sizeOf.name, axes.keys(), 'an axis alias takes the size of a dim: `axis key = seq`') }));
       continue;
     }
-    axes.set(item.name.name, axisTable.create(item.name.name, base.size));
+    const alias = axisTable.create(item.name.name, base.size);
+    axes.set(item.name.name, alias);
+    aliasRoot.set(alias.id, aliasRoot.get(base.id) ?? base.id);
   }
 
   const dataDim = dimDecls.find((d) => d.value.kind === 'DataRef' && d.value.field.name === 'vocab');
@@ -101,6 +115,9 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     intLiterals: new Map(),
     poisoned: new Set(),
     failedAxes,
+    referencedParams: new Set(),
+    aliasRoot,
+    blockResults: new Map(),
   };
   const top = new Scope('');
   for (const item of ast.items) {
@@ -145,6 +162,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     fscope.values.set(input.name.name, { id, span: input.name.span, used: false, user: false });
   }
   const body = elabBody(cx, fscope, forward.body);
+  // Too large to finish (reported): the partial graph would only mislead the later checks.
+  if (cx.tooLarge) return { diagnostics: dedupe(diags) };
   if (!body.returned) {
     diags.push(diagnostic('E0208', '`forward` has no `return`', forward.span, { help: `end it with \`return EXPR\` (the value named \`${forward.output.name}\`)` }));
   }
@@ -230,6 +249,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
       }));
   }
 
+  for (const d of checkTensorSizes(b.graph)) diags.push(d);
+
   for (const u of cx.unused.values()) {
     diags.push(diagnostic('W0802', `\`${u.name}\` is assigned but never used`, u.span, { help: `remove the assignment, or use \`${u.name}\`` }));
   }
@@ -250,7 +271,49 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
           train: train.config,
           source: { file },
         };
-  return { model, graph: b.graph, diagnostics: dedupe(diags) };
+  return { model, graph: b.graph, referencedParams: cx.referencedParams, diagnostics: dedupe(diags) };
+}
+
+/**
+ * `--set` only replaces dims the file gives a number: a dim bound from the data is the
+ * data's (`--set vocab=10` made gathers read past the table), and a dim computed from
+ * others would silently stop following them (`--set head=7` against `embed / heads`).
+ */
+function refusedDimOverride(decl: DimDecl, v: number): Diagnostic | undefined {
+  const name = decl.name.name;
+  const span = fileSpan(decl.span.file);
+  if (usesData(decl.value)) {
+    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is bound from the data (\`${sourceText(decl.value)}\`), so it cannot be set`, span, {
+      help: `the text's characters decide \`${name}\`; to check the model at another size, use \`mdlc check --vocab N\``,
+    });
+  }
+  const refs = [...new Set(dimRefs(decl.value))];
+  if (refs.length) {
+    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is computed from other dims (\`${name} = ${sourceText(decl.value)}\`), so it cannot be set`, span, {
+      help: `set ${refs.map((r) => `\`${r}\``).join(' or ')} instead`,
+    });
+  }
+  return undefined;
+}
+
+function usesData(e: DimExpr): boolean {
+  return e.kind === 'DataRef' || (e.kind === 'DimParen' && usesData(e.inner)) || (e.kind === 'DimBinary' && (usesData(e.left) || usesData(e.right)));
+}
+
+/** A dim expression as written (normalised spacing). */
+function sourceText(e: DimExpr): string {
+  switch (e.kind) {
+    case 'DimNumber':
+      return String(e.value);
+    case 'DimRef':
+      return e.name.name;
+    case 'DataRef':
+      return `data.${e.field.name}`;
+    case 'DimParen':
+      return `(${sourceText(e.inner)})`;
+    case 'DimBinary':
+      return `${sourceText(e.left)} ${e.op} ${sourceText(e.right)}`;
+  }
 }
 
 function elabTensorType(cx: ElabContext, t: TensorTypeExpr): TensorType | undefined {

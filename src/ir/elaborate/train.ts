@@ -8,6 +8,35 @@ import { DEFAULT_TRAIN, type DataSource, type DimValue, type TrainConfig, type W
 /** Scalar train settings that `--set NAME=VALUE` may override, and where they live. */
 export const OVERRIDABLE_TRAIN_SETTINGS = ['steps', 'clip', 'lr', 'seed', 'eval_every', 'eval_batches', 'warmup', 'min_lr', 'weight_decay', 'val_fraction'] as const;
 
+interface SettingRule {
+  ok: (v: number) => boolean;
+  /** What it must be, completing "`NAME` must be ...". */
+  what: string;
+}
+
+const wholeNumber = (min: number, of: string): SettingRule => ({ ok: (v) => Number.isSafeInteger(v) && v >= min, what: `a whole number of ${of}, at least ${min}` });
+const finiteAtLeast = (min: number, what: string): SettingRule => ({ ok: (v) => Number.isFinite(v) && v >= min, what });
+
+/**
+ * What every scalar train setting accepts: one table for the train section (E1002), for
+ * `--set` and the CLI's shorthands `--steps`/`--seed` (E1004). Settings that depend on each
+ * other (`min_lr` at most `lr`) are checked after both are known.
+ */
+export const SETTING_RULES: Record<(typeof OVERRIDABLE_TRAIN_SETTINGS)[number] | 'eps' | 'beta', SettingRule> = {
+  steps: wholeNumber(1, 'steps'),
+  eval_every: wholeNumber(1, 'steps'),
+  eval_batches: wholeNumber(1, 'batches'),
+  warmup: wholeNumber(0, 'steps'),
+  seed: { ok: (v) => Number.isSafeInteger(v) && v >= 0, what: 'a whole number >= 0' },
+  clip: finiteAtLeast(0, 'a gradient norm >= 0 (0 turns clipping off)'),
+  lr: { ok: (v) => Number.isFinite(v) && v > 0, what: 'a positive learning rate' },
+  min_lr: finiteAtLeast(0, 'a learning rate >= 0'),
+  weight_decay: finiteAtLeast(0, 'a number >= 0'),
+  val_fraction: { ok: (v) => v > 0 && v < 1, what: 'a fraction between 0 and 1 (exclusive)' },
+  eps: { ok: (v) => Number.isFinite(v) && v > 0, what: 'a positive number' },
+  beta: { ok: (v) => v >= 0 && v < 1, what: 'in [0, 1)' },
+};
+
 const SETTINGS = ['data', 'optimizer', 'schedule', 'clip', 'steps', 'eval_every', 'eval_batches', 'seed', 'val_fraction'];
 
 export interface TrainElaboration {
@@ -33,11 +62,12 @@ export function elaborateTrain(
   const num = (e: Expr, extra?: ReadonlyMap<string, number>) => evalConstExpr(e, dims, diags, extra);
   const seen = new Map<string, TrainSetting>();
 
-  const intSetting = (s: TrainSetting, min: number): number | undefined => {
+  /** The value of a scalar setting, if its rule accepts it (else E1002 at the value). */
+  const setting = (s: TrainSetting, rule: SettingRule): number | undefined => {
     const v = num(s.value);
     if (v === undefined) return undefined;
-    if (!Number.isInteger(v) || v < min) {
-      diags.push(diagnostic('E1002', `\`${s.name.name}\` must be an integer >= ${min}, found ${v}`, s.value.span));
+    if (!rule.ok(v)) {
+      diags.push(diagnostic('E1002', `\`${s.name.name}\` must be ${rule.what}, found ${v}`, s.value.span));
       return undefined;
     }
     return v;
@@ -74,32 +104,24 @@ export function elaborateTrain(
       case 'schedule':
         elabSchedule(s.value, cfg, dims, diags);
         break;
-      case 'clip': {
-        const v = num(s.value);
-        if (v === undefined) break;
-        if (!(v >= 0)) diags.push(diagnostic('E1002', `\`clip\` must be a non-negative gradient norm, found ${v}`, s.value.span, { help: 'use 0 to disable clipping' }));
-        else cfg.clip = v;
+      case 'clip':
+        cfg.clip = setting(s, SETTING_RULES.clip) ?? cfg.clip;
         break;
-      }
       case 'steps':
-        cfg.steps = intSetting(s, 0) ?? cfg.steps;
+        cfg.steps = setting(s, SETTING_RULES.steps) ?? cfg.steps;
         break;
       case 'eval_every':
-        cfg.evalEvery = intSetting(s, 1) ?? cfg.evalEvery;
+        cfg.evalEvery = setting(s, SETTING_RULES.eval_every) ?? cfg.evalEvery;
         break;
       case 'eval_batches':
-        cfg.evalBatches = intSetting(s, 1) ?? cfg.evalBatches;
+        cfg.evalBatches = setting(s, SETTING_RULES.eval_batches) ?? cfg.evalBatches;
         break;
       case 'seed':
-        cfg.seed = intSetting(s, 0) ?? cfg.seed;
+        cfg.seed = setting(s, SETTING_RULES.seed) ?? cfg.seed;
         break;
-      case 'val_fraction': {
-        const v = num(s.value);
-        if (v === undefined) break;
-        if (!(v > 0 && v < 1)) diags.push(diagnostic('E1002', `\`val_fraction\` must be between 0 and 1, found ${v}`, s.value.span));
-        else cfg.valFraction = v;
+      case 'val_fraction':
+        cfg.valFraction = setting(s, SETTING_RULES.val_fraction) ?? cfg.valFraction;
         break;
-      }
       default:
         diags.push(diagnostic('E1001', `unknown train setting \`${name}\``, s.name.span, {
           help: suggest(name, SETTINGS, `settings are ${SETTINGS.map((x) => `\`${x}\``).join(', ')}, window slices \`NAME = data[a .. b]\`, and \`lr PATTERN = ...\``),
@@ -107,7 +129,9 @@ export function elaborateTrain(
     }
   }
 
+  const fromFile = { lr: cfg.optimizer.lr, minLr: cfg.schedule.kind === 'warmup_cosine' ? cfg.schedule.minLr : 0 };
   applyOverrides(cfg, overrides, diags, file);
+  checkTogether(cfg, section, fromFile, diags, file);
 
   for (const entry of section?.entries ?? []) {
     if (entry.kind !== 'TrainGroupSetting') continue;
@@ -125,23 +149,9 @@ export function elaborateTrain(
   return { config: cfg, typed };
 }
 
-/** What each overridable setting accepts (the same as in the file). */
-const OVERRIDE_RULES: Record<(typeof OVERRIDABLE_TRAIN_SETTINGS)[number], { ok: (v: number) => boolean; what: string }> = {
-  steps: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'an integer >= 0' },
-  clip: { ok: (v) => v >= 0, what: 'a non-negative gradient norm (0 disables clipping)' },
-  lr: { ok: (v) => v > 0, what: 'a positive learning rate' },
-  seed: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'an integer >= 0' },
-  eval_every: { ok: (v) => Number.isInteger(v) && v >= 1, what: 'an integer >= 1' },
-  eval_batches: { ok: (v) => Number.isInteger(v) && v >= 1, what: 'an integer >= 1' },
-  warmup: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative number of steps' },
-  min_lr: { ok: (v) => v >= 0, what: 'non-negative' },
-  weight_decay: { ok: (v) => v >= 0, what: 'non-negative' },
-  val_fraction: { ok: (v) => v > 0 && v < 1, what: 'between 0 and 1' },
-};
-
 function applyOverrides(cfg: TrainConfig, overrides: ReadonlyMap<string, number>, diags: Diagnostic[], file: string) {
   for (const [k, v] of overrides) {
-    const rule = OVERRIDE_RULES[k as keyof typeof OVERRIDE_RULES];
+    const rule = SETTING_RULES[k as keyof typeof SETTING_RULES];
     if (rule && !rule.ok(v)) {
       diags.push(diagnostic('E1004', `--set ${k}=${v}: \`${k}\` must be ${rule.what}`, fileSpan(file)));
       continue;
@@ -184,6 +194,23 @@ function applyOverrides(cfg: TrainConfig, overrides: ReadonlyMap<string, number>
         if (cfg.schedule.kind === 'warmup_cosine') cfg.schedule.minLr = v;
         break;
     }
+  }
+}
+
+/**
+ * Rules between settings, once the file and `--set` have both spoken: the cosine schedule
+ * decays from `lr` down to `min_lr`, so `min_lr` above `lr` would raise the rate instead.
+ */
+function checkTogether(cfg: TrainConfig, section: TrainSection | undefined, fromFile: { lr: number; minLr: number }, diags: Diagnostic[], file: string) {
+  const s = cfg.schedule;
+  if (s.kind !== 'warmup_cosine' || s.minLr <= cfg.optimizer.lr) return;
+  const message = `\`min_lr\` (${s.minLr}) is above \`lr\` (${cfg.optimizer.lr}): the schedule decays from lr down to min_lr`;
+  const help = 'make min_lr at most lr (often lr / 10)';
+  if (fromFile.minLr === s.minLr && fromFile.lr === cfg.optimizer.lr) {
+    const at = section?.entries.find((e) => e.kind === 'TrainSetting' && e.name.name === 'schedule');
+    diags.push(diagnostic('E1002', message, at?.value.span ?? section?.span ?? fileSpan(file), { help }));
+  } else {
+    diags.push(diagnostic('E1004', `--set: ${message}`, fileSpan(file), { help }));
   }
 }
 
@@ -275,17 +302,21 @@ function elabOptimizer(e: Expr, cfg: TrainConfig, dims: ReadonlyMap<string, DimV
   const args = namedNumbers(e, ['lr', 'betas', 'eps', 'weight_decay'], dims, diags);
   const o = cfg.optimizer;
   const bad = (msg: string) => diags.push(diagnostic('E1002', msg, e.span));
-  const lr = args.get('lr');
-  if (typeof lr === 'number') lr > 0 ? (o.lr = lr) : bad(`the learning rate must be positive, found ${lr}`);
+  const scalar = (name: 'lr' | 'eps' | 'weight_decay'): number | undefined => {
+    const v = args.get(name);
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && SETTING_RULES[name].ok(v)) return v;
+    bad(`\`${name}:\` must be ${SETTING_RULES[name].what}, found ${Array.isArray(v) ? `(${v.join(', ')})` : v}`);
+    return undefined;
+  };
+  o.lr = scalar('lr') ?? o.lr;
   const betas = args.get('betas');
   if (betas !== undefined) {
-    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => b >= 0 && b < 1)) bad('`betas:` must be a pair `(beta1, beta2)` of numbers in [0, 1)');
+    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every(SETTING_RULES.beta.ok)) bad(`\`betas:\` must be a pair \`(beta1, beta2)\` of numbers ${SETTING_RULES.beta.what}`);
     else [o.beta1, o.beta2] = betas;
   }
-  const eps = args.get('eps');
-  if (typeof eps === 'number') eps > 0 ? (o.eps = eps) : bad('`eps:` must be positive');
-  const wd = args.get('weight_decay');
-  if (typeof wd === 'number') wd >= 0 ? (o.weightDecay = wd) : bad('`weight_decay:` must be non-negative');
+  o.eps = scalar('eps') ?? o.eps;
+  o.weightDecay = scalar('weight_decay') ?? o.weightDecay;
 }
 
 function elabSchedule(e: Expr, cfg: TrainConfig, dims: ReadonlyMap<string, DimValue>, diags: Diagnostic[]) {
@@ -298,12 +329,12 @@ function elabSchedule(e: Expr, cfg: TrainConfig, dims: ReadonlyMap<string, DimVa
     const args = namedNumbers(e, ['warmup', 'min_lr'], dims, diags);
     const warmup = args.get('warmup') ?? 0;
     const minLr = args.get('min_lr') ?? 0;
-    if (typeof warmup !== 'number' || !Number.isInteger(warmup) || warmup < 0) {
-      diags.push(diagnostic('E1002', '`warmup:` must be a non-negative number of steps', e.span));
+    if (typeof warmup !== 'number' || !SETTING_RULES.warmup.ok(warmup)) {
+      diags.push(diagnostic('E1002', `\`warmup:\` must be ${SETTING_RULES.warmup.what}, found ${warmup}`, e.span));
       return;
     }
-    if (typeof minLr !== 'number' || minLr < 0) {
-      diags.push(diagnostic('E1002', '`min_lr:` must be non-negative', e.span));
+    if (typeof minLr !== 'number' || !SETTING_RULES.min_lr.ok(minLr)) {
+      diags.push(diagnostic('E1002', `\`min_lr:\` must be ${SETTING_RULES.min_lr.what}, found ${minLr}`, e.span));
       return;
     }
     cfg.schedule = { kind: 'warmup_cosine', warmup, minLr };

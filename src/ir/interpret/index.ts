@@ -26,6 +26,8 @@ export interface InterpretOptions {
   precision: Precision;
   /** Node ids to compute (default: every node in graph.outputs). */
   outputs?: readonly number[];
+  /** Sees every value as it is computed, in id order (to find where a NaN first appears). */
+  onValue?: (id: number, value: Tensor) => void;
 }
 
 /**
@@ -43,17 +45,7 @@ export function interpret(graph: Graph, feeds: Feeds, options: InterpretOptions)
     if (!Number.isInteger(id) || id < 0 || id >= nodes.length) throw new Error(`interpret: no node ${id} in the graph (it has ${nodes.length} nodes)`);
   }
 
-  // Which nodes are needed, and the last node that reads each one.
-  const needed = new Uint8Array(nodes.length);
-  const lastUse = new Int32Array(nodes.length).fill(-1);
-  for (const id of wanted) needed[id] = 1;
-  for (let id = nodes.length - 1; id >= 0; id--) {
-    if (!needed[id]) continue;
-    for (const i of nodes[id].inputs) {
-      needed[i] = 1;
-      if (lastUse[i] < id) lastUse[i] = id;
-    }
-  }
+  const { needed, lastUse } = liveness(graph, wanted);
   const keep = new Set(wanted);
 
   const values: (Tensor | undefined)[] = new Array(nodes.length);
@@ -76,12 +68,32 @@ export function interpret(graph: Graph, feeds: Feeds, options: InterpretOptions)
         throw new Error(`internal: ${node.attrs.op} (node ${id}) produced ${value.data.length} elements for ${formatType(node.type)}`);
     }
     values[id] = value;
+    options.onValue?.(id, value);
     for (const i of node.inputs) if (lastUse[i] === id && !keep.has(i)) values[i] = undefined;
   }
 
   const result = new Map<number, Tensor>();
   for (const id of wanted) result.set(id, values[id]!);
   return result;
+}
+
+/**
+ * Which nodes computing `wanted` needs (1 in `needed`), and the last node that reads each
+ * one (`lastUse`, -1 for none): the interpreter frees a value after its last use.
+ */
+export function liveness(graph: Graph, wanted: readonly number[]): { needed: Uint8Array; lastUse: Int32Array } {
+  const nodes = graph.nodes;
+  const needed = new Uint8Array(nodes.length);
+  const lastUse = new Int32Array(nodes.length).fill(-1);
+  for (const id of wanted) needed[id] = 1;
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    if (!needed[id]) continue;
+    for (const i of nodes[id].inputs) {
+      needed[i] = 1;
+      if (lastUse[i] < id) lastUse[i] = id;
+    }
+  }
+  return { needed, lastUse };
 }
 
 /** Checks a fed tensor against a leaf's declared type and brings it to the declared layout. */

@@ -67,7 +67,7 @@ export const expandOp: OpDef<'expand'> = {
   arity: 1,
   type: ([x], attrs) => {
     for (const a of attrs.axes) {
-      if (hasAxis(x, a)) return fail('E0303', `cannot expand along \`${a.name}\`: the value already has it`, undefined, 0);
+      if (hasAxis(x, a)) return fail('E0303', `cannot broadcast along \`${a.name}\`: the value already has it`, 'broadcast only along axes the value lacks', 0);
     }
     const dup = duplicateAxis(attrs.axes);
     if (dup) return fail('E0303', `axis \`${dup.name}\` is named twice`);

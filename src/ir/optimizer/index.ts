@@ -143,3 +143,4 @@ export function buildTrainStep(model: ElaboratedModel): TrainStep {
   b.output('grad_norm', gradNorm);
   return { graph: b.graph, loss: model.loss, gradNorm, params: plans, lrGroups, bc1, bc2 };
 }
+export { trainSpecOf, lrRatesOf, inputsReaching } from './spec.js';

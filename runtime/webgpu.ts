@@ -1,0 +1,92 @@
+/**
+ * The `webgpu` backend: a generated `model.js` (mdlc build) on a WebGPU device, behind the
+ * runtime's `TrainBackend` interface. Works with Dawn in Node.js and with `navigator.gpu` in
+ * a browser (pass its device in `options.gpu`).
+ */
+import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from './backend.js';
+import { acquireDevice, type GpuContext } from './device.js';
+import { initParameters, type Init } from './init.js';
+
+/** What a generated `model.js` exports (see `mdlc build`). */
+export interface GeneratedModule {
+  Model: { create(device: GPUDevice): Promise<GeneratedModel> };
+  PARAMS: readonly { name: string; size: number; init: Init }[];
+}
+
+/** The generated `Model` class's surface. */
+export interface GeneratedModel {
+  setParams(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): void;
+  getParams(): Promise<Map<string, Float32Array<ArrayBuffer>>>;
+  getState(): Promise<Map<string, Float32Array<ArrayBuffer>>>;
+  setState(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): void;
+  trainStep(windows: Feeds, scalars: StepScalars): Promise<StepResult>;
+  evalLoss(windows: Feeds): Promise<number>;
+  forward(windows: Feeds): Promise<Float32Array<ArrayBuffer>>;
+  destroy(): void;
+}
+
+export class WebGpuBackend implements TrainBackend {
+  readonly kind = 'webgpu';
+  private constructor(
+    private readonly model: GeneratedModel,
+    private readonly ctx: GpuContext,
+    private readonly ownsDevice: boolean,
+  ) {}
+
+  get description(): string {
+    return this.ctx.description;
+  }
+
+  /**
+   * Compile the module's pipelines on a device and initialise the parameters from `seed`, as
+   * the interpreter does. The device is acquired unless given; a given one is destroyed with
+   * the backend only when `ownsDevice`.
+   */
+  static async open(module: GeneratedModule, options: { seed: number; gpu?: GpuContext; ownsDevice?: boolean }): Promise<WebGpuBackend> {
+    const ctx = options.gpu ?? (await acquireDevice());
+    const owns = !options.gpu || !!options.ownsDevice;
+    try {
+      const model = await module.Model.create(ctx.device);
+      model.setParams(initParameters(module.PARAMS, options.seed));
+      return new WebGpuBackend(model, ctx, owns);
+    } catch (e) {
+      if (owns) ctx.destroy();
+      throw e;
+    }
+  }
+
+  /** Device errors (validation, loss) surface as exceptions here rather than as silent zeros. */
+  private async checked<T>(p: Promise<T>): Promise<T> {
+    const v = await p;
+    this.ctx.throwIfErrors();
+    return v;
+  }
+
+  trainStep(feeds: Feeds, scalars: StepScalars): Promise<StepResult> {
+    return this.checked(this.model.trainStep(feeds, scalars));
+  }
+  evalLoss(feeds: Feeds): Promise<number> {
+    return this.checked(this.model.evalLoss(feeds));
+  }
+  forward(feeds: Feeds): Promise<Float32Array<ArrayBuffer>> {
+    return this.checked(this.model.forward(feeds));
+  }
+  getParams(): Promise<TensorMap> {
+    return this.checked(this.model.getParams());
+  }
+  async setParams(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
+    this.model.setParams(values);
+    await this.ctx.sync();
+  }
+  getState(): Promise<TensorMap> {
+    return this.checked(this.model.getState());
+  }
+  async setState(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
+    this.model.setState(values);
+    await this.ctx.sync();
+  }
+  destroy(): void {
+    this.model.destroy();
+    if (this.ownsDevice) this.ctx.destroy();
+  }
+}
