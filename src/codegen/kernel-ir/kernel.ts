@@ -13,55 +13,41 @@ export function accessesOf(k: Kernel): Access[] {
   const visit = (e: KExpr) => {
     for (const x of subexpressions(e)) if (x.k === 'load' || x.k === 'gather') out.push(x.access);
   };
+  /** A store: where it goes, then what its value reads. */
+  const store = (a: Access, value: KExpr) => {
+    out.push(a);
+    visit(value);
+  };
   switch (k.kind) {
     case 'map':
-      for (const s of k.stores) {
-        out.push(s.access);
-        visit(s.value);
-      }
+      for (const s of k.stores) store(s.access, s.value);
       break;
     case 'reduce':
-      out.push(k.out);
-      visit(k.value);
-      for (const x of k.siblings ?? []) {
-        out.push(x.out);
-        visit(x.value);
-      }
+      for (const r of [k, ...(k.siblings ?? [])]) store(r.out, r.value);
       break;
     case 'softmax':
-      out.push(k.out);
-      visit(k.value);
-      for (const x of k.extra ?? []) {
-        out.push(x.access);
-        visit(x.value);
-      }
+      store(k.out, k.value);
+      for (const x of k.extra ?? []) store(x.access, x.value);
       break;
     case 'ce_rows':
-      out.push(k.out);
-      visit(k.logits);
+      store(k.out, k.logits);
       visit(k.target);
       break;
     case 'scatter':
-      out.push(k.out);
-      visit(k.value);
+      store(k.out, k.value);
       visit(k.index);
       break;
     case 'gemm':
       out.push(k.out, k.a, k.b);
       visit(k.epilogue);
-      for (const x of k.extra ?? []) {
-        out.push(x.access);
-        visit(x.value);
-      }
+      for (const x of k.extra ?? []) store(x.access, x.value);
       break;
     case 'sum_squares':
       for (const p of k.parts) out.push(p.input, p.out);
       break;
     case 'rows':
-      for (const p of k.phases) out.push(...accessesOf(p));
-      break;
     case 'maps':
-      for (const p of k.parts) out.push(...accessesOf(p));
+      for (const p of k.kind === 'rows' ? k.phases : k.parts) out.push(...accessesOf(p));
       break;
     case 'segmented':
       // The regions of every segment (the body reads them through the segment's table row).
