@@ -102,3 +102,27 @@ export function reach(graph: Graph, roots: readonly number[], edges: (n: IRNode)
   }
   return seen;
 }
+
+/**
+ * A memoized analysis that recurses over inputs (`get(i)` calls `get` on i's inputs), made
+ * safe for long chains: before `get(id)`, every ancestor of `id` not yet in `memo` is computed
+ * in increasing id order (ids are topological), so no call recurses more than one level.
+ * A model may chain thousands of elementwise statements.
+ */
+export function bottomUp<V>(nodes: readonly IRNode[], memo: { has(id: number): boolean }, id: number, get: (i: number) => V): V {
+  if (!memo.has(id)) {
+    const order: number[] = [];
+    const seen = new Set<number>();
+    const stack = [id];
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (seen.has(i) || memo.has(i)) continue;
+      seen.add(i);
+      order.push(i);
+      for (const j of nodes[i].inputs) stack.push(j);
+    }
+    order.sort((a, b) => a - b);
+    for (const i of order) if (i !== id) get(i);
+  }
+  return get(id);
+}
