@@ -97,6 +97,18 @@ describe('mdlc build', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/%\d+ = contract over embed\(%\d+, %\d+\) : f32\[batch, seq, heads, head\] +# q {2}transformer\.mdl:\d+/);
   });
+
+  it('--emit kernels prints the kernel IR after each pass, and rejects other values', async () => {
+    const r = await run('build', 'models/transformer.mdl', '--data', dataFile, '--emit', 'kernels', ...TINY);
+    expect(r.code).toBe(0);
+    const passes = [...r.out.matchAll(/^== after ([\w-]+)$/gm)].map((m) => m[1]);
+    expect(passes[0]).toBe('lower');
+    expect(passes).toContain('segment-updates');
+    expect(r.out).toMatch(/^k\d+_gemm: gemm batch \[.*\] m \[.*\] n \[.*\] k \[embed=16\]; reads %\d+/m);
+    const bad = await run('build', 'models/transformer.mdl', '--data', dataFile, '--emit', 'wgsl', ...TINY);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--emit must be 'ir' or 'kernels', got 'wgsl'/);
+  });
 });
 
 describe('mdlc train --backend cpu', () => {

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileFile } from '../../src/driver/index.js';
-import { build } from '../../src/codegen/index.js';
+import { build, CPU_TARGET } from '../../src/codegen/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
 import { initParams, interpret, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import { makeRng } from '../../runtime/random.js';
@@ -105,7 +105,7 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
   }
 
   it('builds, matches parameters after one step and losses over 20 steps', async () => {
-    const built = build(model, 'models/transformer.mdl', { outDir, gemmVariant: 'register' });
+    const built = build(model, 'models/transformer.mdl', { outDir, target: CPU_TARGET });
     expect(built.diagnostics).toEqual([]);
     const mod = (await import(pathToFileURL(join(outDir, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
     const dev = await mod.Model.create(gpu!.device);
@@ -132,7 +132,7 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
     const odd = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ ...sizes, layers: 1, embed: 6, heads: 2 })), data: { vocab } }).model!;
     const dir = join(outDir, 'odd');
     mkdirSync(dir, { recursive: true });
-    const built = build(odd, 'models/transformer.mdl', { outDir: dir, gemmVariant: 'register' });
+    const built = build(odd, 'models/transformer.mdl', { outDir: dir, target: CPU_TARGET });
     expect(built.diagnostics).toEqual([]);
     const segmented = built.plan!.kernels.filter((k) => k.kind === 'segmented');
     expect(segmented.some((k) => !k.code.includes('arena4(') && k.code.includes('if (cols != 0u)'))).toBe(true);

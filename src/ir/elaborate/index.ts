@@ -237,7 +237,9 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     }
   }
 
-  checkDataContract(cx, train.config, forward, inputTypes, dataAxis, dims.get('batch')?.value !== undefined ? axes.get('batch') : undefined, loss !== undefined, usedSlices);
+  const batchDim = train.config.data?.batch?.dim;
+  const batch = batchDim !== undefined && dims.has(batchDim) && axes.has(batchDim) ? { name: batchDim, size: dims.get(batchDim)!.value, axis: axes.get(batchDim)! } : undefined;
+  checkDataContract(cx, train.config, forward, inputTypes, dataAxis, batch?.axis, loss !== undefined, usedSlices);
 
   // Parameter-group patterns must name something.
   for (const g of train.config.groups) {
@@ -261,6 +263,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
           dims,
           axes,
           dataAxis,
+          ...(batch ? { batch } : {}),
           graph: b.graph,
           logits,
           loss,
@@ -379,6 +382,12 @@ function checkDataContract(
       diags.push(diagnostic('E0704', `\`${s.name} = data[${s.start} .. ${s.end}]\` gives windows of ${len} positions per batch row, but \`${s.name}\` is ${formatType(t)}`, s.span, {
         labels: [{ span: info.span, message: 'declared here' }],
         help: time.length === 1 ? `slice ${time[0].size} positions, e.g. \`data[${s.start} .. ${s.start + time[0].size}]\`` : 'inputs bound to data have axes [batch, TIME]',
+      }));
+    } else if (batchAxis && t.axes[0].id !== batchAxis.id) {
+      // A batch of windows is laid out one window after another: the batch axis comes first.
+      diags.push(diagnostic('E0704', `\`${s.name}\` is bound to a batch of windows, stored one window after another, but its first axis is \`${t.axes[0].name}\`, not the batch axis \`${batchAxis.name}\``, info.span, {
+        labels: [{ span: s.span, message: 'bound here' }],
+        help: `declare it \`index[${batchAxis.name}, ${time[0].name}] of ${t.indexOf?.name ?? 'vocab'}\``,
       }));
     }
   }
