@@ -1,0 +1,113 @@
+/**
+ * The worker threads of the wasm backend (runtime/wasm.ts). Each instantiates the program's
+ * module over the one shared memory, then waits for commands on a control block: run the
+ * calls of an entry point (its share of each call's work items), with a barrier between calls
+ * so that a kernel sees every output of the one before. Browser-safe: the source is handed to
+ * `new Worker` as text (Node's `eval` workers or a Blob URL), so no file has to be found.
+ */
+
+/** Words of the control block (an Int32Array over a SharedArrayBuffer). */
+export const CONTROL = {
+  /** Bumped by the main thread for every command. */
+  seq: 0,
+  /** The command: an entry point's index, or −1 to exit. */
+  cmd: 1,
+  /** Workers done with the current command. */
+  done: 2,
+  /** Bumped (and notified) when every worker is done. */
+  finished: 3,
+  /** The barrier's arrivals and generation. */
+  arrived: 4,
+  generation: 5,
+  /** Set when a kernel threw: the others skip their calls and the command ends. */
+  failed: 6,
+  words: 8,
+} as const;
+
+/** What the main thread sends a worker, once. */
+export interface WorkerInit {
+  /** A compiled WebAssembly.Module and a shared WebAssembly.Memory (typed loosely: see wasm.ts). */
+  module: object;
+  memory: object;
+  control: SharedArrayBuffer;
+  thread: number;
+  threads: number;
+  /** This thread's scratch memory (bytes). */
+  scratch: number;
+  /** Exported kernel functions, by index. */
+  kernels: string[];
+  /** Per entry point: this thread's calls as [kernel, table, lo, hi] quadruples. */
+  calls: Int32Array[];
+  /** Post `{ finished: true }` when the last worker ends a command (where the main thread has no Atomics.waitAsync). */
+  postFinished: boolean;
+}
+
+/**
+ * The worker's program. It must not close over anything: it is sent as source text. Spins
+ * briefly before sleeping at a barrier (a kernel of a step lasts microseconds to
+ * milliseconds; sleeping and waking costs tens of microseconds, spinning longer starves the
+ * other threads on a loaded machine).
+ */
+function workerMain(): void {
+  const SPIN = 256;
+  // Node's eval workers have `require`; browsers' workers have `self`.
+  const port: { onmessage: ((e: { data: unknown }) => void) | null; postMessage(m: unknown): void } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    typeof require === 'function' ? require('node:worker_threads').parentPort : (globalThis as unknown as { self: never }).self;
+  port.onmessage = (e) => {
+    const d = e.data as WorkerInit;
+    let fns: ((table: number, lo: number, hi: number, scratch: number) => void)[];
+    try {
+      const wasm = (globalThis as unknown as { WebAssembly: { Instance: new (m: object, imports: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+      const instance = new wasm.Instance(d.module, { env: { memory: d.memory }, math: { pow: Math.pow } });
+      fns = d.kernels.map((n) => instance.exports[n] as (typeof fns)[number]);
+    } catch (err) {
+      port.postMessage({ error: String((err as Error)?.stack ?? err) });
+      return;
+    }
+    port.postMessage({ ready: true });
+    const ctl = new Int32Array(d.control);
+    const T = d.threads;
+    const barrier = () => {
+      const gen = Atomics.load(ctl, 5);
+      if (Atomics.add(ctl, 4, 1) === T - 1) {
+        Atomics.store(ctl, 4, 0);
+        Atomics.add(ctl, 5, 1);
+        Atomics.notify(ctl, 5);
+        return;
+      }
+      for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, 5) !== gen) return;
+      while (Atomics.load(ctl, 5) === gen) Atomics.wait(ctl, 5, gen);
+    };
+    let seen = Atomics.load(ctl, 0);
+    for (;;) {
+      while (Atomics.load(ctl, 0) === seen) Atomics.wait(ctl, 0, seen);
+      seen = Atomics.load(ctl, 0);
+      const cmd = Atomics.load(ctl, 1);
+      if (cmd < 0) return;
+      const calls = d.calls[cmd];
+      for (let i = 0; i < calls.length; i += 4) {
+        if (calls[i + 2] < calls[i + 3] && Atomics.load(ctl, 6) === 0) {
+          try {
+            fns[calls[i]](calls[i + 1], calls[i + 2], calls[i + 3], d.scratch);
+          } catch (err) {
+            Atomics.store(ctl, 6, 1);
+            port.postMessage({ error: `kernel ${d.kernels[calls[i]]}: ${String((err as Error)?.message ?? err)}` });
+          }
+        }
+        if (T > 1 && i + 4 < calls.length) barrier();
+      }
+      if (Atomics.add(ctl, 2, 1) === T - 1) {
+        Atomics.store(ctl, 2, 0);
+        Atomics.add(ctl, 3, 1);
+        Atomics.notify(ctl, 3);
+        if (d.postFinished) port.postMessage({ finished: true });
+      }
+    }
+  };
+}
+
+/** The worker's source text. */
+export function workerSource(): string {
+  return `(${workerMain.toString()})();\n`;
+}
