@@ -65,8 +65,10 @@ function workerMain(): void {
       port.postMessage({ error: String((err as Error)?.stack ?? err) });
       return;
     }
-    port.postMessage({ ready: true });
     const ctl = new Int32Array(d.control);
+    // Read before saying ready: the first command may follow at once.
+    let seen = Atomics.load(ctl, 0);
+    port.postMessage({ ready: true });
     const T = d.threads;
     const barrier = () => {
       const gen = Atomics.load(ctl, 5);
@@ -79,7 +81,6 @@ function workerMain(): void {
       for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, 5) !== gen) return;
       while (Atomics.load(ctl, 5) === gen) Atomics.wait(ctl, 5, gen);
     };
-    let seen = Atomics.load(ctl, 0);
     for (;;) {
       while (Atomics.load(ctl, 0) === seen) Atomics.wait(ctl, 0, seen);
       seen = Atomics.load(ctl, 0);

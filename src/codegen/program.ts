@@ -97,7 +97,28 @@ export interface PlanOptions {
   trace?: (pass: string, program: ProgramIR) => void;
 }
 
-export function planProgram(model: ElaboratedModel, options: PlanOptions): ProgramPlan {
+/** Where a program's values live: the arenas' sizes and the parameters, inputs and outputs in them. */
+export interface ProgramLayout {
+  model: string;
+  arenas: Record<Arena, number>;
+  params: ParamSlot[];
+  inputs: TensorSlot[];
+  outputs: ProgramPlan['outputs'];
+  lrGroups: ProgramPlan['lrGroups'];
+  peakBytes: number;
+}
+
+/** A program after the passes and buffer planning, before rendering: what every renderer (WGSL, wasm) starts from. */
+export interface ScheduledProgram {
+  program: ProgramIR;
+  layout: ProgramLayout;
+}
+
+/**
+ * Run the passes over the training step, evaluation and forward pass, and place every value:
+ * each entry point's kernels with their regions' offsets resolved.
+ */
+export function scheduleProgram(model: ElaboratedModel, options: PlanOptions): ScheduledProgram {
   const step = options.step ?? buildTrainStep(model);
   const g = step.graph;
   const logits = model.logits;
@@ -131,14 +152,47 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
 
   const regionOf = (plan: BufferPlan, id: number) => plan.regions.get(id)!.offset;
   const trainPlan = plans[0];
+  const transposed = program.transposed;
+  const params: ParamSlot[] = step.params.map((p) => ({
+    ...slot(p.param.name, g.nodes[p.param.node], regionOf(trainPlan, p.param.node)),
+    init: p.param.init,
+    m: regionOf(trainPlan, p.m),
+    v: regionOf(trainPlan, p.v),
+    lrGroup: p.lrGroup,
+    weightDecay: p.weightDecay,
+    ...(transposed.has(p.param.node) ? { transposed: { offset: regionOf(trainPlan, transposed.get(p.param.node)!.value.node), perm: transposed.get(p.param.node)!.perm } } : {}),
+  }));
+  const stateInputs = new Set(step.params.flatMap((p) => [p.m, p.v]));
+  const inputs = g.inputs.filter((i) => !stateInputs.has(i.node)).map((i) => slot(i.name, g.nodes[i.node], regionOf(trainPlan, i.node)));
+  return {
+    program,
+    layout: {
+      model: model.name,
+      arenas: trainPlan.arenaSize,
+      params,
+      inputs,
+      outputs: {
+        loss: slot('loss', g.nodes[step.loss], regionOf(trainPlan, step.loss)),
+        gradNorm: slot('grad_norm', g.nodes[step.gradNorm], regionOf(trainPlan, step.gradNorm)),
+        logits: slot(model.outputName, g.nodes[logits], regionOf(trainPlan, logits)),
+      },
+      lrGroups: step.lrGroups.map((l) => ({ input: l.input, pattern: l.pattern })),
+      peakBytes: trainPlan.peakBytes,
+    },
+  };
+}
+
+export function planProgram(model: ElaboratedModel, options: PlanOptions): ProgramPlan {
+  const { program, layout } = scheduleProgram(model, options);
+  const g = program.graph;
   const kernels: KernelSource[] = [];
   const calls: Record<EntryName, KernelCall[]> = { train: [], eval: [], forward: [] };
   // Kernels read their regions' offsets from a uniform (offsets.ts), so kernels that differ
   // only in where their data lives (the same op in every layer) share one WGSL module and one pipeline.
   const byCode = new Map<string, KernelSource>();
   const labels = new Labels(g);
-  program.entries.forEach(({ name: entry }, i) => {
-    for (const k of scheds[i].kernels) {
+  for (const { name: entry, schedule } of program.entries) {
+    for (const k of schedule.kernels) {
       k.name = `${entry}_${k.name}`;
       const offsets = k.kind === 'segmented' ? segmentTable(k) : assignOffsetSlots(k);
       if (offsets.length > MAX_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} needs ${offsets.length} offset slots`);
@@ -153,44 +207,15 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
       const node = k.nodes.find((id) => g.nodes[id]?.span);
       calls[entry].push({ kernel: source.name, dispatch: r.dispatch, offsets, what: labels.kernel(k), ...(node === undefined ? {} : { node }) });
     }
-  });
+  }
   for (const k of kernels) {
     k.comment = kernelComment(k);
     k.code = `${k.comment}\n${k.code}`;
   }
-
-  const transposed = program.transposed;
-  const params: ParamSlot[] = step.params.map((p) => ({
-    ...slot(p.param.name, g.nodes[p.param.node], regionOf(trainPlan, p.param.node)),
-    init: p.param.init,
-    m: regionOf(trainPlan, p.m),
-    v: regionOf(trainPlan, p.v),
-    lrGroup: p.lrGroup,
-    weightDecay: p.weightDecay,
-    ...(transposed.has(p.param.node) ? { transposed: { offset: regionOf(trainPlan, transposed.get(p.param.node)!.value.node), perm: transposed.get(p.param.node)!.perm } } : {}),
-  }));
-  const stateInputs = new Set(step.params.flatMap((p) => [p.m, p.v]));
-  const inputs = g.inputs.filter((i) => !stateInputs.has(i.node)).map((i) => slot(i.name, g.nodes[i.node], regionOf(trainPlan, i.node)));
-  return {
-    model: model.name,
-    target: options.target.name,
-    gemmVariant: options.target.gemm,
-    arenas: trainPlan.arenaSize,
-    params,
-    inputs,
-    outputs: {
-      loss: slot('loss', g.nodes[step.loss], regionOf(trainPlan, step.loss)),
-      gradNorm: slot('grad_norm', g.nodes[step.gradNorm], regionOf(trainPlan, step.gradNorm)),
-      logits: slot(model.outputName, g.nodes[logits], regionOf(trainPlan, logits)),
-    },
-    lrGroups: step.lrGroups.map((l) => ({ input: l.input, pattern: l.pattern })),
-    kernels,
-    entries: calls,
-    peakBytes: trainPlan.peakBytes,
-  };
+  return { ...layout, target: options.target.name, gemmVariant: options.target.gemm, kernels, entries: calls };
 }
 
-function kernelUse(k: Kernel, g: Graph, labels: Labels): string {
+export function kernelUse(k: Kernel, g: Graph, labels: Labels): string {
   const nodes = k.nodes.map((id) => g.nodes[id]).filter(Boolean);
   const from = k.lines.length ? k.lines.join(', ') : 'compiler-generated (gradients / optimizer)';
   return `${k.name}: ${nodes.map((n) => labels.node(n)).join(', ') || '(temporary)'} — from ${from}`;

@@ -6,7 +6,8 @@
  * otherwise; none has been measured on a GPU yet.
  */
 
-export type GemmVariant = 'register' | 'tiled';
+/** `register` and `tiled` are WGSL GEMMs (wgsl/gemm.ts); `packed` is the wasm renderer's (wasm/gemm.ts). */
+export type GemmVariant = 'register' | 'tiled' | 'packed';
 
 /** How the register GEMM (wgsl/gemm.ts) blocks its outputs. */
 export interface RegisterGemmRules {
@@ -17,7 +18,7 @@ export interface RegisterGemmRules {
 }
 
 export interface Target {
-  name: 'cpu' | 'gpu';
+  name: 'cpu' | 'gpu' | 'wasm';
   /**
    * GEMM kernels: `register` (no workgroup memory, no barriers: barriers are ruinous where a
    * workgroup runs on one CPU thread) or `tiled` (64×64 tiles staged through workgroup memory).
@@ -76,6 +77,14 @@ export const GPU_TARGET: Target = {
   combineMaxStores: 8,
   vec4MaxStores: 16,
 };
+
+/**
+ * The wasm renderer (wasm/): the same passes and fusion decisions as the CPU target, except
+ * that its GEMMs pack their operands into panels, which reads any layout as fast as another:
+ * no transposed copies of weights or activations (transposed-params and activation-copies
+ * apply to register GEMMs only). The WGSL-only fields are the CPU target's.
+ */
+export const WASM_TARGET: Target = { ...CPU_TARGET, name: 'wasm', gemm: 'packed' };
 
 /** The target for an adapter (`isSoftware`: it runs shaders on the CPU), with the GEMM variant `gemm` if given (`--gemm`). */
 export function targetFor(adapter: { isSoftware: boolean }, gemm?: GemmVariant): Target {
