@@ -63,11 +63,14 @@ const PAGE = 65536;
  * The parts of the WebAssembly and Worker APIs used here. The project's TypeScript libraries
  * are Node's and ES2023, which do not declare them (lib.dom does), so they are typed locally.
  */
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike };
+export interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => { buffer: ArrayBufferLike };
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
   compile(bytes: Uint8Array<ArrayBuffer>): Promise<object>;
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
 }
-const WasmJs = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export const WasmJs = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
 const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 interface BrowserWorker {

@@ -90,3 +90,24 @@ export function overrides(args: ParsedArgs): Map<string, number> {
   }
   return out;
 }
+
+/** The backends `--backend` accepts (src/train/backends.ts); `cpu` is the fastest CPU backend, wasm. */
+const BACKENDS = ['webgpu', 'wasm', 'interpreter', 'cpu'] as const;
+
+/** `--backend webgpu|wasm|interpreter|cpu`, or undefined when absent. */
+export function backendFlag(args: ParsedArgs): (typeof BACKENDS)[number] | undefined {
+  const v = flag(args, 'backend');
+  if (v === undefined) return undefined;
+  if (!(BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got '${v}'`);
+  return v as (typeof BACKENDS)[number];
+}
+
+/**
+ * Whether a command may open a WebGPU device (and so runs with Dawn's stderr filtered): not
+ * when `--backend` names a CPU backend, or when MDLC_NO_WEBGPU hides the adapters.
+ */
+export function mayUseWebGpu(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): boolean {
+  const b = flag(args, 'backend');
+  if (b === 'wasm' || b === 'interpreter' || b === 'cpu') return false;
+  return !(env.MDLC_NO_WEBGPU && env.MDLC_NO_WEBGPU !== '0');
+}

@@ -4,7 +4,7 @@
  */
 import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
 import { compileFile } from '../driver/index.js';
-import { parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { mayUseWebGpu, parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { compileOptions, defaultIo, files, formatOf, report, type Io } from './common.js';
 import { runFiltered, runsFiltered } from './stderr-filter.js';
 import { mdlcVersion } from './version.js';
@@ -21,24 +21,27 @@ const HELP = `mdlc — compiler for .mdl neural-network models
 
 Usage:
   mdlc check FILE...  [--format human|json|github] [--set NAME=VALUE]...
-  mdlc build FILE     [--data FILE] [--out DIR] [--emit ir|kernels] [--gemm register|tiled] [--set NAME=VALUE]...
-  mdlc train FILE     [--backend webgpu|cpu] [--data FILE] [--steps N] [--batch N] [--seed N]
-                      [--set NAME=VALUE]... [--overfit] [--run-dir DIR] [--log-every N]
+  mdlc build FILE     [--backend webgpu|wasm] [--data FILE] [--out DIR] [--emit ir|kernels] [--gemm register|tiled]
+                      [--set NAME=VALUE]...
+  mdlc train FILE     [--backend webgpu|wasm|interpreter|cpu] [--threads N] [--data FILE] [--steps N] [--batch N]
+                      [--seed N] [--set NAME=VALUE]... [--overfit] [--run-dir DIR] [--log-every N]
                       [--samples N] [--checkpoint-every N] [--keep N]
   mdlc train --resume RUN_DIR|CHECKPOINT [FILE]
   mdlc sample RUN_DIR|CHECKPOINT [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
-                      [--seed N] [--backend webgpu|cpu] [--best]
-  mdlc score RUN_DIR|CHECKPOINT (--data FILE | --text TEXT | < FILE) [--stride N]
-                      [--format text|json|csv] [--plot FILE.svg] [--backend webgpu|cpu] [--best]
+                      [--seed N] [--backend webgpu|wasm|interpreter|cpu] [--threads N] [--best]
+  mdlc score RUN_DIR|CHECKPOINT (--data FILE | --text TEXT | < FILE) [--stride N] [--format text|json|csv]
+                      [--plot FILE.svg] [--backend webgpu|wasm|interpreter|cpu] [--threads N] [--best]
   mdlc export FILE    --target pytorch [--data FILE] [--out DIR] [--set NAME=VALUE]...
   mdlc --help | --version
 
 Commands:
   check   parse and check models: shapes, named axes, distributions, NaN hazards, data contract
   build   compile a model into build/<model>/: WGSL kernels, model.ts/js, train.ts/js, ir.txt, report.json
-          (--emit ir prints the typed IR instead; --emit kernels the kernel IR after each pass)
-  train   train a model (WebGPU where an adapter exists, else the cpu interpreter) into a run
-          directory: progress, validation loss and completions, checkpoints, loss.svg
+          (--backend wasm: model.wasm, program.json and kernels.txt into build/<model>-wasm/;
+          --emit ir prints the typed IR instead; --emit kernels the kernel IR after each pass)
+  train   train a model into a run directory: progress, validation loss and completions,
+          checkpoints, loss.svg. On WebGPU where there is a GPU, else on wasm (WebAssembly SIMD
+          on worker threads); --backend cpu is wasm, --backend interpreter the reference interpreter
   sample  generate text from a trained next-token model, streamed as it is generated
   score   the density of a text: each window's reconstruction loss in bits per character under a
           trained model (the autoencoder), a summary, and a plot of density along the text
@@ -51,6 +54,7 @@ Options:
   --vocab N           bind data.vocab (otherwise a placeholder size is used for checking)
   --data FILE         use this text file instead of the dataset the model names
   --gemm VARIANT      GEMM kernels for CPU adapters (register) or GPUs (tiled); default: by adapter
+  --threads N         (wasm) worker threads (default: the cores available)
   --steps/--batch/--seed N   shorthands for --set steps=N, --set batch=N, --set seed=N
   --overfit           train on one fixed batch until the loss is below 0.05 (a sanity check)
   --run-dir DIR       where the run goes (default runs/<model>-<date>-<time>)
@@ -92,25 +96,25 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       case 'build': {
         const { BUILD_FLAGS, runBuild } = await import('./train.js');
         const args = parseArgs(rest, { ...COMMON, ...BUILD_FLAGS });
-        if (filtered(io)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
         return await runBuild(args, io);
       }
       case 'train': {
         const { TRAIN_FLAGS, runTrain } = await import('./train.js');
         const args = parseArgs(rest, { ...COMMON, ...TRAIN_FLAGS });
-        if (filtered(io)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
         return await runTrain(args, io);
       }
       case 'score': {
         const { SCORE_FLAGS, runScore } = await import('./score.js');
         const args = parseArgs(rest, { ...COMMON, ...SCORE_FLAGS });
-        if (filtered(io)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
         return await runScore(args, io);
       }
       case 'sample': {
         const { SAMPLE_FLAGS, runSample } = await import('./sample.js');
         const args = parseArgs(rest, { ...COMMON, ...SAMPLE_FLAGS });
-        if (filtered(io)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
         return await runSample(args, io);
       }
       case 'export': {

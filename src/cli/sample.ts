@@ -3,12 +3,11 @@
  * generated. The checkpoint carries the model's source, overrides and vocabulary, so nothing
  * else is needed; the model is rebuilt from them on the chosen backend.
  */
-import type { BackendKind } from '../train/backends.js';
 import { restoreModel } from '../train/restore.js';
 import { DataError } from '../../runtime/data.js';
 import { generate } from '../../runtime/sampling.js';
 import { makeRng } from '../../runtime/random.js';
-import { flag, intFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { backendFlag, flag, intFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { formatOf, report, type Io } from './common.js';
 import { guarded } from './train.js';
 
@@ -19,6 +18,7 @@ export const SAMPLE_FLAGS: Record<string, FlagSpec> = {
   'top-k': { value: true },
   seed: { value: true },
   backend: { value: true },
+  threads: { value: true },
   best: {},
 };
 
@@ -38,14 +38,14 @@ export function printable(text: string): string {
 
 export async function runSample(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positional.length !== 1) throw new UsageError('give one run directory or checkpoint: mdlc sample RUN_DIR|CHECKPOINT');
-  const requested = flag(args, 'backend');
-  if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu') throw new UsageError(`--backend must be 'webgpu' or 'cpu', got '${requested}'`);
+  const requested = backendFlag(args);
+  const threads = intFlag(args, 'threads', 1);
   const tokens = intFlag(args, 'tokens', 1) ?? 500;
   const temperature = boundedFlag(args, 'temperature', 0) ?? 0.8;
   const topK = intFlag(args, 'top-k', 0) ?? 0;
   const seed = intFlag(args, 'seed', 0) ?? 0;
   return guarded(io, async () => {
-    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested as BackendKind | undefined });
+    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested, threads });
     report(r.diagnostics, r.source ? [r.source] : [], formatOf(args), io);
     if (!r.ok) return 1;
     const { spec, vocab, backend, checkpoint } = r.restored;

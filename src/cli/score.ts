@@ -4,13 +4,12 @@
  * in bits per character, then a summary, and optionally a plot of density along the text.
  */
 import { readFileSync } from 'node:fs';
-import type { BackendKind } from '../train/backends.js';
 import { restoreModel } from '../train/restore.js';
 import { DataError, readTextFile, type Vocab } from '../../runtime/data.js';
 import { writeFileAtomic } from '../../runtime/checkpoint.js';
 import { visibleText } from '../../runtime/format.js';
 import { densityOf, densityPlotSvg, summarize, type DensitySummary, type WindowDensity } from '../../runtime/score.js';
-import { flag, intFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { backendFlag, flag, intFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { report, type Io } from './common.js';
 import { guarded } from './train.js';
 
@@ -21,6 +20,7 @@ export const SCORE_FLAGS: Record<string, FlagSpec> = {
   format: { value: true },
   plot: { value: true },
   backend: { value: true },
+  threads: { value: true },
   best: {},
 };
 
@@ -85,14 +85,14 @@ export async function runScore(args: ParsedArgs, io: Io, stdin: () => string = r
   if (args.positional.length !== 1) throw new UsageError('give one run directory or checkpoint: mdlc score RUN_DIR|CHECKPOINT --data FILE | --text TEXT | < FILE');
   const format = flag(args, 'format') ?? 'text';
   if (format !== 'text' && format !== 'json' && format !== 'csv') throw new UsageError(`--format must be text, json or csv, got '${format}'`);
-  const requested = flag(args, 'backend');
-  if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu') throw new UsageError(`--backend must be 'webgpu' or 'cpu', got '${requested}'`);
+  const requested = backendFlag(args);
+  const threads = intFlag(args, 'threads', 1);
   if (args.flags.has('data') && args.flags.has('text')) throw new UsageError('give the text with --data FILE or --text TEXT, not both');
   const strideArg = intFlag(args, 'stride', 1);
   return guarded(io, async () => {
     const text = args.flags.has('data') ? readTextFile(flag(args, 'data')!) : (flag(args, 'text') ?? stdin());
     if (text.length === 0) throw new DataError('the text to score is empty');
-    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested as BackendKind | undefined });
+    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested, threads });
     report(r.diagnostics, r.source ? [r.source] : [], 'human', io);
     if (!r.ok) return 1;
     const { spec, vocab, backend, checkpoint, dir } = r.restored;

@@ -11,7 +11,10 @@ import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { build, planProgram, targetFor } from '../codegen/index.js';
 import { programText } from '../codegen/passes/index.js';
 import { printGraph } from '../ir/print.js';
-import { findAdapter, openBackend, type Adapter, type BackendKind } from '../train/backends.js';
+import { chooseBackend, findAdapter, openBackend, writeWasmBuild, type Adapter, type BackendChoice, type BackendKind } from '../train/backends.js';
+import { planWasmProgram } from '../codegen/wasm/program.js';
+import { WASM_TARGET } from '../codegen/target.js';
+import { availableThreads } from '../../runtime/wasm.js';
 import { checkpointMismatch, tensorsOf } from '../train/resume.js';
 import { firstNonFinite } from '../train/diagnose.js';
 import { CpuBackend } from '../train/cpu.js';
@@ -23,7 +26,7 @@ import { feedsOf, NonFiniteLossError, stepScalars, trainLoop, type LoopResult } 
 import { formatDuration, formatSamples } from '../../runtime/format.js';
 import { isRunDir, readRunConfig, resolveCheckpoint, RunDir, RunDirError, runDirName } from '../../runtime/run.js';
 import type { TrainBackend } from '../../runtime/backend.js';
-import { flag, intFlag, numberFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { backendFlag, flag, intFlag, numberFlag, overrides, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { defaultIo, files, formatOf, report, type Io } from './common.js';
 import { plainProgress, terminalProgress, type Progress } from './progress.js';
 import { describeRun, paramTable } from './summary.js';
@@ -31,6 +34,7 @@ import { mdlcVersion } from './version.js';
 import type { SourceFile } from '../diagnostics/index.js';
 
 export const BUILD_FLAGS: Record<string, FlagSpec> = {
+  backend: { value: true },
   data: { value: true },
   out: { value: true },
   emit: { value: true },
@@ -43,6 +47,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   gemm: { value: true },
   batch: { value: true },
   backend: { value: true },
+  threads: { value: true },
   steps: { value: true },
   seed: { value: true },
   overfit: {},
@@ -95,6 +100,7 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
   const [file] = files(args, true);
   const emit = flag(args, 'emit');
   if (emit !== undefined && emit !== 'ir' && emit !== 'kernels') throw new UsageError(`--emit must be 'ir' or 'kernels', got '${emit}'`);
+  const backend = backendFlag(args);
   const read = readSourceFile(file);
   if (!read.source) {
     report(read.diagnostics, [], format, io);
@@ -111,6 +117,8 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
       io.out(printGraph(s.model.graph, `model ${s.model.name}`));
       return 0;
     }
+    if (backend === 'wasm' || backend === 'cpu') return buildWasm(s, args, emit, io);
+    if (backend === 'interpreter') throw new UsageError('the interpreter runs the IR itself: there is nothing to build for it (build for webgpu or wasm)');
     const adapter = await findAdapter();
     adapter?.ctx.destroy();
     // The adapter's target (the CPU target without one), with --gemm's variant.
@@ -131,6 +139,24 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
     );
     return 0;
   });
+}
+
+/** `mdlc build --backend wasm`: the wasm program (model.wasm, program.json, kernels.txt) into build/<model>-wasm/ or --out. */
+function buildWasm(s: TrainSession, args: ParsedArgs, emit: string | undefined, io: Io): number {
+  if (emit === 'kernels') {
+    io.out(`kernel IR of ${s.model.name} for the ${WASM_TARGET.name} target (${WASM_TARGET.gemm} GEMMs), after each pass:`);
+    planWasmProgram(s.model, { step: s.step, trace: (pass, program) => io.out(programText(pass, program)) });
+    return 0;
+  }
+  const outDir = flag(args, 'out') ?? join('build', `${s.model.name}-wasm`);
+  const plan = planWasmProgram(s.model, { step: s.step });
+  writeWasmBuild(plan, outDir);
+  const p = plan.program;
+  io.out(
+    `built ${s.model.name} into ${outDir}/: ${p.kernels.length} WebAssembly kernels in model.wasm (${(p.module.length / 1024).toFixed(0)} KiB); a training step is ${p.entries.train.length} calls, ` +
+      `memory ${((p.staticBytes + p.scratchPerThread) / 2 ** 20).toFixed(1)} MiB and ${(p.scratchPerThread / 2 ** 20).toFixed(1)} MiB per thread`,
+  );
+  return 0;
 }
 
 /**
@@ -199,8 +225,8 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
   const format = formatOf(args);
   const resumeArg = flag(args, 'resume');
   const positional = resumeArg && args.positional.length === 0 ? [] : files(args, true);
-  const requested = flag(args, 'backend');
-  if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu') throw new UsageError(`--backend must be 'webgpu' or 'cpu', got '${requested}'`);
+  const requested = backendFlag(args);
+  const threads = intFlag(args, 'threads', 1);
   const logEvery = intFlag(args, 'log-every', 1) ?? 10;
   const sampleArg = intFlag(args, 'samples', 0);
   const keepArg = intFlag(args, 'keep', 1);
@@ -246,13 +272,16 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
     try {
       // A resumed run keeps its backend and options unless told otherwise.
       const saved = (runConfig?.options ?? {}) as { samples?: number; keep?: number; checkpointEvery?: number };
-      const backend = (requested ?? (runConfig?.backend === 'cpu' ? 'cpu' : undefined)) as BackendKind | undefined;
+      // Runs on the interpreter keep it (runs before the wasm backend called it `cpu`), and wasm runs keep wasm.
+      const saved_ = runConfig?.backend;
+      const backend: BackendChoice | undefined = requested ?? (saved_ === 'cpu' || saved_ === 'interpreter' ? 'interpreter' : saved_ === 'wasm' ? 'wasm' : undefined);
       return await trainInRun(s, run, {
         args,
         io,
         format,
         source,
         requested: backend,
+        threads,
         resume,
         overfit,
         dataPath,
@@ -272,7 +301,9 @@ interface RunContext {
   io: Io;
   format: ReturnType<typeof formatOf>;
   source: SourceFile;
-  requested?: BackendKind;
+  requested?: BackendChoice;
+  /** wasm: worker threads (default: the cores available). */
+  threads?: number;
   resume?: ResumePoint;
   overfit: boolean;
   dataPath?: string;
@@ -285,18 +316,13 @@ interface RunContext {
 async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<number> {
   const { io, args } = c;
   const spec = s.spec;
-  // The backend: WebGPU where there is an adapter (or asked for), else the interpreter.
-  let kind: BackendKind = c.requested ?? 'webgpu';
-  let adapter: Adapter | undefined;
-  if (kind === 'webgpu') {
-    adapter = await findAdapter();
-    if (!adapter) {
-      if (c.requested === 'webgpu') throw new WebGpuUnavailableError();
-      io.err(`mdlc: no WebGPU adapter; training on the cpu backend (the reference interpreter). ${WebGpuUnavailableError.remedy}`);
-      kind = 'cpu';
-    }
-  }
-  if (kind === 'cpu') {
+  // The backend: the one asked for, else WebGPU on a GPU, else wasm (chooseBackend says why).
+  const chosen = await chooseBackend(c.requested);
+  const kind: BackendKind = chosen.kind;
+  const adapter: Adapter | undefined = chosen.adapter;
+  const threads = kind === 'wasm' ? (c.threads ?? (await availableThreads())) : undefined;
+  if (kind === 'wasm' && chosen.note) io.err(`mdlc: ${chosen.note}; training on the wasm backend (WebAssembly SIMD on ${threads} thread${threads === 1 ? '' : 's'})`);
+  if (kind === 'interpreter') {
     // The interpreter's memory is known before it allocates anything: refuse what cannot fit.
     const tooLarge = checkCpuMemory(s.step, s.source.path);
     if (tooLarge) {
@@ -304,7 +330,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
       return 1;
     }
   }
-  const adapterName = adapter ? adapter.ctx.description : 'the reference interpreter (f32)';
+  const adapterName = adapter ? adapter.ctx.description : kind === 'wasm' ? `WebAssembly SIMD on ${threads} thread${threads === 1 ? '' : 's'}` : 'the reference interpreter (f32)';
   io.out(describeRun(s, { backend: kind, adapter: adapterName, runDir: run.path, overfit: c.overfit, resumedFrom: c.resume ? { dir: c.resume.dir, step: c.resume.step } : undefined }));
   io.out(paramTable(spec));
   if (c.overfit) io.out(`--overfit: one fixed batch, the learning rate held at the file's peak ${spec.optimizer.lr} (no warmup or decay) and no weight decay; success is a loss below ${OVERFIT_TARGET}`);
@@ -330,7 +356,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
     });
   } else run.loadMetrics(c.resume.step);
 
-  const opened = await openBackend(kind, s.model, s.step, { seed: spec.seed, buildDir: join(run.path, 'build'), sourcePath: s.source.path, meta: s.meta, adapter, gemm: gemmFlag(args) });
+  const opened = await openBackend(kind, s.model, s.step, { seed: spec.seed, buildDir: join(run.path, 'build'), sourcePath: s.source.path, meta: s.meta, adapter, gemm: gemmFlag(args), threads });
   report(opened.build?.diagnostics ?? [], [s.source], c.format, io);
   if (!opened.backend) return 1;
   const backend = opened.backend;

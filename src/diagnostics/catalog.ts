@@ -66,7 +66,7 @@ export const CATALOG = {
   E0901: { severity: 'error', title: 'buffer exceeds the device binding limit' },
   E0902: { severity: 'error', title: 'dispatch exceeds the device limit' },
   E0903: { severity: 'error', title: 'workgroup exceeds the device limit' },
-  E0904: { severity: 'error', title: 'training step exceeds the memory of the cpu backend' },
+  E0904: { severity: 'error', title: 'training step exceeds the memory of a CPU backend (interpreter or wasm)' },
 
   E1001: { severity: 'error', title: 'unknown train setting' },
   E1002: { severity: 'error', title: 'invalid train setting' },

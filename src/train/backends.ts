@@ -1,20 +1,31 @@
 /**
- * Opening a backend for a compiled model: `cpu` (the reference interpreter) or `webgpu` (the
- * model built into a directory, its generated model.js loaded on the adapter). Training,
- * sampling and scoring all start here.
+ * Choosing and opening a backend for a compiled model: `webgpu` (the model built into a
+ * directory, its generated model.js loaded on the adapter), `wasm` (the same kernel schedule
+ * compiled to WebAssembly, run on worker threads) or `interpreter` (the reference
+ * interpreter). Training, sampling and scoring all start here.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, DEFAULT_LIMITS, targetFor, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
+import { planWasmProgram, type WasmPlan } from '../codegen/wasm/program.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
 import type { TrainBackend } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { acquireDevice, WebGpuUnavailableError, type GpuContext } from '../../runtime/device.js';
+import { availableThreads, WasmBackend, type WasmProgram } from '../../runtime/wasm.js';
 import { WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
 import { CpuBackend } from './cpu.js';
+import { checkWasmMemory } from './memory.js';
 
-export type BackendKind = 'cpu' | 'webgpu';
+export type BackendKind = 'webgpu' | 'wasm' | 'interpreter';
+
+/** What `--backend` accepts: a kind, or `cpu`, the fastest CPU backend (wasm). */
+export type BackendChoice = BackendKind | 'cpu';
+
+/** Set (to anything but 0) to hide every WebGPU adapter from the backend chooser, as on a machine without a GPU or lavapipe. */
+export const NO_WEBGPU_ENV = 'MDLC_NO_WEBGPU';
 
 export interface Adapter {
   ctx: GpuContext;
@@ -23,8 +34,9 @@ export interface Adapter {
   limits: Partial<BuildLimits>;
 }
 
-/** The WebGPU adapter, with the target and the limits to build for; undefined when there is none. */
-export async function findAdapter(): Promise<Adapter | undefined> {
+/** The WebGPU adapter, with the target and the limits to build for; undefined when there is none (or MDLC_NO_WEBGPU hides it). */
+export async function findAdapter(env: NodeJS.ProcessEnv = process.env): Promise<Adapter | undefined> {
+  if (env[NO_WEBGPU_ENV] && env[NO_WEBGPU_ENV] !== '0') return undefined;
   let ctx: GpuContext;
   try {
     ctx = await acquireDevice();
@@ -37,25 +49,67 @@ export async function findAdapter(): Promise<Adapter | undefined> {
   return { ctx, target: targetFor(ctx), limits };
 }
 
+export interface Chosen {
+  kind: BackendKind;
+  /** The adapter, for webgpu (owned by the caller from here on). */
+  adapter?: Adapter;
+  /** Why it was chosen, when no backend was asked for and it is not a GPU: one line for the user. */
+  note?: string;
+}
+
+/**
+ * The backend to run on: the one asked for (`cpu` is wasm), or else a hardware WebGPU
+ * adapter where there is one, and wasm otherwise: on CPUs it trains faster than WebGPU on a
+ * software adapter such as lavapipe (measured on this project's machines: BENCHMARKS.md).
+ */
+export async function chooseBackend(requested?: BackendChoice, env: NodeJS.ProcessEnv = process.env): Promise<Chosen> {
+  if (requested === 'cpu') return { kind: 'wasm' };
+  if (requested === 'wasm' || requested === 'interpreter') return { kind: requested };
+  const adapter = await findAdapter(env);
+  if (requested === 'webgpu') {
+    if (!adapter) throw new WebGpuUnavailableError(env[NO_WEBGPU_ENV] && env[NO_WEBGPU_ENV] !== '0' ? `${NO_WEBGPU_ENV} is set` : undefined);
+    return { kind: 'webgpu', adapter };
+  }
+  if (adapter && !adapter.ctx.isSoftware) return { kind: 'webgpu', adapter };
+  if (adapter) {
+    const name = adapter.ctx.description;
+    adapter.ctx.destroy();
+    return { kind: 'wasm', note: `the WebGPU adapter is a software one (${name}); the wasm backend is faster on CPUs (--backend webgpu uses the adapter)` };
+  }
+  return { kind: 'wasm', note: 'no WebGPU adapter (no GPU)' };
+}
+
 export interface OpenOptions {
   seed: number;
-  /** webgpu: where the build goes, and the source path named in its headers. */
+  /** webgpu and wasm: where the build goes, and the source path named in its headers. */
   buildDir?: string;
   sourcePath?: string;
   meta?: Omit<ModelMeta, 'vocab'>;
   adapter?: Adapter;
   gemm?: GemmVariant;
+  /** wasm: worker threads (default: the cores available). */
+  threads?: number;
 }
 
 export type Opened = { backend: TrainBackend; build?: BuildResult } | { backend?: undefined; build: BuildResult };
 
 /**
  * A backend for `model`, initialised from `seed`. For webgpu the model is built first; a build
- * that does not fit the adapter's limits comes back with its diagnostics and no backend.
- * The adapter is owned by the backend from here on.
+ * that does not fit the adapter's limits comes back with its diagnostics and no backend. For
+ * wasm the program is planned (and written into `buildDir` when given). The adapter is owned
+ * by the backend from here on.
  */
 export async function openBackend(kind: BackendKind, model: ElaboratedModel, step: TrainStep, options: OpenOptions): Promise<Opened> {
-  if (kind === 'cpu') return { backend: new CpuBackend(model, step, options.seed) };
+  if (kind === 'interpreter') return { backend: new CpuBackend(model, step, options.seed) };
+  if (kind === 'wasm') {
+    const plan = planWasmProgram(model, { step });
+    const threads = options.threads ?? (await availableThreads());
+    const p = plan.program;
+    const tooLarge = checkWasmMemory(p.staticBytes + threads * p.scratchPerThread, threads, options.sourcePath ?? `${model.name}.mdl`);
+    if (tooLarge) return { build: { diagnostics: [tooLarge], files: [] } };
+    if (options.buildDir) writeWasmBuild(plan, options.buildDir);
+    return { backend: await WasmBackend.open(p, { seed: options.seed, threads }) };
+  }
   const adapter = options.adapter ?? (await findAdapter());
   if (!adapter) throw new WebGpuUnavailableError();
   const outDir = options.buildDir ?? join('build', model.name);
@@ -68,4 +122,23 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   const module = (await import(`${pathToFileURL(join(outDir, 'model.js')).href}?build=${Date.now()}`)) as GeneratedModule;
   const backend = await WebGpuBackend.open(module, { seed: options.seed, gpu: adapter.ctx, ownsDevice: true });
   return { backend, build: built };
+}
+
+/** The wasm program's JSON: everything but the module, which is model.wasm beside it. */
+export type WasmProgramJson = Omit<WasmProgram, 'module' | 'tables'> & { module: string; tables: { at: number; words: number[] } };
+
+/**
+ * Write a wasm program into `dir`: `model.wasm`, `program.json` (layout, calls, tables) and
+ * `kernels.txt` (what each function of the module computes, per dispatch). Returns the paths.
+ */
+export function writeWasmBuild(plan: WasmPlan, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const p = plan.program;
+  const json: WasmProgramJson = { ...p, module: 'model.wasm', tables: { at: p.tables.at, words: [...p.tables.words] } };
+  const files = [join(dir, 'model.wasm'), join(dir, 'program.json'), join(dir, 'kernels.txt')];
+  writeFileSync(files[0], p.module);
+  writeFileSync(files[1], JSON.stringify(json) + '\n');
+  const listing = plan.kernels.map((k) => [`${k.name}: ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'}`, ...k.uses.map((u) => `  ${u}`)].join('\n'));
+  writeFileSync(files[2], `${listing.join('\n\n')}\n`);
+  return files;
 }

@@ -1,5 +1,5 @@
 /**
- * The `cpu` backend: the training-step graph on the reference interpreter, in f32. Slow but
+ * The `interpreter` backend: the training-step graph on the reference interpreter, in f32. Slow but
  * exact, and the oracle for every other backend. It implements the runtime's
  * `TrainBackend`, so the one training loop, checkpoints, resume and sampling run on it
  * unchanged.
@@ -10,7 +10,7 @@ import type { TrainStep } from '../ir/optimizer/index.js';
 import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from '../../runtime/backend.js';
 
 export class CpuBackend implements TrainBackend {
-  readonly kind = 'cpu';
+  readonly kind = 'interpreter';
   readonly description = 'the reference interpreter (f32)';
   private params: Map<string, Tensor>;
   private m = new Map<string, Tensor>();

@@ -1,5 +1,5 @@
 /**
- * How much memory the cpu backend (the reference interpreter) needs for a training step,
+ * How much memory the interpreter backend needs for a training step,
  * estimated before anything is allocated, so that a model too large for this machine is
  * refused with the figure and what to change (E0904) instead of running out of memory
  * after minutes, or dying in a typed-array constructor.
@@ -37,8 +37,8 @@ function bytesOf(t: TensorType): number {
  * Simulates the interpreter's allocation over one training step (src/ir/interpret): values
  * computed in node order, each freed after its last use, the step's outputs kept; a
  * contraction also copies its operands into matmul layout and may copy its result once
- * more. Parameters, Adam's moments and the new values of all three are counted as the cpu
- * backend holds them (the old ones until the step ends).
+ * more. Parameters, Adam's moments and the new values of all three are counted as the
+ * interpreter backend holds them (the old ones until the step ends).
  */
 export function estimateStepMemory(step: TrainStep): MemoryEstimate {
   const nodes = step.graph.nodes;
@@ -80,7 +80,7 @@ export function availableMemory(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * E0904 when a training step on the cpu backend needs more memory than is available: the
+ * E0904 when a training step on the interpreter backend needs more memory than is available: the
  * figure, the largest value and its source line, and what to make smaller.
  */
 export function checkCpuMemory(step: TrainStep, file: string, available = availableMemory()): Diagnostic | undefined {
@@ -91,10 +91,28 @@ export function checkCpuMemory(step: TrainStep, file: string, available = availa
   const axes = big ? big.node.type.axes.map((a) => `\`${a.name}\``) : [];
   return diagnostic(
     'E0904',
-    `a training step on the cpu backend needs about ${formatBytes(est.bytes)} (parameters and Adam state ${formatBytes(est.state)}${what}), but ${formatBytes(available)} of memory is available`,
+    `a training step on the interpreter backend needs about ${formatBytes(est.bytes)} (parameters and Adam state ${formatBytes(est.state)}${what}), but ${formatBytes(available)} of memory is available`,
     est.largestInSource?.node.span ?? fileSpan(file),
     {
-      help: `make the model or the batch smaller (--batch N, or --set NAME=N for the dims behind ${axes.length ? axes.join(', ') : 'its values'}), or train on a GPU with --backend webgpu`,
+      help: `make the model or the batch smaller (--batch N, or --set NAME=N for the dims behind ${axes.length ? axes.join(', ') : 'its values'}), or train with --backend wasm (its buffers are planned by liveness) or on a GPU with --backend webgpu`,
     },
+  );
+}
+
+/** WebAssembly's 32-bit memory: 4 GiB at most. */
+export const WASM_MAX_MEMORY = 2 ** 32;
+
+/**
+ * E0904 when the wasm program's memory (its arenas and tables, and each thread's scratch)
+ * is over WebAssembly's 4 GiB or over the memory available.
+ */
+export function checkWasmMemory(bytes: number, threads: number, file: string, available = availableMemory()): Diagnostic | undefined {
+  const limit = Math.min(WASM_MAX_MEMORY, available);
+  if (bytes <= limit) return undefined;
+  return diagnostic(
+    'E0904',
+    `a training step on the wasm backend with ${threads} thread${threads === 1 ? '' : 's'} needs ${formatBytes(bytes)} of memory, but ${bytes > WASM_MAX_MEMORY ? `WebAssembly's memory holds at most ${formatBytes(WASM_MAX_MEMORY)}` : `${formatBytes(available)} is available`}`,
+    fileSpan(file),
+    { help: 'make the model or the batch smaller (--batch N, or --set NAME=N), use fewer threads (--threads N), or train on a GPU with --backend webgpu' },
   );
 }

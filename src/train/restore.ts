@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import type { Diagnostic, SourceFile } from '../diagnostics/index.js';
 import { CheckpointError, readCheckpoint, type Checkpoint } from '../../runtime/checkpoint.js';
 import { Vocab } from '../../runtime/data.js';
-import { WebGpuUnavailableError } from '../../runtime/device.js';
 import { resolveCheckpoint } from '../../runtime/run.js';
 import type { TrainBackend, TrainSpec } from '../../runtime/backend.js';
-import { findAdapter, openBackend, type Adapter, type BackendKind } from './backends.js';
+import { chooseBackend, openBackend, type BackendChoice } from './backends.js';
 import { checkpointMismatch, tensorsOf } from './resume.js';
 import { compileForTraining, modelHash } from './session.js';
 
@@ -31,9 +30,9 @@ export type RestoreResult = { ok: true; restored: Restored; diagnostics: Diagnos
 
 /**
  * Load the checkpoint `path` names (a run directory's newest, or `best`; a checkpoint directory;
- * a model.safetensors file) on `requested` (default: WebGPU where there is an adapter, else cpu).
+ * a model.safetensors file) on `backend` (default: as chooseBackend chooses: WebGPU on a GPU, else wasm).
  */
-export async function restoreModel(path: string, options: { best?: boolean; backend?: BackendKind } = {}): Promise<RestoreResult> {
+export async function restoreModel(path: string, options: { best?: boolean; backend?: BackendChoice; threads?: number } = {}): Promise<RestoreResult> {
   const dir = resolveCheckpoint(path, options.best ? 'best' : 'latest');
   const checkpoint = readCheckpoint(dir);
   const meta = checkpoint.meta;
@@ -45,19 +44,11 @@ export async function restoreModel(path: string, options: { best?: boolean; back
   const why = checkpointMismatch(checkpoint, compiled.model, meta.vocab);
   if (why) throw new CheckpointError(`${dir} does not fit its own model: ${why}`);
 
-  let kind: BackendKind = options.backend ?? 'webgpu';
-  let adapter: Adapter | undefined;
-  if (kind === 'webgpu') {
-    adapter = await findAdapter();
-    if (!adapter) {
-      if (options.backend === 'webgpu') throw new WebGpuUnavailableError();
-      kind = 'cpu';
-    }
-  }
+  const { kind, adapter } = await chooseBackend(options.backend);
   const buildDir = kind === 'webgpu' ? mkdtempSync(join(tmpdir(), 'mdlc-restore-')) : undefined;
   const removeBuild = () => buildDir && rmSync(buildDir, { recursive: true, force: true });
   try {
-    const opened = await openBackend(kind, compiled.model, compiled.step, { seed: compiled.spec.seed, buildDir, sourcePath: source.path, meta, adapter });
+    const opened = await openBackend(kind, compiled.model, compiled.step, { seed: compiled.spec.seed, buildDir, sourcePath: source.path, meta, adapter, threads: options.threads });
     if (!opened.backend) {
       removeBuild();
       return { ok: false, diagnostics: opened.build.diagnostics, source };

@@ -111,9 +111,9 @@ describe('mdlc build', () => {
   });
 });
 
-describe('mdlc train --backend cpu', () => {
+describe('mdlc train --backend interpreter', () => {
   it('overfits one batch of the tiny transformer below 0.05', async () => {
-    const r = await run('train', 'models/transformer.mdl', '--backend', 'cpu', '--data', dataFile, '--overfit', ...TINY, '--set', 'lr=0.01', '--steps', '300', '--run-dir', join(tmp, 'overfit'));
+    const r = await run('train', 'models/transformer.mdl', '--backend', 'interpreter', '--data', dataFile, '--overfit', ...TINY, '--set', 'lr=0.01', '--steps', '300', '--run-dir', join(tmp, 'overfit'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/overfit: ok, the loss reached 0\.0\d+ < 0\.05/);
@@ -132,7 +132,7 @@ describe('mdlc train --backend cpu', () => {
       [binary, /not valid UTF-8/],
       [short, /shorter than one window/],
     ] as const) {
-      const r = await run('train', 'models/transformer.mdl', '--backend', 'cpu', '--data', file, ...TINY);
+      const r = await run('train', 'models/transformer.mdl', '--backend', 'interpreter', '--data', file, ...TINY);
       expect(r.code, file).toBe(1);
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(r.err).toMatch(why);
@@ -140,7 +140,7 @@ describe('mdlc train --backend cpu', () => {
   });
 
   it('rejects a bad --set at check time', async () => {
-    const r = await run('train', 'models/transformer.mdl', '--backend', 'cpu', '--data', dataFile, '--set', 'bogus=3');
+    const r = await run('train', 'models/transformer.mdl', '--backend', 'interpreter', '--data', dataFile, '--set', 'bogus=3');
     expect(r.code).toBe(1);
     expect(r.err).toContain('E1004');
   });

@@ -123,7 +123,7 @@ describe('mdlc check on generated hostile models', () => {
     );
   }, 300_000);
 
-  it('mdlc train --backend cpu with hostile sizes refuses them before training', async () => {
+  it('mdlc train --backend interpreter with hostile sizes refuses them before training', async () => {
     const cases = [
       ['--set', 'embed=8192'],
       ['--set', 'seq=100000'],
@@ -140,7 +140,7 @@ describe('mdlc check on generated hostile models', () => {
     try {
       for (const flags of cases) {
         const steps = flags.includes('--steps') ? [] : ['--steps', '1'];
-        const r = await runMain(['train', writeModel(TINY), '--backend', 'cpu', '--data', DATA, ...steps, ...flags]);
+        const r = await runMain(['train', writeModel(TINY), '--backend', 'interpreter', '--data', DATA, ...steps, ...flags]);
         verdict(r.code, r.out, r.err, flags.join(' '));
         expect(r.code, `${flags.join(' ')}\n${r.err}`).toBe(1);
         expect(r.out, flags.join(' ')).not.toMatch(/^step /m);
@@ -192,7 +192,7 @@ describe('the mdlc process on special files and generated models', () => {
   it('data files: /dev/zero, /dev/urandom, /dev/null, a directory', () => {
     const model = writeModel(TINY);
     for (const data of ['/dev/zero', '/dev/urandom', '/dev/null', tmp]) {
-      const r = mdlc(['train', model, '--backend', 'cpu', '--data', data, '--steps', '1', '--set', 'eval_batches=1']);
+      const r = mdlc(['train', model, '--backend', 'interpreter', '--data', data, '--steps', '1', '--set', 'eval_batches=1']);
       verdict(r.code, r.out, r.err, `--data ${data}`);
       expect(r.code, `${data}: ${r.err}`).toBe(1);
       expect(r.err.trim().split('\n'), data).toHaveLength(1);

@@ -2,7 +2,7 @@
  * Never losing a run: Ctrl-C saves a checkpoint and exits cleanly (through the CLI's stderr
  * filter, which forwards the signal once), and `kill -9` at random moments always leaves a
  * consistent set of checkpoint files that the run resumes from, until it finishes with every
- * step recorded exactly once. The built CLI runs in child processes, on the cpu backend.
+ * step recorded exactly once. The built CLI runs in child processes, on the interpreter backend.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'mdlc-interrupt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const data = join(tmp, 'data.txt');
 writeFileSync(data, 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(30));
-const TINY = ['--set', 'embed=8', '--set', 'seq=6', '--set', 'layers=1', '--set', 'heads=2', '--batch', '3', '--backend', 'cpu', '--data', data, '--samples', '0', '--set', 'eval_batches=1'];
+const TINY = ['--set', 'embed=8', '--set', 'seq=6', '--set', 'layers=1', '--set', 'heads=2', '--batch', '3', '--backend', 'interpreter', '--data', data, '--samples', '0', '--set', 'eval_batches=1'];
 
 function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; out: () => string; err: () => string; done: Promise<number | null> } {
   if (!existsSync(join(root, 'dist/src/cli/main.js'))) throw new Error('run `npm run build` (npm ci does it) before the tests');

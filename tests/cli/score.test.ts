@@ -82,7 +82,7 @@ describe('windows and summaries', () => {
 describe('mdlc score', () => {
   const text = 'aabcccabbb';
   it('gives each window the mean of −log2 p over its characters, at the offsets of the stride', async () => {
-    const r = await run(['score', ckpt, '--text', text, '--stride', '3', '--format', 'json', '--backend', 'cpu']);
+    const r = await run(['score', ckpt, '--text', text, '--stride', '3', '--format', 'json', '--backend', 'interpreter']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
@@ -107,16 +107,16 @@ describe('mdlc score', () => {
 
   it('prints a table and a summary, writes CSV, and plots density along the text', async () => {
     const plot = join(tmp, 'density.svg');
-    const t = await run(['score', ckpt, '--text', text, '--backend', 'cpu', '--plot', plot]);
+    const t = await run(['score', ckpt, '--text', text, '--backend', 'interpreter', '--plot', plot]);
     expect(t.code).toBe(0);
     const lines = t.out.trim().split('\n');
     expect(lines[0]).toMatch(/offset +bits\/char +right +text/);
     expect(lines[1]).toMatch(/^ +1 +\d\.\d{3} +\d+% +abcc$/);
     expect(lines.at(-1)).toMatch(/^2 windows of 5 characters, stride 5: mean \d\.\d{3} bits per character, median/);
     expect(readFileSync(plot, 'utf8')).toMatch(/^<svg[\s\S]*bits per character[\s\S]*mean \d\.\d{3}/);
-    const csv = await run(['score', ckpt, '--text', 'abc,"a\nbc', '--backend', 'cpu', '--format', 'csv', '--stride', '1']);
+    const csv = await run(['score', ckpt, '--text', 'abc,"a\nbc', '--backend', 'interpreter', '--format', 'csv', '--stride', '1']);
     expect(csv.code).toBe(1); // ',', '"' and a newline are not in the vocabulary
-    const ok = await run(['score', ckpt, '--text', 'abcabca', '--backend', 'cpu', '--format', 'csv', '--stride', '2']);
+    const ok = await run(['score', ckpt, '--text', 'abcabca', '--backend', 'interpreter', '--format', 'csv', '--stride', '2']);
     expect(ok.out.trim().split('\n')).toEqual([
       'offset,length,bits_per_char,accuracy,text',
       expect.stringMatching(/^1,4,\d\.\d{6},0\.000000,bcab$/),
@@ -127,14 +127,14 @@ describe('mdlc score', () => {
   it('reads the text from a file, and names characters outside the vocabulary with their offsets', async () => {
     const file = join(tmp, 'text.txt');
     writeFileSync(file, 'abcaXbcZaX');
-    const r = await run(['score', ckpt, '--data', file, '--backend', 'cpu']);
+    const r = await run(['score', ckpt, '--data', file, '--backend', 'interpreter']);
     expect(r.code).toBe(1);
     expect(r.err.trim()).toBe(`mdlc: the text has 2 characters outside the model's vocabulary of 3: "X" (U+0058) at 4, 9; "Z" (U+005A) at 7`);
   });
 
   it('refuses text shorter than a window, empty text, both --data and --text, and bad flags', async () => {
-    expect((await run(['score', ckpt, '--text', 'abc', '--backend', 'cpu'])).err).toMatch(/the text has 3 characters, shorter than the model's window of 5/);
-    expect((await run(['score', ckpt, '--text', '', '--backend', 'cpu'])).err).toMatch(/the text to score is empty/);
+    expect((await run(['score', ckpt, '--text', 'abc', '--backend', 'interpreter'])).err).toMatch(/the text has 3 characters, shorter than the model's window of 5/);
+    expect((await run(['score', ckpt, '--text', '', '--backend', 'interpreter'])).err).toMatch(/the text to score is empty/);
     const both = await run(['score', ckpt, '--text', 'abcab', '--data', 'x']);
     expect(both.code).toBe(2);
     expect(both.err).toMatch(/not both/);

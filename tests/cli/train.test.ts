@@ -1,5 +1,5 @@
 /**
- * `mdlc train` and `mdlc sample` on the cpu backend, end to end through the command line's
+ * `mdlc train` and `mdlc sample` on the interpreter backend, end to end through the command line's
  * entry point: what the run directory holds, exact resume, refusal of a checkpoint of another
  * model, vocabulary or shape, the NaN report that names the value, --overfit with the file's
  * own optimizer, sampling that reproduces an overfit text, and no writes into the working
@@ -18,7 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'mdlc-train-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const TRANSFORMER = resolve('models/transformer.mdl');
-const TINY = ['--set', 'embed=8', '--set', 'seq=6', '--set', 'layers=1', '--set', 'heads=2', '--batch', '3', '--backend', 'cpu'];
+const TINY = ['--set', 'embed=8', '--set', 'seq=6', '--set', 'layers=1', '--set', 'heads=2', '--batch', '3', '--backend', 'interpreter'];
 const text = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n'.repeat(30);
 const data = join(tmp, 'data.txt');
 writeFileSync(data, text);
@@ -60,7 +60,7 @@ describe('mdlc train (cpu)', () => {
     expect(readFileSync(join(dir, 'model.mdl'), 'utf8')).toBe(readFileSync(TRANSFORMER, 'utf8'));
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config.model).toBe('transformer');
-    expect(config.backend).toBe('cpu');
+    expect(config.backend).toBe('interpreter');
     expect(config.dims).toMatchObject({ embed: 8, seq: 6, layers: 1, heads: 2, batch: 3, head: 4 });
     expect(config.overrides).toEqual({ embed: 8, seq: 6, layers: 1, heads: 2, batch: 3, steps: 20, eval_every: 10, eval_batches: 2 });
     expect(config.spec.steps).toBe(20);
@@ -127,14 +127,14 @@ describe('mdlc train (cpu)', () => {
   });
 
   it('samples a trained run, and refuses a prompt with characters outside the vocabulary', async () => {
-    const r = await run(['sample', dir, '--prompt', 'To be', '--tokens', '20', '--backend', 'cpu', '--seed', '1']);
+    const r = await run(['sample', dir, '--prompt', 'To be', '--tokens', '20', '--backend', 'interpreter', '--seed', '1']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out.startsWith('To be')).toBe(true);
     expect(r.out).toHaveLength(5 + 20 + 1); // the prompt, 20 characters, a newline
-    const again = await run(['sample', dir, '--prompt', 'To be', '--tokens', '20', '--backend', 'cpu', '--seed', '1']);
+    const again = await run(['sample', dir, '--prompt', 'To be', '--tokens', '20', '--backend', 'interpreter', '--seed', '1']);
     expect(again.out).toBe(r.out);
-    const bad = await run(['sample', dir, '--prompt', 'Zebra!', '--backend', 'cpu']);
+    const bad = await run(['sample', dir, '--prompt', 'Zebra!', '--backend', 'interpreter']);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/the prompt has characters "Z", "!" that the model's vocabulary of \d+ lacks/);
   });
@@ -142,7 +142,7 @@ describe('mdlc train (cpu)', () => {
 
 describe('mdlc train --overfit', () => {
   it("memorises one batch with the file's own optimizer settings and says what it changed", async () => {
-    const r = await run(['train', TRANSFORMER, '--set', 'embed=16', '--set', 'seq=8', '--set', 'layers=1', '--set', 'heads=2', '--batch', '4', '--backend', 'cpu', '--data', data, '--overfit', '--run-dir', join(tmp, 'overfit'), '--log-every', '100']);
+    const r = await run(['train', TRANSFORMER, '--set', 'embed=16', '--set', 'seq=8', '--set', 'layers=1', '--set', 'heads=2', '--batch', '4', '--backend', 'interpreter', '--data', data, '--overfit', '--run-dir', join(tmp, 'overfit'), '--log-every', '100']);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/--overfit: one fixed batch, the learning rate held at the file's peak 0\.001 \(no warmup or decay\) and no weight decay/);
     expect(r.out).toMatch(/overfit: ok, the loss reached 0\.0\d+ < 0\.05/);
@@ -156,9 +156,9 @@ describe('sampling reproduces what a model memorised', () => {
     const file = join(tmp, 'poem.txt');
     writeFileSync(file, poem.repeat(40));
     const runDir = join(tmp, 'poem');
-    const t = await run(['train', TRANSFORMER, '--set', 'embed=32', '--set', 'seq=16', '--set', 'layers=1', '--set', 'heads=2', '--batch', '8', '--backend', 'cpu', '--data', file, '--steps', '300', '--set', 'lr=0.01', '--set', 'warmup=10', '--set', 'eval_every=300', '--samples', '0', '--run-dir', runDir, '--log-every', '100']);
+    const t = await run(['train', TRANSFORMER, '--set', 'embed=32', '--set', 'seq=16', '--set', 'layers=1', '--set', 'heads=2', '--batch', '8', '--backend', 'interpreter', '--data', file, '--steps', '300', '--set', 'lr=0.01', '--set', 'warmup=10', '--set', 'eval_every=300', '--samples', '0', '--run-dir', runDir, '--log-every', '100']);
     expect(t.code).toBe(0);
-    const s = await run(['sample', runDir, '--prompt', 'the quick', '--tokens', '60', '--temperature', '0', '--backend', 'cpu']);
+    const s = await run(['sample', runDir, '--prompt', 'the quick', '--tokens', '60', '--temperature', '0', '--backend', 'interpreter']);
     expect(s.code).toBe(0);
     // 69 characters from a 9-character prompt: over four windows of 16.
     expect(s.out.trimEnd()).toBe((poem + poem).slice(0, 69));
@@ -194,7 +194,7 @@ train {
 `,
     );
     const dir = join(tmp, 'nan');
-    const r = await run(['train', model, '--backend', 'cpu', '--checkpoint-every', '1', '--run-dir', dir]);
+    const r = await run(['train', model, '--backend', 'interpreter', '--checkpoint-every', '1', '--run-dir', dir]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/the loss became NaN at step (\d+)/);
     const step = Number(/the loss became NaN at step (\d+)/.exec(r.err)![1]);

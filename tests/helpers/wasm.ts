@@ -14,7 +14,7 @@ import { ModuleBuilder } from '../../src/codegen/wasm/encoder.js';
 import { addMath } from '../../src/codegen/wasm/math.js';
 import { renderWasmKernel } from '../../src/codegen/wasm/kernels.js';
 import type { GemmTuning } from '../../src/codegen/wasm/gemm.js';
-import { share } from '../../runtime/wasm.js';
+import { share, WasmJs } from '../../runtime/wasm.js';
 import type { Tensor } from '../../src/ir/interpret/index.js';
 
 export interface WasmRun {
@@ -62,9 +62,9 @@ export function runOnWasm(
   const pages = Math.ceil((staticBytes + threads * scratch + 64) / 65536);
   m.importMemory('env', 'memory', pages, pages, false);
   const bytes = m.encode();
-  if (!WebAssembly.validate(bytes)) throw new Error('the module does not validate');
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory }, math: { pow: Math.pow } });
+  if (!WasmJs.validate(bytes)) throw new Error('the module does not validate');
+  const memory = new WasmJs.Memory({ initial: pages, maximum: pages });
+  const instance = new WasmJs.Instance(new WasmJs.Module(bytes), { env: { memory }, math: { pow: Math.pow } });
   const f32 = new Float32Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
   new Uint32Array(memory.buffer).set(words, tablesAt / 4);

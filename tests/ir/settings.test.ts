@@ -83,7 +83,7 @@ describe('--set of a dim', () => {
 describe('the CLI shorthands', () => {
   it('--steps 0 and --set steps=0 give the same error and exit code', async () => {
     const a = await cli('check', TINY_PATH, '--set', 'steps=0');
-    const b = await cli('train', TINY_PATH, '--backend', 'cpu', '--steps', '0');
+    const b = await cli('train', TINY_PATH, '--backend', 'interpreter', '--steps', '0');
     expect(a.code).toBe(1);
     expect(b.code).toBe(1);
     const line = `--set steps=0: \`steps\` must be ${SETTING_RULES.steps.what}`;

@@ -1,4 +1,4 @@
-/** The cpu backend's memory estimate (src/train/memory.ts) and its refusal, E0904. */
+/** The interpreter backend's memory estimate (src/train/memory.ts) and its refusal, E0904. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,16 +56,16 @@ describe('checkCpuMemory', () => {
     expect(checkCpuMemory(step, MODEL, need)).toBeUndefined();
     const d = checkCpuMemory(step, MODEL, need - 1)!;
     expect(d.code).toBe('E0904');
-    expect(d.message).toMatch(/^a training step on the cpu backend needs about [\d.]+ (KiB|MiB) \(parameters and Adam state [\d.]+ (KiB|MiB); the largest value is f32\[.*\], .*\), but [\d.]+ (KiB|MiB) of memory is available$/);
+    expect(d.message).toMatch(/^a training step on the interpreter backend needs about [\d.]+ (KiB|MiB) \(parameters and Adam state [\d.]+ (KiB|MiB); the largest value is f32\[.*\], .*\), but [\d.]+ (KiB|MiB) of memory is available$/);
     expect(d.span.line).toBeGreaterThan(1);
     expect(d.help).toMatch(/--batch N.*--backend webgpu/);
   });
 });
 
-describe('mdlc train --backend cpu refuses what cannot fit, before allocating', () => {
+describe('mdlc train --backend interpreter refuses what cannot fit, before allocating', () => {
   async function train(...extra: string[]) {
     const err: string[] = [];
-    const code = await main(['train', MODEL, '--backend', 'cpu', '--data', DATA, '--steps', '1', ...extra], { out: () => {}, err: (s) => err.push(s), color: false });
+    const code = await main(['train', MODEL, '--backend', 'interpreter', '--data', DATA, '--steps', '1', ...extra], { out: () => {}, err: (s) => err.push(s), color: false });
     return { code, err: err.join('\n') };
   }
 

@@ -49,7 +49,7 @@ describe.runIf(gpu)('mdlc train --backend webgpu', () => {
     const g = mdlc([...common, '--backend', 'webgpu', '--run-dir', join(tmp, 'gpu')]);
     expect(g.stderr).toBe('');
     expect(g.status).toBe(0);
-    const c = mdlc([...common, '--backend', 'cpu', '--run-dir', join(tmp, 'cpu')]);
+    const c = mdlc([...common, '--backend', 'interpreter', '--run-dir', join(tmp, 'cpu')]);
     expect(c.status).toBe(0);
     const lg = losses(join(tmp, 'gpu'));
     const lc = losses(join(tmp, 'cpu'));
