@@ -1,6 +1,6 @@
 // mdlc's runtime (the package entry `mdlc/runtime`): what generated programs, the CLI and
 // tests link against. The training loop over a backend interface, the WebGPU backend and
-// device acquisition (Dawn in Node.js, navigator.gpu in browsers), data, sampling, schedules,
+// device acquisition (Dawn in Node.js, navigator.gpu in browsers), the wasm backend, data, sampling, schedules,
 // initialisation, checkpoints and run directories.
 export {
   acquireDevice,
@@ -31,4 +31,5 @@ export * from './format.js';
 export * from './plot.js';
 export * from './run.js';
 export * from './webgpu.js';
+export * from './wasm.js';
 export * from './program.js';

@@ -57,6 +57,19 @@ export interface WasmProgram {
   outputs: { loss: WasmSlot; gradNorm: WasmSlot; logits: WasmSlot };
 }
 
+/** program.json of a wasm build: the program without its module (model.wasm beside it), tables as numbers. */
+export type WasmProgramJson = Omit<WasmProgram, 'module' | 'tables'> & { module: string; tables: { at: number; words: number[] } };
+
+export function wasmProgramToJson(p: WasmProgram, moduleFile = 'model.wasm'): WasmProgramJson {
+  return { ...p, module: moduleFile, tables: { at: p.tables.at, words: [...p.tables.words] } };
+}
+
+/** The program of a wasm build from its program.json and the bytes of its model.wasm. */
+export function wasmProgramFromJson(json: WasmProgramJson, module: Uint8Array<ArrayBuffer>): WasmProgram {
+  if (json.format !== 'mdlc-wasm/1') throw new Error(`not an mdlc wasm program (format ${JSON.stringify(json.format)})`);
+  return { ...json, module, tables: { at: json.tables.at, words: Uint32Array.from(json.tables.words) } };
+}
+
 const PAGE = 65536;
 
 /**

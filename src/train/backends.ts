@@ -14,7 +14,7 @@ import type { TrainStep } from '../ir/optimizer/index.js';
 import type { TrainBackend } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { acquireDevice, WebGpuUnavailableError, type GpuContext } from '../../runtime/device.js';
-import { availableThreads, WasmBackend, type WasmProgram } from '../../runtime/wasm.js';
+import { availableThreads, WasmBackend, wasmProgramToJson } from '../../runtime/wasm.js';
 import { WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
 import { CpuBackend } from './cpu.js';
 import { checkWasmMemory } from './memory.js';
@@ -124,9 +124,6 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   return { backend, build: built };
 }
 
-/** The wasm program's JSON: everything but the module, which is model.wasm beside it. */
-export type WasmProgramJson = Omit<WasmProgram, 'module' | 'tables'> & { module: string; tables: { at: number; words: number[] } };
-
 /**
  * Write a wasm program into `dir`: `model.wasm`, `program.json` (layout, calls, tables) and
  * `kernels.txt` (what each function of the module computes, per dispatch). Returns the paths.
@@ -134,7 +131,7 @@ export type WasmProgramJson = Omit<WasmProgram, 'module' | 'tables'> & { module:
 export function writeWasmBuild(plan: WasmPlan, dir: string): string[] {
   mkdirSync(dir, { recursive: true });
   const p = plan.program;
-  const json: WasmProgramJson = { ...p, module: 'model.wasm', tables: { at: p.tables.at, words: [...p.tables.words] } };
+  const json = wasmProgramToJson(p);
   const files = [join(dir, 'model.wasm'), join(dir, 'program.json'), join(dir, 'kernels.txt')];
   writeFileSync(files[0], p.module);
   writeFileSync(files[1], JSON.stringify(json) + '\n');

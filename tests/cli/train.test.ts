@@ -37,7 +37,7 @@ const metrics = (dir: string) =>
     .split('\n')
     .map((l) => JSON.parse(l) as { step: number; loss?: number; val_loss?: number; lr?: number; grad_norm?: number });
 
-describe('mdlc train (cpu)', () => {
+describe('mdlc train (interpreter)', () => {
   const dir = join(tmp, 'run-a');
   let first: Awaited<ReturnType<typeof run>>;
 
@@ -46,7 +46,7 @@ describe('mdlc train (cpu)', () => {
     expect(first.err).toBe('');
     expect(first.code).toBe(0);
     // The start: backend, dims, settings and the parameter table with totals.
-    expect(first.out).toMatch(/training `transformer` .* on cpu: the reference interpreter/);
+    expect(first.out).toMatch(/training `transformer` .* on interpreter: the reference interpreter/);
     expect(first.out).toMatch(/dims {7}vocab \d+ · batch 3 · seq 6 · embed 8 · heads 2 · head 4 · hidden 32 · layers 1/);
     expect(first.out).toMatch(/blocks\.0\.attention\.wq +\[embed, heads, head\] +8×2×4 +64 +0\.001 +0\.1/);
     expect(first.out).toMatch(/wte +\[vocab, embed\] +\d+×8 .* 0\.001 +0\n/);
@@ -89,7 +89,7 @@ describe('mdlc train (cpu)', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/resumed from .*step-00000010, step 10/);
-    expect(r.out).toMatch(/on cpu: the reference interpreter/);
+    expect(r.out).toMatch(/on interpreter: the reference interpreter/);
     const after = metrics(dir);
     const losses = (m: ReturnType<typeof metrics>) => m.filter((x) => x.loss !== undefined).map((x) => [x.step, x.loss, x.grad_norm]);
     expect(losses(after)).toEqual(losses(before));
