@@ -21,7 +21,8 @@ export const CONTROL = {
   generation: 5,
   /** Set when a kernel threw: the others skip their calls and the command ends. */
   failed: 6,
-  words: 8,
+  /** From here, one word per call of the running entry point: the work items taken so far. */
+  counters: 8,
 } as const;
 
 /** What the main thread sends a worker, once. */
@@ -36,17 +37,23 @@ export interface WorkerInit {
   scratch: number;
   /** Exported kernel functions, by index. */
   kernels: string[];
-  /** Per entry point: this thread's calls as [kernel, table, lo, hi] quadruples. */
+  /** Per entry point: its calls as [kernel, table, items, items taken at a time, barrier after] quintuples. */
   calls: Int32Array[];
   /** Post `{ finished: true }` when the last worker ends a command (where the main thread has no Atomics.waitAsync). */
   postFinished: boolean;
 }
 
 /**
- * The worker's program. It must not close over anything: it is sent as source text. Spins
- * briefly before sleeping at a barrier (a kernel of a step lasts microseconds to
- * milliseconds; sleeping and waking costs tens of microseconds, spinning longer starves the
- * other threads on a loaded machine).
+ * The worker's program. It must not close over anything: it is sent as source text.
+ *
+ * Threads take a call's work items from its counter, a few at a time, rather than each a fixed
+ * share: on a machine busy with other work a thread is often paused, and the others then run
+ * its items instead of waiting for it. Which thread computes an item does not change its
+ * result (every output is one item's, computed in a fixed order), so results stay the same
+ * for any number of threads. A barrier separates calls only where the next one reads or
+ * overwrites what the last ones write (the program's `sync`). At a barrier a thread spins
+ * briefly before it sleeps (sleeping and waking costs tens of microseconds; spinning longer
+ * starves the other threads on a loaded machine).
  */
 function workerMain(): void {
   const SPIN = 256;
@@ -66,6 +73,7 @@ function workerMain(): void {
       return;
     }
     const ctl = new Int32Array(d.control);
+    const mem = new Int32Array((d.memory as { buffer: ArrayBufferLike }).buffer);
     // Read before saying ready: the first command may follow at once.
     let seen = Atomics.load(ctl, 0);
     port.postMessage({ ready: true });
@@ -87,16 +95,25 @@ function workerMain(): void {
       const cmd = Atomics.load(ctl, 1);
       if (cmd < 0) return;
       const calls = d.calls[cmd];
-      for (let i = 0; i < calls.length; i += 4) {
-        if (calls[i + 2] < calls[i + 3] && Atomics.load(ctl, 6) === 0) {
-          try {
-            fns[calls[i]](calls[i + 1], calls[i + 2], calls[i + 3], d.scratch);
-          } catch (err) {
-            Atomics.store(ctl, 6, 1);
-            port.postMessage({ error: `kernel ${d.kernels[calls[i]]}: ${String((err as Error)?.message ?? err)}` });
+      for (let i = 0, c = 0; i < calls.length; i += 5, c++) {
+        const [fn, table, items, grab, sync] = [fns[calls[i]], calls[i + 1], calls[i + 2], calls[i + 3], calls[i + 4]];
+        // This thread's scratch header: nothing packed yet for this call.
+        mem[d.scratch >> 2] = -1;
+        try {
+          if (T === 1) {
+            if (Atomics.load(ctl, 6) === 0) fn(table, 0, items, d.scratch);
+          } else {
+            for (;;) {
+              const lo = Atomics.add(ctl, 8 + c, grab);
+              if (lo >= items || Atomics.load(ctl, 6) !== 0) break;
+              fn(table, lo, Math.min(items, lo + grab), d.scratch);
+            }
           }
+        } catch (err) {
+          Atomics.store(ctl, 6, 1);
+          port.postMessage({ error: `kernel ${d.kernels[calls[i]]}: ${String((err as Error)?.message ?? err)}` });
         }
-        if (T > 1 && i + 4 < calls.length) barrier();
+        if (T > 1 && sync && i + 5 < calls.length) barrier();
       }
       if (Atomics.add(ctl, 2, 1) === T - 1) {
         Atomics.store(ctl, 2, 0);

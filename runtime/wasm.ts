@@ -50,8 +50,11 @@ export interface WasmProgram {
   scratchPerThread: number;
   /** The module's exported kernel functions. */
   kernels: string[];
-  /** Per entry point, its calls in order: the kernel, the work items threads split, the table's address. */
-  entries: Record<WasmEntry, { kernel: number; items: number; table: number }[]>;
+  /**
+   * Per entry point, its calls in order: the kernel, its work items, its table's address, and
+   * whether the threads must all finish it before the next call starts (`sync`: a barrier).
+   */
+  entries: Record<WasmEntry, { kernel: number; items: number; table: number; sync: boolean }[]>;
   params: WasmParamSlot[];
   inputs: Record<string, WasmSlot>;
   outputs: { loss: WasmSlot; gradNorm: WasmSlot; logits: WasmSlot };
@@ -123,6 +126,14 @@ export function share(items: number, t: number, threads: number): [number, numbe
   return [Math.floor((items * t) / threads), Math.floor((items * (t + 1)) / threads)];
 }
 
+/**
+ * Work items a thread takes at a time from a call's counter: about four turns per thread, so
+ * that a thread the system pauses holds up little (the others take what is left).
+ */
+export function grabSize(items: number, threads: number): number {
+  return Math.max(1, Math.floor(items / (4 * threads)));
+}
+
 /** `data` (row-major over `sizes`) with its axes reordered: axis j of the result is axis perm[j]. */
 function permuteAxes(data: Float32Array, sizes: readonly number[], perm: readonly number[]): Float32Array<ArrayBuffer> {
   const strides = sizes.map((_, i) => sizes.slice(i + 1).reduce((a, b) => a * b, 1));
@@ -183,7 +194,8 @@ export class WasmBackend implements TrainBackend {
     const memory = new WasmJs.Memory({ initial: pages, maximum: pages, shared: true });
     new Uint32Array(memory.buffer).set(program.tables.words, program.tables.at / 4);
     const module = await WasmJs.compile(program.module);
-    const control = new SharedArrayBuffer(4 * CONTROL.words);
+    const longest = Math.max(...ENTRIES.map((e) => program.entries[e].length));
+    const control = new SharedArrayBuffer(4 * (CONTROL.counters + longest));
     const source = workerSource();
     const threads = await Promise.all(Array.from({ length: n }, () => spawn(source)));
     try {
@@ -192,7 +204,7 @@ export class WasmBackend implements TrainBackend {
           (t, i) =>
             new Promise<void>((resolve, reject) => {
               t.onMessage((m) => (m.ready ? resolve() : m.error ? reject(new Error(`a wasm worker failed to start: ${m.error}`)) : undefined));
-              const calls = ENTRIES.map((e) => Int32Array.from(program.entries[e].flatMap((c) => [c.kernel, c.table, ...share(c.items, i, n)])));
+              const calls = ENTRIES.map((e) => Int32Array.from(program.entries[e].flatMap((c) => [c.kernel, c.table, c.items, grabSize(c.items, n), c.sync ? 1 : 0])));
               const init: WorkerInit = { module, memory, control, thread: i, threads: n, scratch: program.staticBytes + i * program.scratchPerThread, kernels: program.kernels, calls, postFinished: !waitAsync };
               t.post(init);
             }),
@@ -220,6 +232,8 @@ export class WasmBackend implements TrainBackend {
     const ctl = this.ctl;
     const finished = Atomics.load(ctl, CONTROL.finished);
     const message = waitAsync ? undefined : new Promise<void>((resolve) => (this.onFinished = resolve));
+    // Every call's counter of items taken starts at zero (published by the atomic add below).
+    ctl.fill(0, CONTROL.counters, CONTROL.counters + this.program.entries[entry].length);
     Atomics.store(ctl, CONTROL.cmd, ENTRIES.indexOf(entry));
     Atomics.add(ctl, CONTROL.seq, 1);
     Atomics.notify(ctl, CONTROL.seq);

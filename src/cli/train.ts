@@ -272,15 +272,17 @@ export async function runTrain(args: ParsedArgs, io: Io): Promise<number> {
     try {
       // A resumed run keeps its backend and options unless told otherwise.
       const saved = (runConfig?.options ?? {}) as { samples?: number; keep?: number; checkpointEvery?: number };
-      // Runs on the interpreter keep it (runs before the wasm backend called it `cpu`), and wasm runs keep wasm.
-      const saved_ = runConfig?.backend;
-      const backend: BackendChoice | undefined = requested ?? (saved_ === 'cpu' || saved_ === 'interpreter' ? 'interpreter' : saved_ === 'wasm' ? 'wasm' : undefined);
+      // It keeps its backend: the interpreter (which runs before the wasm backend called `cpu`),
+      // wasm, or WebGPU where there still is an adapter.
+      const savedBackend = runConfig?.backend;
+      const backend: BackendChoice | undefined = requested ?? (savedBackend === 'cpu' || savedBackend === 'interpreter' ? 'interpreter' : savedBackend === 'wasm' ? 'wasm' : undefined);
       return await trainInRun(s, run, {
         args,
         io,
         format,
         source,
         requested: backend,
+        keepWebGpu: !requested && savedBackend === 'webgpu',
         threads,
         resume,
         overfit,
@@ -302,6 +304,8 @@ interface RunContext {
   format: ReturnType<typeof formatOf>;
   source: SourceFile;
   requested?: BackendChoice;
+  /** A resumed WebGPU run: on WebGPU again where there is any adapter. */
+  keepWebGpu?: boolean;
   /** wasm: worker threads (default: the cores available). */
   threads?: number;
   resume?: ResumePoint;
@@ -317,7 +321,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
   const { io, args } = c;
   const spec = s.spec;
   // The backend: the one asked for, else WebGPU on a GPU, else wasm (chooseBackend says why).
-  const chosen = await chooseBackend(c.requested);
+  const chosen = await chooseBackend(c.requested, process.env, c.keepWebGpu);
   const kind: BackendKind = chosen.kind;
   const adapter: Adapter | undefined = chosen.adapter;
   const threads = kind === 'wasm' ? (c.threads ?? (await availableThreads())) : undefined;

@@ -61,11 +61,13 @@ export interface Chosen {
  * The backend to run on: the one asked for (`cpu` is wasm), or else a hardware WebGPU
  * adapter where there is one, and wasm otherwise: on CPUs it trains faster than WebGPU on a
  * software adapter such as lavapipe (measured on this project's machines: BENCHMARKS.md).
+ * `keepWebGpu`: a run trained on WebGPU resumes on any adapter there is.
  */
-export async function chooseBackend(requested?: BackendChoice, env: NodeJS.ProcessEnv = process.env): Promise<Chosen> {
+export async function chooseBackend(requested?: BackendChoice, env: NodeJS.ProcessEnv = process.env, keepWebGpu = false): Promise<Chosen> {
   if (requested === 'cpu') return { kind: 'wasm' };
   if (requested === 'wasm' || requested === 'interpreter') return { kind: requested };
   const adapter = await findAdapter(env);
+  if (adapter && keepWebGpu) return { kind: 'webgpu', adapter };
   if (requested === 'webgpu') {
     if (!adapter) throw new WebGpuUnavailableError(env[NO_WEBGPU_ENV] && env[NO_WEBGPU_ENV] !== '0' ? `${NO_WEBGPU_ENV} is set` : undefined);
     return { kind: 'webgpu', adapter };

@@ -50,6 +50,8 @@ describe('choosing the backend', () => {
     const env = { [NO_WEBGPU_ENV]: '1' };
     expect(await chooseBackend(undefined, env)).toEqual({ kind: 'wasm', note: 'no WebGPU adapter (no GPU)' });
     expect(await chooseBackend('cpu', env)).toEqual({ kind: 'wasm' });
+    // A resumed WebGPU run stays on WebGPU only where there is an adapter (tests/webgpu/train-cli resumes on one).
+    expect(await chooseBackend(undefined, env, true)).toEqual({ kind: 'wasm', note: 'no WebGPU adapter (no GPU)' });
     expect(await chooseBackend('interpreter', env)).toEqual({ kind: 'interpreter' });
     await expect(chooseBackend('webgpu', env)).rejects.toThrow(/No WebGPU adapter is available \(MDLC_NO_WEBGPU is set\)/);
     // Commands that name a CPU backend, or run with the adapters hidden, need no stderr filter for Dawn.

@@ -1,9 +1,10 @@
 /**
  * Test harness for the wasm renderer: schedule an IR graph, plan its buffers, render every
- * kernel to one module, and run the kernels on this thread, each dispatch's items split as
- * `threads` workers would split them (one share after another: the shares write disjoint
- * outputs, so running them in turn is what threads running them at once compute). Returns the
- * requested outputs, to compare with the reference interpreter.
+ * kernel to one module, and run the kernels on this thread, each dispatch's items taken as
+ * `threads` workers take them (a few at a time, by each thread in turn, each with its own
+ * scratch memory: items write disjoint outputs, so running them in turn is what threads
+ * running them at once compute). Returns the requested outputs, to compare with the
+ * reference interpreter.
  */
 import type { Graph } from '../../src/ir/types.js';
 import { schedule } from '../../src/codegen/passes/index.js';
@@ -13,8 +14,8 @@ import { assignOffsetSlots } from '../../src/codegen/offsets.js';
 import { ModuleBuilder } from '../../src/codegen/wasm/encoder.js';
 import { addMath } from '../../src/codegen/wasm/math.js';
 import { renderWasmKernel } from '../../src/codegen/wasm/kernels.js';
-import type { GemmTuning } from '../../src/codegen/wasm/gemm.js';
-import { share, WasmJs } from '../../runtime/wasm.js';
+import { SCRATCH_HEADER, type GemmTuning } from '../../src/codegen/wasm/gemm.js';
+import { grabSize, WasmJs } from '../../runtime/wasm.js';
 import type { Tensor } from '../../src/ir/interpret/index.js';
 
 export interface WasmRun {
@@ -56,7 +57,7 @@ export function runOnWasm(
     m.addFunction(r.body, `k${i}`);
     calls.push({ name: `k${i}`, table: tablesAt + 4 * words.length, items: r.items });
     words.push(...r.table);
-    scratch = Math.max(scratch, align(r.scratch));
+    scratch = Math.max(scratch, align(Math.max(r.scratch, SCRATCH_HEADER)));
   });
   const staticBytes = align(tablesAt + 4 * words.length);
   const pages = Math.ceil((staticBytes + threads * scratch + 64) / 65536);
@@ -77,10 +78,9 @@ export function runOnWasm(
   for (const i of graph.inputs) place(i.node, feeds.inputs.get(i.name)!);
   for (const c of calls) {
     const fn = instance.exports[c.name] as (table: number, lo: number, hi: number, scratch: number) => void;
-    for (let t = 0; t < threads; t++) {
-      const [lo, hi] = share(c.items, t, threads);
-      if (lo < hi) fn(c.table, lo, hi, staticBytes + t * scratch);
-    }
+    for (let t = 0; t < threads; t++) i32[(staticBytes + t * scratch) / 4] = -1;
+    const grab = threads === 1 ? c.items : grabSize(c.items, threads);
+    for (let lo = 0, t = 0; lo < c.items; lo += grab, t = (t + 1) % threads) fn(c.table, lo, Math.min(c.items, lo + grab), staticBytes + t * scratch);
   }
   const result = new Map<number, Float32Array | Int32Array>();
   for (const o of outputs) {

@@ -41,7 +41,15 @@ export interface GemmTuning {
 export const DEFAULT_MR = 4;
 export const DEFAULT_NR = 8;
 /** Work items wanted per GEMM, so that threads share it evenly. */
-const ITEMS_WANTED = 16;
+const ITEMS_WANTED = 32;
+/**
+ * Bytes at the start of each thread's scratch: word 0 holds where the packed column side was
+ * read from (−1: nothing packed). Threads take a dispatch's items a few at a time, so one
+ * thread runs several ranges of a GEMM in turn: the column side, packed once, serves them
+ * all. The runtime writes −1 before each dispatch (a later dispatch may read the same place
+ * with other contents or strides).
+ */
+export const SCRATCH_HEADER = 64;
 const MAX_ROW_BLOCK = 256;
 
 function count(axes: readonly Axis[]): number {
@@ -148,8 +156,9 @@ export function gemmKernel(k: GemmKernel, offsets: readonly number[], rc: Render
   const colPanels = Math.ceil(cols.size / nr);
   const rowBlocks = Math.ceil(rows.size / rowBlock);
   const vecs = nr / 4;
-  // Scratch: the finished tile, the item's row panels, the batch element's column panels.
-  const tileBytes = 4 * mr * nr;
+  // Scratch: a header (the column side packed last, see SCRATCH_HEADER), the finished tile,
+  // the item's row panels, the batch element's column panels.
+  const tileBytes = SCRATCH_HEADER + 4 * mr * nr;
   const rowPanelBytes = 4 * mr * K;
   const colPanelBytes = 4 * nr * K;
   const rowPackAt = tileBytes;
@@ -243,10 +252,10 @@ export function gemmKernel(k: GemmKernel, offsets: readonly number[], rc: Render
   for (let v = 0; v < vecs; v++) bv.push(fr.local('v128'));
   const av = fr.local('v128');
 
-  f.get(SCRATCH).set(tile);
+  f.get(SCRATCH).i32(SCRATCH_HEADER).op('i32_add').set(tile);
   f.get(SCRATCH).i32(rowPackAt).op('i32_add').set(rowPack);
   f.get(SCRATCH).i32(colPackAt).op('i32_add').set(colPack);
-  f.i32(-1).set(packedFor);
+  f.get(SCRATCH).mem('i32_load').set(packedFor);
   f.i32(0).set(zero);
   f.forRange(item, () => f.get(LO), () => f.get(HI), () => {
     f.get(item).i32(rowBlocks).op('i32_div_u').set(batch);
@@ -263,6 +272,7 @@ export function gemmKernel(k: GemmKernel, offsets: readonly number[], rc: Render
     f.get(colBatch).get(packedFor).op('i32_ne').if();
     pack(cols, 1, colBatch, zero, colPanels * nr, nr, colPack);
     f.get(colBatch).set(packedFor);
+    f.get(SCRATCH).get(colBatch).mem('i32_store');
     f.end();
     // This item's rows.
     f.i32(rows.size).get(rowFirst).op('i32_sub').set(rowsHere);

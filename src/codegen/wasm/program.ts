@@ -13,14 +13,17 @@ import type { ElaboratedModel } from '../../ir/elaborate/model.js';
 import type { TrainStep } from '../../ir/optimizer/index.js';
 import type { WasmProgram } from '../../../runtime/wasm.js';
 import { Labels } from '../labels.js';
-import type { Kernel } from '../kernel-ir/types.js';
+import { subexpressions } from '../kernel-ir/expr.js';
+import { accessesOf, iterationAxes } from '../kernel-ir/kernel.js';
+import type { ValueTable } from '../kernel-ir/ids.js';
+import type { Arena, Kernel, KExpr } from '../kernel-ir/types.js';
 import { assignOffsetSlots } from '../offsets.js';
 import type { EntryName, ProgramIR } from '../passes/index.js';
 import { flopsOf, kernelUse, scheduleProgram } from '../program.js';
 import { WASM_TARGET } from '../target.js';
 import { ModuleBuilder } from './encoder.js';
 import type { ArenaBases } from './expr.js';
-import type { GemmTuning } from './gemm.js';
+import { SCRATCH_HEADER, type GemmTuning } from './gemm.js';
 import { renderWasmKernel } from './kernels.js';
 import { addMath } from './math.js';
 
@@ -87,12 +90,13 @@ export function planWasmProgram(model: ElaboratedModel, options: WasmPlanOptions
       }
       kernels[index].uses.push(kernelUse(k, g, labels));
       scratch = Math.max(scratch, r.scratch);
-      entries[entry].push({ kernel: index, items: r.items, table: tablesAt + 4 * words.length });
+      entries[entry].push({ kernel: index, items: r.items, table: tablesAt + 4 * words.length, sync: true });
       what[entry].push(labels.kernel(k));
       words.push(...r.table);
       while (words.length % (LINE / 4)) words.push(0);
     }
   }
+  for (const { name: entry, schedule } of program.entries) markSyncs(entries[entry], schedule.kernels, program.values);
   const staticBytes = align(tablesAt + 4 * words.length);
   m.importMemory('env', 'memory', Math.ceil(staticBytes / PAGE), MAX_PAGES, true);
   return {
@@ -104,7 +108,7 @@ export function planWasmProgram(model: ElaboratedModel, options: WasmPlanOptions
       arenas: layout.arenas,
       staticBytes,
       tables: { at: tablesAt, words: Uint32Array.from(words) },
-      scratchPerThread: align(scratch),
+      scratchPerThread: align(Math.max(scratch, SCRATCH_HEADER)),
       kernels: kernels.map((k) => k.name),
       entries,
       params: layout.params,
@@ -114,4 +118,89 @@ export function planWasmProgram(model: ElaboratedModel, options: WasmPlanOptions
     kernels,
     what,
   };
+}
+
+/** A region of an arena, in elements: [arena, start, end). */
+type Range = [Arena, number, number];
+
+/**
+ * The regions a kernel reads and writes: each access from its start to its last element over
+ * the kernel's axes (a grouped GEMM's operand spans the whole group), and at least its value.
+ */
+function footprint(k: Kernel, values: ValueTable): { reads: Range[]; writes: Range[] } {
+  const sizes = new Map(iterationAxes(k).map((a) => [a.id, a.size]));
+  const gathered = (e: KExpr) => {
+    for (const x of subexpressions(e)) if (x.k === 'gather') sizes.set(x.axis.id, x.axis.size);
+  };
+  forEachExpr(k, gathered);
+  const written = new Set(k.writes);
+  const reads: Range[] = [];
+  const writes: Range[] = [];
+  for (const a of accessesOf(k)) {
+    let last = 0;
+    for (const [id, stride] of a.strides) last += Math.max(0, (sizes.get(id) ?? 1) - 1) * Math.abs(stride);
+    const end = a.offset + Math.max(last + 1, values.get(a.value).size);
+    (written.has(a.value) ? writes : reads).push([a.arena, a.offset, end]);
+  }
+  return { reads, writes };
+}
+
+/** Call `f` on every expression of a kernel. */
+function forEachExpr(k: Kernel, f: (e: KExpr) => void): void {
+  switch (k.kind) {
+    case 'map':
+      for (const st of k.stores) f(st.value);
+      break;
+    case 'reduce':
+      for (const r of [k, ...(k.siblings ?? [])]) f(r.value);
+      break;
+    case 'softmax':
+      f(k.value);
+      for (const x of k.extra ?? []) f(x.value);
+      break;
+    case 'ce_rows':
+      f(k.logits);
+      f(k.target);
+      break;
+    case 'scatter':
+      f(k.value);
+      f(k.index);
+      break;
+    case 'gemm':
+      f(k.epilogue);
+      for (const x of k.extra ?? []) f(x.value);
+      break;
+    case 'rows':
+    case 'maps':
+      for (const p of k.kind === 'rows' ? k.phases : k.parts) forEachExpr(p, f);
+      break;
+    case 'segmented':
+      for (const st of k.stores) f(st.value);
+      break;
+    case 'sum_squares':
+      break;
+  }
+}
+
+const overlap = (a: Range, b: Range) => a[0] === b[0] && a[1] < b[2] && b[1] < a[2];
+const anyOverlap = (as: readonly Range[], bs: readonly Range[]) => as.some((a) => bs.some((b) => overlap(a, b)));
+
+/**
+ * Which calls need a barrier after them: a call may start while the calls before it since the
+ * last barrier are still running on other threads only when it reads nothing they write and
+ * writes nothing they read or write. (The last call of an entry always ends with all threads
+ * done.)
+ */
+function markSyncs(calls: WasmProgram['entries'][EntryName], kernels: readonly Kernel[], values: ValueTable): void {
+  let since: { reads: Range[]; writes: Range[] } = { reads: [], writes: [] };
+  kernels.forEach((k, i) => {
+    const fp = footprint(k, values);
+    const conflict = anyOverlap(fp.reads, since.writes) || anyOverlap(fp.writes, since.writes) || anyOverlap(fp.writes, since.reads);
+    if (i > 0 && conflict) {
+      calls[i - 1].sync = true;
+      since = { reads: [], writes: [] };
+    } else if (i > 0) calls[i - 1].sync = false;
+    since.reads.push(...fp.reads);
+    since.writes.push(...fp.writes);
+  });
 }
