@@ -6,7 +6,7 @@
  * Browser-safe: no Node imports.
  */
 import { tokensPerStep, type Feeds, type LrRates, type StepResult, type StepScalars, type TrainBackend, type TrainSpec } from './backend.js';
-import { sliceWindows, WindowSampler, type TokenArray } from './data.js';
+import { sliceWindows, WindowSampler, type TokenArray } from './text.js';
 import { makeRng } from './random.js';
 import { validationSamples, type Sample } from './sampling.js';
 import { learningRateAt } from './schedule.js';

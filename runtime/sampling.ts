@@ -6,7 +6,7 @@
  */
 import type { Feeds, TrainBackend, TrainSpec } from './backend.js';
 import type { Rng } from './random.js';
-import type { TokenArray } from './data.js';
+import type { TokenArray } from './text.js';
 
 /** Where element (row, position, token) of `forward`'s logits lies: row-major strides per role. */
 export interface LogitsLayout {
