@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, dataReadError, DATASETS, datasetFile, MAX_TEXT_BYTES, refuseDevice } from '../../runtime/data.js';
+import { DataError, dataReadError, DATASETS, datasetFile, MAX_TEXT_BYTES, refuseDevice, type DatasetOptions } from '../../runtime/data.js';
 import { readBounded } from '../../runtime/files.js';
 import { flag, intFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import type { Io } from './common.js';
@@ -48,6 +48,8 @@ export interface PlaygroundOptions {
   data?: string;
   /** The built page (default: dist/web). */
   web: string;
+  /** Where named datasets come from (tests: a cache directory and a fetch of their own). */
+  datasets?: DatasetOptions;
 }
 
 export interface Playground {
@@ -62,11 +64,11 @@ function send(res: ServerResponse, status: number, body: string | Uint8Array, ty
 }
 
 /** The bytes of the text served for dataset `name`, or why there is none (an HTTP status and one line). */
-async function dataFor(name: string, data: string | undefined): Promise<{ bytes: Uint8Array } | { status: number; message: string }> {
+async function dataFor(name: string, data: string | undefined, datasets: DatasetOptions): Promise<{ bytes: Uint8Array } | { status: number; message: string }> {
   const file = data ?? (Object.hasOwn(DATASETS, name) ? undefined : null);
   if (file === null) return { status: 404, message: `'${name}' is not a dataset mdlc knows (${Object.keys(DATASETS).join(', ')}); drop the text file onto the page` };
   try {
-    const path = file ?? (await datasetFile(name));
+    const path = file ?? (await datasetFile(name, datasets));
     refuseDevice(path);
     try {
       return { bytes: readBounded(path, MAX_TEXT_BYTES) };
@@ -87,7 +89,7 @@ export function startPlayground(options: PlaygroundOptions): Promise<Playground>
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path.startsWith('/data/')) {
-      const r = await dataFor(path.slice('/data/'.length), options.data);
+      const r = await dataFor(path.slice('/data/'.length), options.data, options.datasets ?? {});
       if ('bytes' in r) return send(res, 200, r.bytes, TYPES['.txt']);
       return send(res, r.status, `${r.message}\n`);
     }

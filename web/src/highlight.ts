@@ -24,6 +24,8 @@ export interface Grammar {
 interface Rule {
   re: RegExp;
   end?: RegExp;
+  /** Inside a begin/end pattern: what is skipped while looking for the end (an escaped quote). */
+  inner?: RegExp[];
   name?: string;
   captures?: Record<string, { name: string }>;
 }
@@ -47,7 +49,7 @@ export function compileGrammar(grammar: Grammar): Rule[] {
       return;
     }
     if (p.match) rules.push({ re: new RegExp(p.match, 'gd'), name: p.name, captures: p.captures });
-    else if (p.begin && p.end) rules.push({ re: new RegExp(p.begin, 'gd'), end: new RegExp(p.end, 'g'), name: p.name });
+    else if (p.begin && p.end) rules.push({ re: new RegExp(p.begin, 'gd'), end: new RegExp(p.end, 'g'), inner: (p.patterns ?? []).filter((c) => c.match).map((c) => new RegExp(c.match!, 'g')), name: p.name });
     for (const c of p.patterns ?? []) if (!p.begin) visit(c, seen);
   };
   for (const p of grammar.patterns) visit(p, new Set());
@@ -71,9 +73,7 @@ export function tokenizeLine(rules: readonly Rule[], line: string): Segment[] {
     const from = m.index;
     let to = from + m[0].length;
     if (rule.end) {
-      rule.end.lastIndex = to;
-      const e = rule.end.exec(line);
-      to = e ? e.index + e[0].length : line.length;
+      to = endOf(rule, line, to);
       out.push({ from, to, scope: rule.name ?? '' });
     } else if (rule.name) out.push({ from, to, scope: rule.name });
     else if (rule.captures && m.indices) {
@@ -85,6 +85,24 @@ export function tokenizeLine(rules: readonly Rule[], line: string): Segment[] {
     pos = Math.max(to, pos + 1);
   }
   return out;
+}
+
+/** Where a begin/end pattern that began before `at` ends: past its end match, skipping what its inner patterns match. */
+function endOf(rule: Rule, line: string, at: number): number {
+  let q = at;
+  for (;;) {
+    rule.end!.lastIndex = q;
+    const e = rule.end!.exec(line);
+    if (!e) return line.length;
+    let skip: RegExpExecArray | undefined;
+    for (const re of rule.inner ?? []) {
+      re.lastIndex = q;
+      const m = re.exec(line);
+      if (m && m[0].length > 0 && m.index < e.index && (!skip || m.index < skip.index)) skip = m;
+    }
+    if (!skip) return e.index + e[0].length;
+    q = skip.index + skip[0].length;
+  }
 }
 
 /** What a scope looks like in the editor: a name of CodeMirror's highlighting tags (see editor.ts). */
