@@ -46,7 +46,7 @@ afterAll(async () => {
 function io() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) } };
+  return { out, err, io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s), color: false } };
 }
 
 describe('the playground server', () => {
