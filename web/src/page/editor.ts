@@ -6,7 +6,7 @@
 import { basicSetup } from 'codemirror';
 import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
-import { StreamLanguage } from '@codemirror/language';
+import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
 import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
 import { tags } from '@lezer/highlight';
 import grammar from '../../../grammar/mdl.tmLanguage.json' with { type: 'json' };
@@ -61,6 +61,14 @@ const mdl = StreamLanguage.define<Record<string, never>>({
   },
 });
 
+/** Colours for what CodeMirror's default style leaves plain: builtins, axes and dims, the `data` binding. */
+const mdlStyle = HighlightStyle.define([
+  { tag: tags.function(tags.variableName), color: '#1f5fa8' },
+  { tag: tags.constant(tags.variableName), color: '#8a4b08' },
+  { tag: tags.special(tags.variableName), color: '#8a4b08', fontStyle: 'italic' },
+  { tag: tags.definition(tags.typeName), color: '#00737a' },
+]);
+
 function renderMessage(d: EditorDiagnostic): () => Node {
   return () => {
     const box = document.createElement('div');
@@ -102,7 +110,7 @@ export function createEditor(parent: HTMLElement, text: string, onChange: (text:
     parent,
     state: EditorState.create({
       doc: text,
-      extensions: [basicSetup, mdl, lintGutter(), EditorView.updateListener.of((u) => u.docChanged && onChange(u.state.doc.toString()))],
+      extensions: [basicSetup, mdl, syntaxHighlighting(mdlStyle), lintGutter(), EditorView.updateListener.of((u) => u.docChanged && onChange(u.state.doc.toString()))],
     }),
   });
   return {

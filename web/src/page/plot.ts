@@ -15,6 +15,7 @@ export class LossPlot {
         width,
         height: 240,
         scales: { x: { time: false } },
+        legend: { live: false },
         axes: [{ label: 'step' }, { label: 'loss per token (nats)' }],
         series: [
           { label: 'step' },
