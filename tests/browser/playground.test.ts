@@ -262,6 +262,11 @@ describe.runIf(haveBrowser)('the playground in Chromium', () => {
     expect(await page.locator('#gpu-status').textContent()).toMatch(/^No WebGPU: this browser has no WebGPU \(navigator\.gpu is missing\)\. Models are still checked as you type/);
     expect(await page.locator('#train').isDisabled()).toBe(true);
     await introduceAndFixWrongAxis(page);
+    // A dropped text file is read into tokens in the page, as mdlc train reads --data.
+    await page.setInputFiles('#data-file', data);
+    const text = readFileSync(data, 'utf8');
+    await page.locator('#data-label', { hasText: 'your file' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#data-label').textContent()).toBe(`shakespeare.txt (your file: ${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct)`);
     expect(errors).toEqual([]);
     await page.context().close();
   }, 300_000);
