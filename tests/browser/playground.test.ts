@@ -20,22 +20,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startPlayground, type Playground } from '../../src/cli/playground.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { webgpuRequired } from '../helpers/webgpu.js';
+import chromiumFlags from '../../scripts/chromium-flags.json' with { type: 'json' };
 
-const CHROMIUM = process.env.MDLC_CHROMIUM ?? '/usr/bin/chromium';
-/** WebGPU on, and Chromium's background traffic off (this machine has no network but the registries). */
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-angle=vulkan',
-  '--disable-vulkan-surface',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const CHROMIUM = process.env.MDLC_CHROMIUM ?? chromiumFlags.executable;
+/** WebGPU on, and Chromium's background traffic off. */
+const CHROMIUM_ARGS = chromiumFlags.args;
 
 const flagSet = (name: string) => {
   const v = process.env[name];
@@ -267,6 +256,18 @@ describe.runIf(haveBrowser)('the playground in Chromium', () => {
     const text = readFileSync(data, 'utf8');
     await page.locator('#data-label', { hasText: 'your file' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('#data-label').textContent()).toBe(`shakespeare.txt (your file: ${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct)`);
+    // Dropped onto the editor, a file is training text too, not text pasted into the model.
+    const dropped = await page.evaluateHandle(() => {
+      const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: string[], name: string, o: object) => unknown };
+      const dt = new g.DataTransfer();
+      dt.items.add(new g.File(['abcabcabc\n'], 'notes.txt', { type: 'text/plain' }));
+      return dt;
+    });
+    const before = await page.locator('.cm-content').textContent();
+    await page.dispatchEvent('.cm-content', 'drop', { dataTransfer: dropped });
+    await page.locator('#data-label', { hasText: 'notes.txt' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#data-label').textContent()).toBe('notes.txt (your file: 10 characters, 4 distinct)');
+    expect(await page.locator('.cm-content').textContent()).toBe(before);
     expect(errors).toEqual([]);
     await page.context().close();
   }, 300_000);

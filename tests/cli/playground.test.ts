@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { startPlayground, webDir, type Playground } from '../../src/cli/playground.js';
 import { main } from '../../src/cli/main.js';
 
@@ -96,6 +96,26 @@ describe('the page bundle', () => {
     // The runtime imports Dawn lazily for Node.js; in the page it stays an import never taken.
     expect(js.match(/import\(\s*["'][^"']+["']\s*\)/g)).toEqual(['import("webgpu")']);
     expect(js).not.toContain('createRequire');
+  });
+
+  it("has the runtime's browser entry as the package entry mdlc/runtime/browser, without Node.js modules", () => {
+    const script = "const m = await import('mdlc/runtime/browser'); console.log(['trainLoop', 'PlanModel', 'planModule', 'WebGpuBackend', 'encodeModelFile', 'encodeCorpus', 'generate'].map((k) => typeof m[k]).join(' '))";
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('function function function function function function function');
+    // Every module the entry reaches, followed through its relative imports.
+    const seen = new Set<string>();
+    const stack = [join(root, 'dist', 'runtime', 'browser.js')];
+    while (stack.length) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      expect(text, file).not.toMatch(/from ['"]node:|import\(['"]node:/);
+      for (const m of text.matchAll(/from ['"](\.[^'"]+)['"]/g)) stack.push(resolve(dirname(file), m[1]));
+    }
+    expect([...seen].map((f) => f.slice(join(root, 'dist', 'runtime').length + 1)).sort()).toContain('plan.js');
+    expect(seen.size).toBeGreaterThan(12);
   });
 
   it('is found from the sources as from dist/', () => {

@@ -8,7 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { openSession, modelHash } from '../../src/train/session.js';
+import { modelHashInput } from '../../src/driver/compile.js';
 import { planProgram } from '../../src/codegen/program.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { encodeCorpus } from '../../runtime/text.js';
@@ -33,6 +35,14 @@ const sets = new Map(Object.entries({ steps: 4, batch: 2, seq: 8, embed: 16, hea
 describe('sha256Hex', () => {
   it('is the SHA-256 of the bytes, as WebCrypto and modelHash compute it', async () => {
     expect(await sha256Hex(new TextEncoder().encode('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it("hashes what modelHash always hashed (checkpoints written before keep their models' hashes)", async () => {
+    const text = 'model m # é\n';
+    const overrides = new Map([['steps', 3], ['batch', 2]]);
+    const before = createHash('sha256').update(text).update('\0').update(JSON.stringify([['batch', 2], ['steps', 3]])).digest('hex');
+    expect(modelHash(text, overrides)).toBe(before);
+    expect(await sha256Hex(modelHashInput(text, overrides) as Uint8Array<ArrayBuffer>)).toBe(before);
   });
 });
 
@@ -109,6 +119,23 @@ describe.runIf(gpu)('PageTrainer on WebGPU', () => {
       expect(await trainer.sample('All:\n', 12, { seed: 3 })).toBe(a);
       expect(await trainer.sample('', 3, { temperature: 0 })).toHaveLength(3);
       await expect(trainer.sample('Z', 3)).rejects.toThrow(`the prompt has character "Z" that the model's vocabulary of ${page.run.vocab.size} lacks`);
+    } finally {
+      trainer.destroy();
+    }
+  }, 600_000);
+
+  it('trains the autoencoder, whose validation samples are reconstructions and which does not sample text', async () => {
+    const autoencoder = readFileSync('models/autoencoder.mdl', 'utf8');
+    const page = await prepareRun(autoencoder, new Map(Object.entries({ steps: 2, batch: 2, seq: 8, embed: 16, heads: 2, latent: 2, code: 4, layers: 1, eval_every: 2, eval_batches: 1 })), corpus, gemmFor(gpu!));
+    if (!page.ok) throw new Error(page.diagnostics.map((d) => d.message).join('\n'));
+    expect(page.run.spec.task).toBe('reconstruct');
+    const trainer = await PageTrainer.open(page.run, gpu!);
+    try {
+      const kinds: string[] = [];
+      const result = await trainer.train({ onEval: (e) => kinds.push(...e.samples.map((x) => x.kind)) });
+      expect(result.losses).toHaveLength(2);
+      expect(kinds).toEqual(['reconstruction', 'reconstruction']);
+      await expect(trainer.sample('All', 3)).rejects.toThrow('model `autoencoder` rebuilds its input (an autoencoder); sampling continues text only for next-token models');
     } finally {
       trainer.destroy();
     }

@@ -26,6 +26,9 @@ interface PlaygroundState {
   valLosses: { step: number; loss: number }[];
   samples: Sample[];
   tokensPerSecond: number;
+  /** Seconds to compile the pipelines of the last run, and from the loop's start to its first loss. */
+  pipelineSeconds?: number;
+  firstStepSeconds?: number;
   sample: string;
   error?: string;
 }
@@ -129,12 +132,20 @@ $<HTMLInputElement>('data-file').addEventListener('change', (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) void readDropped(f);
 });
-document.addEventListener('dragover', (e) => e.preventDefault());
-document.addEventListener('drop', (e) => {
-  e.preventDefault();
-  const f = e.dataTransfer?.files[0];
-  if (f) void readDropped(f);
-});
+// A file dropped anywhere is training text: caught before the editor would paste it in.
+const isFileDrag = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+document.addEventListener('dragover', (e) => isFileDrag(e) && e.preventDefault(), true);
+document.addEventListener(
+  'drop',
+  (e) => {
+    if (!isFileDrag(e)) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const f = e.dataTransfer?.files[0];
+    if (f) void readDropped(f);
+  },
+  true,
+);
 $('data-clear').addEventListener('click', () => {
   dropped = undefined;
   $<HTMLInputElement>('data-file').value = '';
@@ -276,6 +287,7 @@ async function train(): Promise<void> {
   state.valLosses = [];
   state.samples = [];
   state.sample = '';
+  state.pipelineSeconds = state.firstStepSeconds = undefined;
   plot.clear();
   $('samples').replaceChildren();
   $('sample-out').textContent = '';
@@ -296,7 +308,8 @@ async function train(): Promise<void> {
     log(`compiled ${run.spec.model}: ${run.kernels} kernels (${run.gemm} GEMMs), a training step is ${run.dispatches} dispatches; ${run.spec.params.reduce((n, p) => n + p.axes.reduce((m, a) => m * a.size, 1), 0).toLocaleString('en-US')} parameters; compiling the pipelines…`);
     const t0 = performance.now();
     trainer = await PageTrainer.open(run, gpu);
-    log(`pipelines ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; training ${run.spec.steps} steps of ${run.spec.batch} × ${run.spec.window} characters (seed ${run.spec.seed})`);
+    state.pipelineSeconds = (performance.now() - t0) / 1000;
+    log(`pipelines ready in ${state.pipelineSeconds.toFixed(1)} s; training ${run.spec.steps} steps of ${run.spec.batch} × ${run.spec.window} characters (seed ${run.spec.seed})`);
     setPhase('training');
     const result = await trainer.train({
       shouldStop: () => stopRequested,
@@ -315,6 +328,7 @@ async function train(): Promise<void> {
         if (e.samples.length) showSamples(e.step, e.samples);
       },
     });
+    state.firstStepSeconds = result.firstStepSeconds;
     log(`${result.stopped === 'interrupted' ? 'stopped' : 'done'}: step ${result.step}/${run.spec.steps}, loss ${result.losses.at(-1)?.toFixed(4) ?? '?'}, ${Math.round(result.tokensPerSecond).toLocaleString('en-US')} tokens/s`);
     await offerCheckpoint(await trainer.checkpointFiles());
     setPhase(result.stopped === 'interrupted' ? 'stopped' : 'done');
