@@ -26,6 +26,7 @@ export const CATALOG = {
   E0208: { severity: 'error', title: 'missing model part' },
   E0209: { severity: 'error', title: 'recursive block' },
   E0210: { severity: 'error', title: 'invalid initializer' },
+  E0211: { severity: 'error', title: 'parameter has no single fan-in' },
 
   E0301: { severity: 'error', title: 'axis sizes disagree' },
   E0302: { severity: 'error', title: 'contraction axis missing from an operand' },

@@ -6,8 +6,9 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics/index.
 import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser/ast.js';
 import type { GraphBuilder } from '../graph.js';
 import type { TypeResult } from '../ops/def.js';
-import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type UnaryFn } from '../types.js';
+import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type OpAttrs, type UnaryFn } from '../types.js';
 import { evalConstExpr, suggest } from './dims.js';
+import { elabInit, type PendingInit } from './init.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -51,6 +52,8 @@ export interface ElabContext {
   poisoned: Set<string>;
   /** Dims and axis aliases whose declaration failed (already reported): later uses stay silent. */
   failedAxes: ReadonlySet<string>;
+  /** Parameters whose initializer mentions `fan_in`, evaluated once the forward pass is built. */
+  pendingInits: PendingInit[];
 }
 
 /** Unary builtins by .mdl name. */
@@ -221,44 +224,20 @@ export function resolveShape(cx: ElabContext, shape: readonly Ident[]): Axis[] |
   return ok ? out : undefined;
 }
 
-export function elabInit(cx: ElabContext, p: ParamDecl): Init | undefined {
-  const name = p.init.name.name;
-  const args = p.init.args.map((a) => evalConstExpr(a, cx.dims, cx.diags));
-  if (args.some((a) => a === undefined)) return undefined;
-  const nums = args as number[];
-  const bad = (help: string) => {
-    cx.diags.push(diagnostic('E0210', `invalid initializer \`${name}\` with ${nums.length} argument(s)`, p.init.span, { help }));
-    return undefined;
-  };
-  switch (name) {
-    case 'zeros':
-      return nums.length === 0 ? { kind: 'zeros' } : bad('write `init zeros`');
-    case 'ones':
-      return nums.length === 0 ? { kind: 'ones' } : bad('write `init ones`');
-    case 'normal':
-      if (nums.length < 1 || nums.length > 2 || !(nums[0] >= 0)) return bad('write `init normal(STD)` or `init normal(STD, MEAN)` with STD >= 0');
-      return { kind: 'normal', std: nums[0], mean: nums[1] ?? 0 };
-    case 'uniform':
-      if (nums.length !== 2 || !(nums[0] < nums[1])) return bad('write `init uniform(LOW, HIGH)` with LOW < HIGH');
-      return { kind: 'uniform', low: nums[0], high: nums[1] };
-    default:
-      return bad('initializers are `zeros`, `ones`, `normal(std)`, `normal(std, mean)` and `uniform(low, high)`');
-  }
-}
-
 export function declareParam(cx: ElabContext, scope: Scope, p: ParamDecl): number | undefined {
   if (scope.params.has(p.name.name) && scope.prefix !== '') {
     cx.diags.push(diagnostic('E0202', `parameter \`${p.name.name}\` is declared twice in this block`, p.name.span, { help: 'rename one of them' }));
     return undefined;
   }
   const axes = resolveShape(cx, p.shape);
-  const init = elabInit(cx, p);
+  const init = elabInit(cx.dims, cx.diags, p);
   if (!axes || !init) {
     // Reported above; uses of the parameter stay silent.
     cx.poisoned.add(scopeKey(scope, p.name.name));
     return undefined;
   }
-  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init, p.span);
+  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init.init, p.span);
+  if (init.deferred) cx.pendingInits.push({ node: id, decl: p });
   scope.params.set(p.name.name, id);
   return id;
 }

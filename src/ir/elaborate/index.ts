@@ -13,6 +13,7 @@ import { declareParam, elabBody, elabExpr, resolveAxis, resolveShape, Scope, typ
 import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 import { matchPattern } from './patterns.js';
+import { resolveFanIn } from './init.js';
 
 export * from './model.js';
 export { PLACEHOLDER_DATA_SIZE, type DataBindings } from './dims.js';
@@ -101,6 +102,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     intLiterals: new Map(),
     poisoned: new Set(),
     failedAxes,
+    pendingInits: [],
   };
   const top = new Scope('');
   for (const item of ast.items) {
@@ -217,6 +219,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
       }
     }
   }
+
+  resolveFanIn(b.graph, cx.pendingInits, dims, diags);
 
   checkDataContract(cx, train.config, forward, inputTypes, dataAxis, dims.get('batch')?.value !== undefined ? axes.get('batch') : undefined, loss !== undefined, usedSlices);
 
