@@ -7,17 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { run } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-autoencoder-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s), color: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const dataFile = join(tmp, 'data.txt');
 writeFileSync(dataFile, 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n'.repeat(40));
