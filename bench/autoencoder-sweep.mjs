@@ -6,8 +6,8 @@
 // character) of each width, the wall time of each run and the machine's load while it ran.
 //   CODES=4,8,16,32 (default)  STEPS=N (default: the file's)  BACKEND=webgpu|cpu
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchData, machine, requireBuild, root, writeSection } from './lib.mjs';
 
@@ -17,19 +17,22 @@ const codes = (process.env.CODES ?? '4,8,16,32').split(',').map(Number);
 const backend = process.env.BACKEND ?? 'webgpu';
 const steps = process.env.STEPS;
 
-/** The losses `mdlc train` prints: every validation loss by step, and the throughput. */
-function parseTrainLog(text) {
-  const val = [...text.matchAll(/^step\s+(\d+)\/\d+\s+loss \S+\s+val (\d+\.\d+)/gm)].map((m) => ({ step: Number(m[1]), loss: Number(m[2]) }));
-  const done = /done: (\d+) steps.*?(\d+) tokens\/s/.exec(text);
-  return { val, steps: done ? Number(done[1]) : undefined, tokensPerSecond: done ? Number(done[2]) : undefined };
+const runs = mkdtempSync(join(tmpdir(), 'mdlc-sweep-'));
+
+/** What a run directory's metrics.jsonl says: every validation loss by step, steps run, and the last throughput. */
+function readMetrics(dir) {
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const val = lines.filter((m) => m.val_loss !== undefined).map((m) => ({ step: m.step, loss: m.val_loss }));
+  const trained = lines.filter((m) => m.loss !== undefined);
+  return { val, steps: trained.at(-1)?.step, tokensPerSecond: trained.at(-1)?.tokens_per_s };
 }
 
 /** `mdlc train models/autoencoder.mdl ARGS...`: its output, wall time and the load around it. */
 function train(what, ...args) {
   const load = loadavg()[0];
   const t0 = performance.now();
-  // The CLI builds into build/autoencoder/: each run rebuilds it for its settings.
-  const r = spawnSync(process.execPath, ['bin/mdlc.js', 'train', 'models/autoencoder.mdl', '--backend', backend, '--data', data, ...args], {
+  const dir = join(runs, what.replace(/\W+/g, '-'));
+  const r = spawnSync(process.execPath, ['bin/mdlc.js', 'train', 'models/autoencoder.mdl', '--backend', backend, '--data', data, '--run-dir', dir, '--log-every', '100', ...args], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -37,26 +40,25 @@ function train(what, ...args) {
   });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${what}: mdlc train failed:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
-  return { stdout: r.stdout, seconds, load: [load, loadavg()[0]] };
+  return { stdout: r.stdout, seconds, load: [load, loadavg()[0]], metrics: readMetrics(dir) };
 }
 
 const overfit = train('--overfit', '--overfit');
 const reached = /overfit: ok, the loss reached (\d+\.\d+)/.exec(overfit.stdout)?.[1];
-const overfitSteps = /done: (\d+) steps/.exec(overfit.stdout)?.[1];
+const overfitSteps = overfit.metrics.steps;
 const overfitLine = `\`--overfit\` at the file's settings: loss ${reached} < 0.05 after ${overfitSteps} steps on one batch of 16 windows (${overfit.seconds.toFixed(0)} s with the build, load ${overfit.load.map((x) => x.toFixed(1)).join(' → ')})`;
 console.log(overfitLine);
 
 const rows = [];
 for (const code of codes) {
-  const { stdout, seconds, load } = train(`code=${code}`, '--set', `code=${code}`, ...(steps ? ['--steps', steps] : []));
-  const log = parseTrainLog(stdout);
+  const { stdout, seconds, load, metrics: log } = train(`code=${code}`, '--set', `code=${code}`, ...(steps ? ['--steps', steps] : []));
   const last = log.val.at(-1);
   if (!last) throw new Error(`code=${code}: no validation loss in the output:\n${stdout.slice(-2000)}`);
   const row = { code, val: last.loss, bits: last.loss / Math.LN2, curve: log.val, seconds, tokensPerSecond: log.tokensPerSecond, load };
   rows.push(row);
   console.log(`code ${code}: val ${row.val.toFixed(4)} nats = ${row.bits.toFixed(3)} bits/char after ${last.step} steps; ${seconds.toFixed(0)} s, ${row.tokensPerSecond} tokens/s, load ${row.load.map((x) => x.toFixed(1)).join(' → ')}`);
 }
-rmSync(join(root, 'build', 'autoencoder'), { recursive: true, force: true });
+rmSync(runs, { recursive: true, force: true });
 
 rows.sort((a, b) => a.code - b.code);
 const steps0 = rows[0].curve.map((c) => c.step);

@@ -20,7 +20,7 @@ const TINY = ['--set', 'embed=16', '--set', 'seq=8', '--set', 'layers=1', '--set
 
 describe('the autoencoder on the cpu backend', () => {
   it('overfits one batch below 0.05 at the file’s learning rate, held constant', async () => {
-    const r = await run('train', 'models/autoencoder.mdl', '--backend', 'cpu', '--data', dataFile, '--overfit', ...TINY, '--set', 'warmup=1', '--set', 'min_lr=0.001', '--steps', '600');
+    const r = await run('train', 'models/autoencoder.mdl', '--backend', 'cpu', '--data', dataFile, '--overfit', ...TINY, '--steps', '600', '--run-dir', join(tmp, 'run'));
     expect(r.err).toBe('');
     expect(r.out).toMatch(/overfit: ok, the loss reached 0\.0\d+ < 0\.05/);
     expect(r.code).toBe(0);
