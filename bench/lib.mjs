@@ -64,16 +64,16 @@ export function nanoGptSettings() {
 export async function buildTransformer(settings, tag, variant) {
   const { openSession } = await importDist('src/train/session.js');
   const { readSourceFile } = await importDist('src/parser/index.js');
-  const { build } = await importDist('src/codegen/index.js');
+  const { build, targetFor } = await importDist('src/codegen/index.js');
   const { acquireDevice } = await importDist('runtime/device.js');
   const { source } = readSourceFile(join(root, 'models', 'transformer.mdl'));
   const opened = await openSession(source, { dataPath: benchData(), overrides: new Map(Object.entries(settings)) });
   if (!opened.ok) throw new Error('model does not compile');
   const ctx = await acquireDevice();
-  const gemm = variant ?? (ctx.isSoftware ? 'register' : 'tiled');
+  const target = targetFor(ctx, variant);
   const out = join(root, 'build', `${tag}-${process.pid}`);
-  const result = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: gemm });
-  return { ctx, variant: gemm, opened, result, out };
+  const result = build(opened.session.model, 'models/transformer.mdl', { outDir: out, target });
+  return { ctx, variant: target.gemm, opened, result, out };
 }
 
 /** Rows grouped by `kind`: [kind, { n, total of row[field] }], largest total first. */

@@ -14,7 +14,7 @@ const top = Number(process.env.TOP ?? 25);
 const set = nanoGptSettings();
 const layers = set.layers;
 
-const { OFFSETS_BLOCK } = await importDist('src/codegen/program.js');
+const { OFFSETS_BLOCK } = await importDist('src/codegen/offsets.js');
 const { ctx, variant, opened, result: r, out } = await buildTransformer(set, 'profile', process.env.GEMM);
 const plan = r.plan;
 const generated = await import(pathToFileURL(join(out, 'model.js')).href);

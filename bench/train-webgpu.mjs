@@ -21,7 +21,7 @@ if (process.argv[2] === '--child') {
   const imp = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
   const { openSession } = await imp('src/train/session.js');
   const { readSourceFile } = await imp('src/parser/index.js');
-  const { build } = await imp('src/codegen/index.js');
+  const { build, targetFor } = await imp('src/codegen/index.js');
   const { acquireDevice } = await imp('runtime/device.js');
   const out = process.argv[3];
   const t0 = performance.now();
@@ -29,10 +29,11 @@ if (process.argv[2] === '--child') {
   const opened = await openSession(source, { dataPath: data, overrides: new Map(Object.entries(set)) });
   if (!opened.ok) throw new Error('model does not compile');
   const ctx = await acquireDevice();
-  const variant = ctx.isSoftware ? 'register' : 'tiled';
+  const target = targetFor(ctx);
+  const variant = target.gemm;
   const adapter = ctx.description;
   ctx.destroy();
-  const r = build(opened.session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: variant });
+  const r = build(opened.session.model, 'models/transformer.mdl', { outDir: out, target });
   const buildSeconds = (performance.now() - t0) / 1000;
   const program = await import(pathToFileURL(join(out, 'train.js')).href);
   const res = await program.train({ data, steps, log: () => {} });
@@ -62,8 +63,8 @@ const throughput = `${median(speeds).toFixed(0)} tokens/s${runs > 1 ? ` (median 
 const rep = warm.report;
 // Dispatches per layer and the fixed part (embeddings, head, loss, optimizer): from the plans at 1 and 2 layers.
 const { compileFile } = await import(pathToFileURL(join(root, 'dist', 'src', 'driver', 'index.js')).href);
-const { planProgram } = await import(pathToFileURL(join(root, 'dist', 'src', 'codegen', 'index.js')).href);
-const dispatchesAt = (l) => planProgram(compileFile(join(root, 'models', 'transformer.mdl'), { overrides: new Map(Object.entries({ ...set, layers: l })), data: { vocab: 65 } }).model, { gemmVariant: warm.variant }).entries.train.length;
+const { planProgram, targetFor } = await import(pathToFileURL(join(root, 'dist', 'src', 'codegen', 'index.js')).href);
+const dispatchesAt = (l) => planProgram(compileFile(join(root, 'models', 'transformer.mdl'), { overrides: new Map(Object.entries({ ...set, layers: l })), data: { vocab: 65 } }).model, { target: targetFor({ isSoftware: warm.variant === 'register' }) }).entries.train.length;
 const perLayer = dispatchesAt(2) - dispatchesAt(1);
 const fixed = dispatchesAt(1) - perLayer;
 const lines = [

@@ -6,7 +6,6 @@
 // dataset downloads stay in `mdlc/runtime`.
 export { acquireDevice, describeAdapter, isSoftwareAdapter, GpuContext, GpuDeviceError, WebGpuUnavailableError, RAISED_LIMITS } from './device.js';
 export type { AcquireDeviceOptions, AdapterInfo, DeviceLimits, GpuErrorKind, GpuErrorListener, LimitName } from './device.js';
-export * from './buffers.js';
 export * from './backend.js';
 export * from './loop.js';
 export * from './webgpu.js';

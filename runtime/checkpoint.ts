@@ -171,7 +171,13 @@ export function pruneCheckpoints(checkpointsDir: string, keep: number): void {
   for (const n of readdirSync(checkpointsDir)) if (n.includes(TMP_MARK)) rmSync(join(checkpointsDir, n), { recursive: true, force: true });
   const pinned = new Set((['latest', 'best'] as const).map((w) => readPointer(checkpointsDir, w)).filter((p): p is string => !!p).map((p) => basename(p)));
   const all = listCheckpoints(checkpointsDir);
-  for (const n of all.slice(0, Math.max(0, all.length - keep))) if (!pinned.has(n)) rmSync(join(checkpointsDir, n), { recursive: true, force: true });
+  for (const n of all.slice(0, Math.max(0, all.length - keep))) {
+    if (pinned.has(n)) continue;
+    // Renamed out of the way first: a kill during the removal leaves a temporary, never half a checkpoint.
+    const doomed = join(checkpointsDir, `${n}${TMP_MARK}pruned-${process.pid}`);
+    renameSync(join(checkpointsDir, n), doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
 }
 
 /** Remove temporary files a killed writer left in `dir` (not recursive). */

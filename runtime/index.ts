@@ -19,18 +19,6 @@ export type {
   GpuErrorListener,
   LimitName,
 } from './device.js';
-export {
-  BufferUsage,
-  MapMode,
-  STORAGE_USAGE,
-  createStorageBuffer,
-  createEmptyStorageBuffer,
-  createUniformBuffer,
-  writeBuffer,
-  readBuffer,
-  Readback,
-} from './buffers.js';
-export type { ElementType, StorageBufferOptions, TypedArray } from './buffers.js';
 export * from './data.js';
 export * from './corpus.js';
 export * from './schedule.js';

@@ -8,7 +8,6 @@
  * Browser-safe: standard WebGPU only, no Node imports.
  */
 import type { Feeds, StepResult, StepScalars } from './backend.js';
-import { BufferUsage, MapMode } from './buffers.js';
 import type { Init } from './init.js';
 import type { GeneratedModel, GeneratedModule } from './webgpu.js';
 
@@ -67,7 +66,10 @@ export function permuteAxes(data: Float32Array<ArrayBuffer>, sizes: readonly num
   return out;
 }
 
+/** Flag values of the WebGPU specification, spelled out: a page need not have the globals a Node binding installs. */
 const SHADER_STAGE_COMPUTE = 0x4;
+const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const MapMode = { READ: 0x1 } as const;
 
 export class PlanModel implements GeneratedModel {
   private readonly arena: GPUBuffer;

@@ -4,7 +4,7 @@
  * training, and per-window losses (for a validation split or a density score).
  * Browser-safe: no Node imports.
  */
-import type { Feeds, TrainBackend, TrainSpec } from './backend.js';
+import type { TrainBackend, TrainSpec } from './backend.js';
 import type { Rng } from './random.js';
 import type { TokenArray } from './text.js';
 

@@ -109,3 +109,30 @@ export function densityPlotSvg(windows: readonly WindowDensity[], title: string)
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
+
+/** Loss over a whole token split: every target scored once (windows side by side; a tail shorter than one is left out). */
+export interface SplitLoss {
+  /** Mean −ln p over the scored characters (the training loss's unit). */
+  loss: number;
+  bitsPerChar: number;
+  accuracy: number;
+  characters: number;
+  windows: number;
+}
+
+export async function evaluateSplit(backend: TrainBackend, spec: TrainSpec, tokens: TokenArray): Promise<SplitLoss> {
+  const target = spec.slices.find((s) => s.name === spec.target);
+  if (!target) throw new Error(`model ${spec.model} has no target slice`);
+  const starts: number[] = [];
+  for (let s = 0; s + spec.window <= tokens.length; s += target.end - target.start) starts.push(s);
+  const scores = await scoreWindows(backend, spec, tokens, starts);
+  let nll = 0;
+  let count = 0;
+  let correct = 0;
+  for (const s of scores) {
+    nll += s.nll;
+    count += s.count;
+    correct += s.correct;
+  }
+  return { loss: nll / count, bitsPerChar: nll / count / Math.LN2, accuracy: correct / count, characters: count, windows: scores.length };
+}

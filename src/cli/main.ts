@@ -21,7 +21,7 @@ const HELP = `mdlc — compiler for .mdl neural-network models
 
 Usage:
   mdlc check FILE...  [--format human|json|github] [--set NAME=VALUE]...
-  mdlc build FILE     [--data FILE] [--out DIR] [--emit ir] [--gemm register|tiled] [--set NAME=VALUE]...
+  mdlc build FILE     [--data FILE] [--out DIR] [--emit ir|kernels] [--gemm register|tiled] [--set NAME=VALUE]...
   mdlc train FILE     [--backend webgpu|cpu] [--data FILE] [--steps N] [--batch N] [--seed N]
                       [--set NAME=VALUE]... [--overfit] [--run-dir DIR] [--log-every N]
                       [--samples N] [--checkpoint-every N] [--keep N]
@@ -37,7 +37,7 @@ Usage:
 Commands:
   check   parse and check models: shapes, named axes, distributions, NaN hazards, data contract
   build   compile a model into build/<model>/: WGSL kernels, model.ts/js, train.ts/js, ir.txt, report.json
-          (--emit ir prints the typed IR instead)
+          (--emit ir prints the typed IR instead; --emit kernels the kernel IR after each pass)
   train   train a model (WebGPU where an adapter exists, else the cpu interpreter) into a run
           directory: progress, validation loss and completions, checkpoints, loss.svg
   sample  generate text from a trained next-token model, streamed as it is generated

@@ -47,10 +47,14 @@ export function terminalProgress(stream: NodeJS.WriteStream, total: number, star
         remaining: e.step < e.steps && e.etaSeconds > 0 ? formatDuration(e.etaSeconds) : e.step === e.steps ? '0s' : '?',
       });
     },
+    // MultiBar prints logged text at its next redraw, and stop() does not redraw: redraw now,
+    // so that nothing logged just before the end is lost.
     log(text) {
       bars.log(text.endsWith('\n') ? text : text + '\n');
+      bars.update();
     },
     stop() {
+      bars.update();
       bars.stop();
     },
   };

@@ -22,7 +22,8 @@ export const SAMPLE_FLAGS: Record<string, FlagSpec> = {
   best: {},
 };
 
-function numberFlag(args: ParsedArgs, name: string, min: number): number | undefined {
+/** A number flag with a lower bound (`--temperature 0.8`). */
+function boundedFlag(args: ParsedArgs, name: string, min: number): number | undefined {
   const v = flag(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -40,7 +41,7 @@ export async function runSample(args: ParsedArgs, io: Io): Promise<number> {
   const requested = flag(args, 'backend');
   if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu') throw new UsageError(`--backend must be 'webgpu' or 'cpu', got '${requested}'`);
   const tokens = intFlag(args, 'tokens', 1) ?? 500;
-  const temperature = numberFlag(args, 'temperature', 0) ?? 0.8;
+  const temperature = boundedFlag(args, 'temperature', 0) ?? 0.8;
   const topK = intFlag(args, 'top-k', 0) ?? 0;
   const seed = intFlag(args, 'seed', 0) ?? 0;
   return guarded(io, async () => {

@@ -8,7 +8,8 @@ import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSourceFile } from '../parser/index.js';
 import { openSession, DataError, type TrainSession } from '../train/session.js';
-import { build } from '../codegen/index.js';
+import { build, planProgram, targetFor } from '../codegen/index.js';
+import { programText } from '../codegen/passes/index.js';
 import { printGraph } from '../ir/print.js';
 import { findAdapter, openBackend, type Adapter, type BackendKind } from '../train/backends.js';
 import { checkpointMismatch, tensorsOf } from '../train/resume.js';
@@ -93,7 +94,7 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
   const format = formatOf(args);
   const [file] = files(args, true);
   const emit = flag(args, 'emit');
-  if (emit !== undefined && emit !== 'ir') throw new UsageError(`--emit must be 'ir', got '${emit}'`);
+  if (emit !== undefined && emit !== 'ir' && emit !== 'kernels') throw new UsageError(`--emit must be 'ir' or 'kernels', got '${emit}'`);
   const read = readSourceFile(file);
   if (!read.source) {
     report(read.diagnostics, [], format, io);
@@ -112,8 +113,15 @@ export async function runBuild(args: ParsedArgs, io: Io): Promise<number> {
     }
     const adapter = await findAdapter();
     adapter?.ctx.destroy();
+    // The adapter's target (the CPU target without one), with --gemm's variant.
+    const target = targetFor(adapter?.ctx ?? { isSoftware: true }, gemmFlag(args));
+    if (emit === 'kernels') {
+      io.out(`kernel IR of ${s.model.name} for the ${target.name} target (${target.gemm} GEMMs), after each pass:`);
+      planProgram(s.model, { target, step: s.step, trace: (pass, program) => io.out(programText(pass, program)) });
+      return 0;
+    }
     const outDir = flag(args, 'out') ?? join('build', s.model.name);
-    const r = build(s.model, file, { outDir, gemmVariant: gemmFlag(args) ?? adapter?.gemm ?? 'register', limits: adapter?.limits ?? {}, meta: s.meta, step: s.step });
+    const r = build(s.model, file, { outDir, target, limits: adapter?.limits ?? {}, meta: s.meta, step: s.step });
     report(r.diagnostics, [source], format, io);
     if (!r.report) return 1;
     const p = r.report.perStep;

@@ -4,8 +4,8 @@
  * from the kernel that writes them to the last kernel that reads them, and their regions are
  * reused by first fit. A kernel's outputs never overlap its inputs.
  */
-import type { Access, Arena, Kernel, KExpr } from './spec.js';
-import type { Schedule, Value } from './schedule.js';
+import { accessesOf } from './kernel-ir/kernel.js';
+import type { Arena, Kernel, Schedule, Value, ValueId } from './kernel-ir/types.js';
 
 /** Regions start at multiples of 16 elements (64 bytes): aligned for vec4 access. */
 export const ALIGN = 16;
@@ -36,15 +36,42 @@ export interface PlanOptions {
   groups?: readonly (readonly number[])[];
 }
 
-/** Id of the axis that indexes a group of fused GEMMs (above every IR axis id; one per kernel, the same in all so that equal kernels share their WGSL). */
-export const GROUP_AXIS = 1 << 24;
-
 /** Elements from one member of a group to the next. */
 export function groupSpacing(size: number): number {
   return align(Math.max(size, 1));
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/**
+ * Groups of values placed one after another (see PlanOptions.groups), found by the fusion
+ * passes. A value is in at most one group, the same in every entry point.
+ */
+export class Groups {
+  private byValue = new Map<ValueId, readonly ValueId[]>();
+  private list: (readonly ValueId[])[] = [];
+
+  add(members: readonly ValueId[]): void {
+    if (!this.fits(members)) throw new Error(`internal: values ${members.join(', ')} are already grouped otherwise`);
+    if (this.byValue.has(members[0])) return;
+    this.list.push(members);
+    for (const v of members) this.byValue.set(v, members);
+  }
+
+  groupOf(v: ValueId): readonly ValueId[] | undefined {
+    return this.byValue.get(v);
+  }
+
+  /** Whether `members` may form a group: each is in none yet, or in this very group. */
+  fits(members: readonly ValueId[]): boolean {
+    const key = members.join(',');
+    return members.every((v) => (this.byValue.get(v)?.join(',') ?? key) === key);
+  }
+
+  all(): readonly (readonly ValueId[])[] {
+    return this.list;
+  }
+}
 
 class FreeList {
   /** Sorted, non-overlapping free ranges [start, end). */
@@ -126,16 +153,14 @@ function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persisten
   lists.f32.top = align(start.f32);
   lists.i32.top = align(start.i32);
   const regions = new Map<number, Region>(shared);
-  const info = new Map<number, Value>([...sched.values, ...[...sched.temps.values()].map((t) => [t.node, t] as const)]);
   const lastRead = new Map<number, number>();
-  sched.reads.forEach((rs, k) => rs.forEach((v) => lastRead.set(v, k)));
+  sched.kernels.forEach((k, i) => k.reads.forEach((v) => lastRead.set(v, i)));
   const dead = new Set<number>();
 
-  sched.kernels.forEach((_k, i) => {
-    for (const w of sched.writes[i]) {
+  sched.kernels.forEach((k, i) => {
+    for (const w of k.writes) {
       if (regions.has(w)) continue;
-      const v = info.get(w);
-      if (!v) throw new Error(`internal: no size for value ${w}`);
+      const v = sched.values.get(w);
       const group = groupOf.get(w);
       if (group) {
         // The whole group's block, placed when its first member is written.
@@ -147,7 +172,7 @@ function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persisten
       regions.set(w, { arena: v.arena, offset: lists[v.arena].alloc(v.size), size: v.size });
     }
     // Free after the kernel: its outputs were placed while its inputs were still held.
-    for (const r of new Set([...sched.reads[i], ...sched.writes[i]])) {
+    for (const r of new Set([...k.reads, ...k.writes])) {
       if (persistent.has(r)) continue;
       if ((lastRead.get(r) ?? i) <= i) {
         const reg = regions.get(r);
@@ -166,94 +191,6 @@ function planOne(sched: Schedule, shared: ReadonlyMap<number, Region>, persisten
   });
   const arenaSize = { f32: lists.f32.top, i32: lists.i32.top };
   return { regions, arenaSize, peakBytes: 4 * (arenaSize.f32 + arenaSize.i32) };
-}
-
-/** Every Access in a kernel (loads, gathers, stores, GEMM operands). */
-export function accessesOf(k: Kernel): Access[] {
-  const out: Access[] = [];
-  const visit = (e: KExpr) => {
-    switch (e.k) {
-      case 'load':
-        out.push(e.access);
-        break;
-      case 'gather':
-        out.push(e.access);
-        visit(e.index);
-        break;
-      case 'unary':
-      case 'cast':
-        visit(e.x);
-        break;
-      case 'binary':
-      case 'compare':
-        visit(e.a);
-        visit(e.b);
-        break;
-      case 'where':
-        visit(e.c);
-        visit(e.a);
-        visit(e.b);
-        break;
-      default:
-        break;
-    }
-  };
-  switch (k.kind) {
-    case 'map':
-      for (const s of k.stores) {
-        out.push(s.access);
-        visit(s.value);
-      }
-      break;
-    case 'reduce':
-      out.push(k.out);
-      visit(k.value);
-      for (const x of k.siblings ?? []) {
-        out.push(x.out);
-        visit(x.value);
-      }
-      break;
-    case 'softmax':
-      out.push(k.out);
-      visit(k.value);
-      for (const x of k.extra ?? []) {
-        out.push(x.access);
-        visit(x.value);
-      }
-      break;
-    case 'ce_rows':
-      out.push(k.out);
-      visit(k.logits);
-      visit(k.target);
-      break;
-    case 'scatter':
-      out.push(k.out);
-      visit(k.value);
-      visit(k.index);
-      break;
-    case 'gemm':
-      out.push(k.out, k.a, k.b);
-      visit(k.epilogue);
-      for (const x of k.extra ?? []) {
-        out.push(x.access);
-        visit(x.value);
-      }
-      break;
-    case 'sum_squares':
-      for (const p of k.parts) out.push(p.input, p.out);
-      break;
-    case 'rows':
-      for (const p of k.phases) out.push(...accessesOf(p));
-      break;
-    case 'maps':
-      for (const p of k.parts) out.push(...accessesOf(p));
-      break;
-    case 'segmented':
-      // The regions of every segment (the body's accesses are slot stand-ins).
-      for (const seg of k.segments) out.push(...seg.slots);
-      break;
-  }
-  return out;
 }
 
 /** Fill in every access's offset from the plan. */

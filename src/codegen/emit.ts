@@ -2,14 +2,17 @@
  * Emitting the generated program with ts-morph:
  * - `model.ts`: a strictly typed module that owns the arenas, the pipelines and the dispatch
  *   sequence of `trainStep`, `evalLoss` and `forward`, using only standard WebGPU APIs (so it
- *   runs in a browser as well as in Node); each dispatch is annotated with the .mdl code it runs.
+ *   runs in a browser as well as in Node); each dispatch is labelled with the .mdl values it
+ *   computes (labels.ts). It imports the kernels' WGSL from `kernels/index.ts`, one template
+ *   literal per kernel.
  * - `train.ts`: this model's training recipe as data, run by the runtime's one training loop
  *   (imported as the package entry `mdlc/runtime`, so a build runs wherever mdlc is installed).
  * Both are also emitted as JavaScript, so they run without a TypeScript toolchain.
  */
 import { Project, ScriptTarget, ModuleKind, ModuleResolutionKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK, type ProgramPlan } from './program.js';
+import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK } from './offsets.js';
+import type { ProgramPlan } from './program.js';
 import type { TrainSpec } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 
@@ -46,12 +49,15 @@ function emitJs(project: Project, file: SourceFile): string {
 }
 
 const lit = (v: unknown) => JSON.stringify(v);
+/** An array literal with one element per line. */
+const rows = (xs: readonly unknown[]) => (xs.length ? `[\n${xs.map((x) => JSON.stringify(x)).join(',\n')},\n]` : '[]');
 
 /** The generated model.ts/js for a program plan. */
 export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; js: string } {
   const project = newProject();
   const f = project.createSourceFile('model.ts', '', { overwrite: true });
-  f.insertText(0, `${HEADER(plan.model, sourcePath)}/// <reference types="@webgpu/types" />\n`);
+  // The kernels' WGSL is a module of its own (kernels/index.ts), importable by a bundler too.
+  f.insertText(0, `${HEADER(plan.model, sourcePath)}/// <reference types="@webgpu/types" />\nimport { KERNELS } from './kernels/index.js';\n\nexport { KERNELS };\n\n`);
   const allCalls = [...plan.entries.train, ...plan.entries.eval, ...plan.entries.forward];
   const slotOf = new Map(allCalls.map((c, i) => [c, i]));
 
@@ -61,7 +67,7 @@ export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; 
       isExported: true,
       declarationKind: VariableDeclarationKind.Const,
       docs: ['Parameters: region in the f32 arena, layout, initializer, optimizer state, learning-rate group and weight decay.'],
-      declarations: [{ name: 'PARAMS', type: 'readonly ParamSlot[]', initializer: lit(plan.params) }],
+      declarations: [{ name: 'PARAMS', type: 'readonly ParamSlot[]', initializer: rows(plan.params) }],
     },
     {
       isExported: true,
@@ -74,15 +80,10 @@ export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; 
     {
       declarationKind: VariableDeclarationKind.Const,
       docs: ['Arena offsets read by each dispatch (slot i of the offsets uniform is dispatch i), so one pipeline serves every layer.'],
-      declarations: [{ name: 'CALL_OFFSETS', type: 'readonly (readonly number[])[]', initializer: lit(allCalls.map((c) => c.offsets)) }],
-    },
-    {
-      isExported: true,
-      declarationKind: VariableDeclarationKind.Const,
-      docs: ['WGSL source of every kernel (also written to kernels/*.wgsl).'],
-      declarations: [{ name: 'KERNELS', type: 'Readonly<Record<string, string>>', initializer: lit(Object.fromEntries(plan.kernels.map((k) => [k.name, k.code]))) }],
+      declarations: [{ name: 'CALL_OFFSETS', type: 'readonly (readonly number[])[]', initializer: rows(allCalls.map((c) => c.offsets)) }],
     },
   ]);
+
   f.insertText(
     f.getEnd(),
     `
@@ -400,6 +401,22 @@ export interface StepScalars {
     ],
   });
   f.formatText({ indentSize: 2 });
+  return { ts: f.getFullText(), js: emitJs(project, f) };
+}
+
+/**
+ * The generated kernels/index.ts/js: each kernel's WGSL (with its header comment) as a
+ * template literal, and KERNELS, all of them by name. model.ts imports it.
+ */
+export function emitKernels(plan: ProgramPlan, sourcePath: string): { ts: string; js: string } {
+  const project = newProject();
+  const f = project.createSourceFile('kernels/index.ts', '', { overwrite: true });
+  const literal = (code: string) => '`' + code.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${') + '`';
+  const body = plan.kernels.map((k) => `/** ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'} (kernels/${k.name}.wgsl). */\nexport const ${k.name}: string = ${literal(k.code)};\n`);
+  f.insertText(
+    0,
+    `${HEADER(plan.model, sourcePath)}// The WGSL of every kernel (the same as kernels/*.wgsl).\n\n${body.join('\n')}\n/** Every kernel by name. */\nexport const KERNELS: Readonly<Record<string, string>> = { ${plan.kernels.map((k) => k.name).join(', ')} };\n`,
+  );
   return { ts: f.getFullText(), js: emitJs(project, f) };
 }
 

@@ -9,13 +9,14 @@ import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { buildTrainStep, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { printGraph } from '../ir/print.js';
-import { emitModel, emitTrain } from './emit.js';
+import { emitKernels, emitModel, emitTrain } from './emit.js';
 import { planProgram, type KernelCall, type ProgramPlan } from './program.js';
-import type { GemmVariant } from './wgsl/kernels.js';
+import type { ProgramIR } from './passes/index.js';
+import type { GemmVariant, Target } from './target.js';
 
 export { planProgram, type ProgramPlan } from './program.js';
-export { emitModel, emitTrain } from './emit.js';
-export type { GemmVariant } from './wgsl/kernels.js';
+export { emitKernels, emitModel, emitTrain } from './emit.js';
+export { CPU_TARGET, GPU_TARGET, targetFor, type GemmVariant, type Target } from './target.js';
 
 /** WebGPU's default maxStorageBufferBindingSize; adapters may offer more. */
 export const DEFAULT_MAX_BINDING = 128 * 1024 * 1024;
@@ -44,7 +45,10 @@ export const DEFAULT_LIMITS: BuildLimits = {
 
 export interface BuildOptions {
   outDir: string;
-  gemmVariant: GemmVariant;
+  /** What to build for (target.ts): `targetFor(adapter)`. */
+  target: Target;
+  /** Called with the program after each pass (`--emit kernels`). */
+  trace?: (pass: string, program: ProgramIR) => void;
   /** The device's limits (defaults: WebGPU's), to report what does not fit at build time. */
   limits?: Partial<BuildLimits>;
   /** What the generated program's checkpoints say about the model (source, overrides, hash). */
@@ -55,6 +59,7 @@ export interface BuildOptions {
 
 export interface BuildReport {
   model: string;
+  target: Target['name'];
   gemmVariant: GemmVariant;
   kernels: number;
   perStep: { dispatches: number; submits: number; bytesMoved: number; flops: number; peakBufferBytes: number };
@@ -77,6 +82,7 @@ export function reportOf(plan: ProgramPlan): BuildReport {
   for (const k of train) kinds[k.kind] = (kinds[k.kind] ?? 0) + 1;
   return {
     model: plan.model,
+    target: plan.target,
     gemmVariant: plan.gemmVariant,
     kernels: plan.kernels.length,
     perStep: {
@@ -154,7 +160,7 @@ function formatBytes(n: number): string {
 
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
   const step = options.step ?? buildTrainStep(model);
-  const plan = planProgram(model, { gemmVariant: options.gemmVariant, step });
+  const plan = planProgram(model, { target: options.target, step, trace: options.trace });
   const diagnostics = checkLimits(model, plan, options.limits);
   if (diagnostics.length) return { diagnostics, files: [] };
 
@@ -167,6 +173,9 @@ export function build(model: ElaboratedModel, sourcePath: string, options: Build
     files.push(join(out, name));
   };
   for (const k of plan.kernels) write(join('kernels', `${k.name}.wgsl`), k.code);
+  const kernels = emitKernels(plan, sourcePath);
+  write(join('kernels', 'index.ts'), kernels.ts);
+  write(join('kernels', 'index.js'), kernels.js);
   const model_ = emitModel(plan, sourcePath);
   write('model.ts', model_.ts);
   write('model.js', model_.js);

@@ -31,7 +31,7 @@ export { modelHash };
 export function exportPytorch(model: ElaboratedModel, o: ExportOptions): Map<string, string> {
   if (model.loss === undefined) throw new ExportError('the model has no loss to train');
   if (!model.train.data) throw new ExportError('the train section names no data');
-  if (!model.dims.has('batch')) throw new ExportError('the model needs a `dim batch` to train');
+  if (!model.batch) throw new ExportError('the model needs a batch dim to train: name it in `text(..., batch: DIM)`');
   const py = emitModelPy(model, { sourceText: o.source.text, sourcePath: o.source.path, version: o.version });
   const template = readFileSync(join(packageRoot(), 'src', 'export', 'pytorch', 'train.py'), 'utf8');
   const train = emitTrainPy(template, model, buildTrainStep(model), {

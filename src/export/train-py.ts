@@ -44,7 +44,7 @@ export function pyRate(js: string): string {
  * what one process trains. Nothing before the loss may sum, contract or normalise over `batch`.
  */
 export function rowsIndependent(model: ElaboratedModel): boolean {
-  const batch = model.axes.get('batch');
+  const batch = model.batch?.axis;
   if (!batch || model.loss === undefined) return false;
   const g = model.graph;
   const has = (axes: readonly { id: number }[]) => axes.some((a) => a.id === batch.id);
@@ -61,7 +61,7 @@ export function rowsIndependent(model: ElaboratedModel): boolean {
 export function emitTrainPy(template: string, model: ElaboratedModel, step: TrainStep, o: TrainPyOptions): string {
   const cfg = model.train;
   const data = cfg.data!;
-  const batch = model.dims.get('batch')!.value;
+  const batch = model.batch!.size;
   const quote = (line: number) => (o.sourceLines[line - 1] ?? '').replace(/\s+#.*$/, '').trim();
   const schedule: PyValue = cfg.schedule.kind === 'constant' ? { kind: 'constant' } : { kind: 'warmup_cosine', warmup: cfg.schedule.warmup, min_lr: cfg.schedule.minLr };
   const entries: [string, PyValue, string?][] = [

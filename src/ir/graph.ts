@@ -2,7 +2,7 @@
 import type { Span } from '../diagnostics/span.js';
 import { OPS } from './ops/index.js';
 import type { TypeResult } from './ops/def.js';
-import type { Facts, Graph, Init, IRNode, OpAttrs, TensorType } from './types.js';
+import type { Graph, Init, IRNode, OpAttrs, TensorType } from './types.js';
 
 export class GraphBuilder {
   readonly graph: Graph = { nodes: [], params: [], inputs: [], outputs: new Map() };
@@ -30,7 +30,7 @@ export class GraphBuilder {
   }
 
   /** Type-check and add a node; on a type error nothing is added and the failure is returned. */
-  tryAdd(attrs: OpAttrs, inputs: readonly number[], span?: Span, facts: Facts = {}): { id: number } | Extract<TypeResult, { ok: false }> {
+  tryAdd(attrs: OpAttrs, inputs: readonly number[], span?: Span): { id: number } | Extract<TypeResult, { ok: false }> {
     const def = OPS[attrs.op];
     if (inputs.length !== def.arity) throw new Error(`internal: ${attrs.op} takes ${def.arity} inputs, got ${inputs.length}`);
     const result = def.type(
@@ -38,12 +38,12 @@ export class GraphBuilder {
       attrs as never,
     );
     if (!result.ok) return result;
-    return { id: this.push(attrs, inputs, result.type, span, facts) };
+    return { id: this.push(attrs, inputs, result.type, span) };
   }
 
   /** Add a node the compiler made (gradients, optimizer): a type error here is a compiler bug. */
-  add(attrs: OpAttrs, inputs: readonly number[], span?: Span, facts: Facts = {}): number {
-    const r = this.tryAdd(attrs, inputs, span, facts);
+  add(attrs: OpAttrs, inputs: readonly number[], span?: Span): number {
+    const r = this.tryAdd(attrs, inputs, span);
     if ('id' in r) return r.id;
     throw new Error(`internal: ill-typed ${attrs.op} node: ${r.message}`);
   }
@@ -52,23 +52,20 @@ export class GraphBuilder {
     const key = constKey(value, dtype);
     const hit = this.consts.get(key);
     if (hit !== undefined) return hit;
-    const facts: Facts = {};
-    if (!Number.isFinite(value)) facts.mayBeInfinite = true;
-    if (value === 0) facts.mayBeZero = true;
-    const id = this.push({ op: 'const', value, dtype }, [], { dtype, axes: [] }, undefined, facts);
+    const id = this.push({ op: 'const', value, dtype }, [], { dtype, axes: [] }, undefined);
     this.consts.set(key, id);
     return id;
   }
 
   param(name: string, type: TensorType, init: Init, span: Span): number {
-    const id = this.push({ op: 'param', name }, [], type, span, {});
+    const id = this.push({ op: 'param', name }, [], type, span);
     this.graph.nodes[id].name = name;
     this.graph.params.push({ name, node: id, type, init, span });
     return id;
   }
 
   input(name: string, type: TensorType, span: Span): number {
-    const id = this.push({ op: 'input', name }, [], type, span, {});
+    const id = this.push({ op: 'input', name }, [], type, span);
     this.graph.nodes[id].name = name;
     this.graph.inputs.push({ name, node: id, type, span });
     return id;
@@ -78,9 +75,9 @@ export class GraphBuilder {
     this.graph.outputs.set(name, id);
   }
 
-  private push(attrs: OpAttrs, inputs: readonly number[], type: TensorType, span: Span | undefined, facts: Facts): number {
+  private push(attrs: OpAttrs, inputs: readonly number[], type: TensorType, span: Span | undefined): number {
     const id = this.graph.nodes.length;
-    this.graph.nodes.push({ id, attrs, inputs: [...inputs], type, facts, span });
+    this.graph.nodes.push({ id, attrs, inputs: [...inputs], type, span });
     return id;
   }
 }
@@ -104,4 +101,28 @@ export function reach(graph: Graph, roots: readonly number[], edges: (n: IRNode)
     for (const i of edges(n)) stack.push(n.inputs[i]);
   }
   return seen;
+}
+
+/**
+ * A memoized analysis that recurses over inputs (`get(i)` calls `get` on i's inputs), made
+ * safe for long chains: before `get(id)`, every ancestor of `id` not yet in `memo` is computed
+ * in increasing id order (ids are topological), so no call recurses more than one level.
+ * A model may chain thousands of elementwise statements.
+ */
+export function bottomUp<V>(nodes: readonly IRNode[], memo: { has(id: number): boolean }, id: number, get: (i: number) => V): V {
+  if (!memo.has(id)) {
+    const order: number[] = [];
+    const seen = new Set<number>();
+    const stack = [id];
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (seen.has(i) || memo.has(i)) continue;
+      seen.add(i);
+      order.push(i);
+      for (const j of nodes[i].inputs) stack.push(j);
+    }
+    order.sort((a, b) => a - b);
+    for (const i of order) if (i !== id) get(i);
+  }
+  return get(id);
 }

@@ -22,18 +22,6 @@ export interface TensorType {
   indexOf?: Axis;
 }
 
-/** Semantic facts the checker tracks beyond the type. */
-export interface Facts {
-  /** The value is a probability distribution over this axis (sums to 1 along it), e.g. a softmax output. */
-  distributionOver?: Axis;
-  /** Where the distribution fact was established (the softmax call), for diagnostics. */
-  distributionSpan?: Span;
-  /** The value may contain +inf or -inf (e.g. a `where(mask, -inf, s)`). */
-  mayBeInfinite?: boolean;
-  /** The value may contain exact zeros (e.g. a mask cast to float, a relu). */
-  mayBeZero?: boolean;
-}
-
 export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'gelu' | 'gelu_grad' | 'relu' | 'step' | 'sigmoid' | 'abs' | 'square' | 'recip';
 export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min';
 export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
@@ -67,11 +55,12 @@ export interface IRNode {
   readonly attrs: OpAttrs;
   readonly inputs: readonly number[];
   readonly type: TensorType;
-  facts: Facts;
   /** The .mdl expression this node computes (absent for compiler-made nodes such as gradients). */
   readonly span?: Span;
   /** The .mdl name bound to this value, if any (`q`, `blocks.0.attention.wq`). */
   name?: string;
+  /** For a gradient node made by autodiff: the node it is the gradient of (labels such as `d q`). */
+  gradOf?: number;
   /** The block call or repeat iteration the node was elaborated in (absent at the top level and for compiler-made nodes). */
   scope?: ScopeInfo;
 }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, DEFAULT_LIMITS, type BuildLimits, type BuildResult, type GemmVariant } from '../codegen/index.js';
+import { build, DEFAULT_LIMITS, targetFor, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
 import type { TrainBackend } from '../../runtime/backend.js';
@@ -18,11 +18,12 @@ export type BackendKind = 'cpu' | 'webgpu';
 
 export interface Adapter {
   ctx: GpuContext;
-  gemm: GemmVariant;
+  /** What to build for (codegen/target.ts). */
+  target: Target;
   limits: Partial<BuildLimits>;
 }
 
-/** The WebGPU adapter, with the GEMM variant and the limits to build for; undefined when there is none. */
+/** The WebGPU adapter, with the target and the limits to build for; undefined when there is none. */
 export async function findAdapter(): Promise<Adapter | undefined> {
   let ctx: GpuContext;
   try {
@@ -33,7 +34,7 @@ export async function findAdapter(): Promise<Adapter | undefined> {
   }
   const limits: Partial<BuildLimits> = {};
   for (const name of Object.keys(DEFAULT_LIMITS) as (keyof BuildLimits)[]) if (typeof ctx.limits[name] === 'number') limits[name] = ctx.limits[name];
-  return { ctx, gemm: ctx.isSoftware ? 'register' : 'tiled', limits };
+  return { ctx, target: targetFor(ctx), limits };
 }
 
 export interface OpenOptions {
@@ -58,7 +59,7 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   const adapter = options.adapter ?? (await findAdapter());
   if (!adapter) throw new WebGpuUnavailableError();
   const outDir = options.buildDir ?? join('build', model.name);
-  const built = build(model, options.sourcePath ?? `${model.name}.mdl`, { outDir, gemmVariant: options.gemm ?? adapter.gemm, limits: adapter.limits, meta: options.meta, step });
+  const built = build(model, options.sourcePath ?? `${model.name}.mdl`, { outDir, target: options.gemm ? targetFor(adapter.ctx, options.gemm) : adapter.target, limits: adapter.limits, meta: options.meta, step });
   if (!built.report) {
     adapter.ctx.destroy();
     return { build: built };

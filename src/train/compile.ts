@@ -19,7 +19,7 @@ export function compileForTraining(source: SourceFile, options: { overrides?: Re
   if (!compiled.ok || !compiled.model || hasErrors(compiled.diagnostics)) return { ok: false, diagnostics: compiled.diagnostics, compile: compiled };
   const model = compiled.model;
   if (model.loss === undefined) return { ok: false, diagnostics: compiled.diagnostics };
-  if (!model.dims.has('batch')) throw new DataError(`${source.path}: the model needs a \`dim batch\` to train`);
+  if (!model.batch) throw new DataError(`${source.path}: the model needs a batch dim to train: name it in \`text(..., batch: DIM)\``);
   if (options.overfit) {
     model.train.schedule = { kind: 'constant' };
     model.train.optimizer = { ...model.train.optimizer, weightDecay: 0 };

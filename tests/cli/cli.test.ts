@@ -7,17 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { run } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s), color: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const TINY = ['--set', 'embed=16', '--set', 'seq=8', '--set', 'layers=1', '--set', 'heads=2', '--batch', '4'];
 const text = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n'.repeat(40);
@@ -96,6 +89,18 @@ describe('mdlc build', () => {
     const r = await run('build', 'models/transformer.mdl', '--data', dataFile, '--emit', 'ir', ...TINY);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/%\d+ = contract over embed\(%\d+, %\d+\) : f32\[batch, seq, heads, head\] +# q {2}transformer\.mdl:\d+/);
+  });
+
+  it('--emit kernels prints the kernel IR after each pass, and rejects other values', async () => {
+    const r = await run('build', 'models/transformer.mdl', '--data', dataFile, '--emit', 'kernels', ...TINY);
+    expect(r.code).toBe(0);
+    const passes = [...r.out.matchAll(/^== after ([\w-]+)$/gm)].map((m) => m[1]);
+    expect(passes[0]).toBe('lower');
+    expect(passes).toContain('segment-updates');
+    expect(r.out).toMatch(/^k\d+_gemm: gemm batch \[.*\] m \[.*\] n \[.*\] k \[embed=16\]; reads %\d+/m);
+    const bad = await run('build', 'models/transformer.mdl', '--data', dataFile, '--emit', 'wgsl', ...TINY);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--emit must be 'ir' or 'kernels', got 'wgsl'/);
   });
 });
 

@@ -1,13 +1,15 @@
 /**
- * Copies of activations in the layout a GEMM wants (src/codegen/copies.ts): which GEMMs get
- * one, what the producer stores, and what the schedule's reads and writes become.
+ * Copies of activations in the layout a GEMM wants (src/codegen/passes/activation-copies.ts):
+ * which GEMMs get one, what the producer stores, and what the kernels' reads and writes become.
  */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
-import { ACTIVATION_COPY_BASE, planActivationCopies } from '../../src/codegen/copies.js';
-import { layoutStrides, schedule, type Schedule } from '../../src/codegen/schedule.js';
-import type { GemmKernel } from '../../src/codegen/spec.js';
+import { Groups } from '../../src/codegen/buffers.js';
+import { planActivationCopies } from '../../src/codegen/passes/activation-copies.js';
+import { schedule } from '../../src/codegen/passes/index.js';
+import { layoutStrides } from '../../src/codegen/kernel-ir/layout.js';
+import type { GemmKernel, Schedule } from '../../src/codegen/kernel-ir/types.js';
 import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
 
 const span = { file: 't.mdl', line: 1, column: 1, endLine: 1, endColumn: 2, start: 0, end: 1 };
@@ -36,11 +38,12 @@ describe('activation copies', () => {
     const { sched, kStored, s, y, gemmOf, axes, params } = attention(8);
     const scores = gemmOf(sched, s);
     expect(registerReadMode(sched.kernels[scores] as GemmKernel)).toBe('k');
-    planActivationCopies(sched, new Map(), params);
+    planActivationCopies(sched, new Groups(), params);
 
-    const copy = ACTIVATION_COPY_BASE - kStored;
     const reader = sched.kernels[scores] as GemmKernel;
-    expect(reader.b.value).toBe(copy);
+    const copy = reader.b.value;
+    expect(sched.values.kind(copy)).toBe('relayout');
+    expect(sched.values.original(copy)).toBe(kStored);
     expect(registerReadMode(reader)).toBe('cols');
     expect(sched.values.get(copy)!.axes.map((a) => a.name)).toEqual(['batch', 'heads', 'head', 'seq']);
     // The reader's strides are the copy's layout: key (the scores' column axis) is contiguous.
@@ -58,9 +61,9 @@ describe('activation copies', () => {
       const orig = [axes.b, axes.seq, axes.h, axes.hd].find((o) => producer.out.strides.get(a.id) === layoutStrides([axes.b, axes.seq, axes.h, axes.hd]).get(o.id) && o.size === a.size);
       expect(producer.extra![0].access.strides.get(a.id), a.name).toBe(want.get(orig!.id));
     }
-    expect(sched.writes[p]).toContain(copy);
-    expect(sched.reads[scores]).toContain(copy);
-    expect(sched.reads[scores]).not.toContain(kStored);
+    expect(producer.writes).toContain(copy);
+    expect(reader.reads).toContain(copy);
+    expect(reader.reads).not.toContain(kStored);
 
     // s·k over key reads k across its columns (head): it keeps the original.
     const other = sched.kernels[gemmOf(sched, y)] as GemmKernel;
@@ -70,9 +73,11 @@ describe('activation copies', () => {
 
   it('copies for the scores across key even with a head of 3, but not the scores for s·k (3 multiply-adds per element)', () => {
     const { sched, kStored, s, y, gemmOf, params } = attention(3);
-    planActivationCopies(sched, new Map(), params);
-    expect((sched.kernels[gemmOf(sched, s)] as GemmKernel).b.value).toBe(ACTIVATION_COPY_BASE - kStored);
-    expect([...sched.values.keys()].filter((id) => id <= ACTIVATION_COPY_BASE)).toEqual([ACTIVATION_COPY_BASE - kStored]);
+    planActivationCopies(sched, new Groups(), params);
+    const copy = (sched.kernels[gemmOf(sched, s)] as GemmKernel).b.value;
+    expect([sched.values.kind(copy), sched.values.original(copy)]).toEqual(['relayout', kStored]);
+    // The only copy: every value any kernel reads is a node or that copy.
+    expect(new Set(sched.kernels.flatMap((k) => k.reads).filter((v) => !sched.values.isNode(v)))).toEqual(new Set([copy]));
     expect((sched.kernels[gemmOf(sched, y)] as GemmKernel).a.value).toBe(s);
   });
 
@@ -80,15 +85,15 @@ describe('activation copies', () => {
     const { sched, kStored, s, gemmOf, params } = attention(3, 6);
     const text = (sc: Schedule) => sc.kernels.map((k) => JSON.stringify(k, (_, v) => (v instanceof Map ? [...v] : v)));
     const before = text(sched);
-    planActivationCopies(sched, new Map(), params);
+    planActivationCopies(sched, new Groups(), params);
     expect(text(sched)).toEqual(before);
-    expect([...sched.values.keys()].some((id) => id <= ACTIVATION_COPY_BASE)).toBe(false);
+    expect(sched.kernels.flatMap((k) => [...k.reads, ...k.writes]).every((v) => sched.values.isNode(v))).toBe(true);
     expect((sched.kernels[gemmOf(sched, s)] as GemmKernel).b.value).toBe(kStored);
   });
 
   it('never copies a persistent value: the GEMM reads it as it is', () => {
     const { sched, kStored, s, gemmOf, params } = attention(8);
-    planActivationCopies(sched, new Map(), new Set([...params, kStored]));
+    planActivationCopies(sched, new Groups(), new Set([...params, kStored]));
     expect((sched.kernels[gemmOf(sched, s)] as GemmKernel).b.value).toBe(kStored);
   });
 });

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_INLINE_DEPTH } from '../../src/codegen/schedule.js';
+import { MAX_INLINE_DEPTH } from '../../src/codegen/passes/lower.js';
 import { planProgram } from '../../src/codegen/program.js';
-import { zeroPatterns } from '../../src/codegen/zeros.js';
+import { zeroPatterns } from '../../src/codegen/passes/causal-gemms.js';
+import { CPU_TARGET } from '../../src/codegen/target.js';
 import { compileSource } from '../../src/driver/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
 
@@ -35,7 +36,7 @@ function nesting(code: string): number {
 describe('long elementwise chains', () => {
   it('generate kernels nested no deeper than WGSL compilers parse', () => {
     for (const body of ['  x = x * 1.0001\n', '  x = sigmoid(x) - 0.5\n']) {
-      const plan = planProgram(chained(300, body), { gemmVariant: 'register' });
+      const plan = planProgram(chained(300, body), { target: CPU_TARGET });
       const deepest = Math.max(...plan.kernels.map((k) => nesting(k.code)));
       expect(deepest, body).toBeLessThanOrEqual(120);
       expect(deepest, body).toBeGreaterThan(MAX_INLINE_DEPTH / 2);
@@ -48,7 +49,7 @@ describe('long elementwise chains', () => {
     // The causal-zero analysis used to recurse once per statement.
     const zero = zeroPatterns(step.graph);
     expect(zero(step.graph.nodes.length - 1)).toBeUndefined();
-    const plan = planProgram(model, { gemmVariant: 'register', step });
+    const plan = planProgram(model, { target: CPU_TARGET, step });
     expect(Math.max(...plan.kernels.map((k) => nesting(k.code)))).toBeLessThanOrEqual(120);
   }, 120_000);
 });

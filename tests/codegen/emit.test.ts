@@ -9,7 +9,12 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { compileFile } from '../../src/driver/index.js';
-import { build, planProgram } from '../../src/codegen/index.js';
+import { build, CPU_TARGET, GPU_TARGET, planProgram } from '../../src/codegen/index.js';
+import type { ProgramIR } from '../../src/codegen/passes/index.js';
+import type { GemmKernel, Kernel } from '../../src/codegen/kernel-ir/types.js';
+import { isGroupAxis } from '../../src/codegen/kernel-ir/ids.js';
+import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
+import { segmentRowWidth } from '../../src/codegen/passes/segment-updates.js';
 
 const outDir = resolve('build', `test-emit-${process.pid}`);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -17,12 +22,16 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 describe('mdlc build output', () => {
   const r = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 2, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
   mkdirSync(outDir, { recursive: true });
-  const result = build(r.model!, 'models/transformer.mdl', { outDir, gemmVariant: 'register' });
+  // The kernel IR after the last pass: tests check its structure, not the WGSL's text.
+  let program!: ProgramIR;
+  const result = build(r.model!, 'models/transformer.mdl', { outDir, target: CPU_TARGET, trace: (_, p) => (program = p) });
+  const kernelsOf = (entry: string): Kernel[] => program.entries.find((e) => e.name === entry)!.schedule.kernels;
+  const gemmsOf = (entry: string) => kernelsOf(entry).filter((k): k is GemmKernel => k.kind === 'gemm');
 
   it('writes kernels, model.ts/js, train.ts/js, ir.txt and report.json', () => {
     expect(result.diagnostics).toEqual([]);
     for (const f of ['model.ts', 'model.js', 'train.ts', 'train.js', 'ir.txt', 'report.json']) expect(existsSync(join(outDir, f)), f).toBe(true);
-    const kernels = readdirSync(join(outDir, 'kernels'));
+    const kernels = readdirSync(join(outDir, 'kernels')).filter((f) => f.endsWith('.wgsl'));
     expect(kernels.length).toBe(result.report!.kernels);
     for (const k of kernels) {
       const text = readFileSync(join(outDir, 'kernels', k), 'utf8');
@@ -46,11 +55,28 @@ describe('mdlc build output', () => {
     expect(rep.perStep.peakBufferBytes).toBeGreaterThan(0);
   });
 
-  it('annotates every dispatch in model.ts with the code it runs', () => {
+  it('annotates every dispatch in model.ts with the .mdl values it computes, gradients by their primal', () => {
     const text = readFileSync(join(outDir, 'model.ts'), 'utf8');
     const dispatches = text.match(/dispatchWorkgroups\(\d+, \d+, \d+\)/g) ?? [];
     expect(dispatches.length).toBe(result.report!.perStep.dispatches + result.report!.eval.dispatches + result.report!.forward.dispatches);
-    expect(text).toMatch(/\/\/ gemm .*transformer\.mdl:\d+/);
+    // The comment above each dispatch: its kind and at least one value, never the kind alone.
+    const labels = [...text.matchAll(/\/\/ (.*)\n\s*pass\.setBindGroup\(1,/g)].map((m) => m[1]);
+    expect(labels.length).toBe(dispatches.length);
+    for (const l of labels) expect(l).toMatch(/^\w+ \S/);
+    expect(labels).toContain('gemm q (transformer.mdl:32), k (transformer.mdl:33), v (transformer.mdl:34)');
+    expect(labels).toContain('gemm d q (transformer.mdl:32)');
+    expect(labels).toContain('gemm d blocks.0.mlp.w1 (transformer.mdl:42)');
+    expect(labels.some((l) => l.startsWith('segmented update wte, update wpe'))).toBe(true);
+  });
+
+  it('keeps the WGSL out of model.ts: kernels/index.ts exports each kernel, as in kernels/*.wgsl', async () => {
+    const model = readFileSync(join(outDir, 'model.ts'), 'utf8');
+    expect(model).not.toMatch(/@compute/);
+    expect(model).toMatch(/^import \{ KERNELS \} from '\.\/kernels\/index\.js';$/m);
+    expect(Math.max(...model.split('\n').map((l) => l.length))).toBeLessThan(10_000);
+    const { KERNELS } = await import(pathToFileURL(join(outDir, 'kernels', 'index.js')).href);
+    expect(Object.keys(KERNELS).sort()).toEqual(result.plan!.kernels.map((k) => k.name).sort());
+    for (const k of result.plan!.kernels) expect(KERNELS[k.name]).toBe(readFileSync(join(outDir, 'kernels', `${k.name}.wgsl`), 'utf8'));
   });
 
   it('keeps transposed copies of the weights that GEMMs would read along k, and no GEMM reads along k', async () => {
@@ -64,11 +90,10 @@ describe('mdlc build output', () => {
     // Every GEMM dispatch that reads a layer weight's copy reads across columns, not along k.
     // (The head reads the embedding's copy as its uniform operand; vocab 11 puts its lanes along
     // the activations' rows, which it reads along k.)
-    const copies = new Set(plan.params.flatMap((p) => (p.transposed && p.name.startsWith('blocks.') ? [p.transposed.offset] : [])));
-    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
-    const readers = plan.entries.train.filter((c) => byName.get(c.kernel)!.kind === 'gemm' && c.offsets.some((o) => copies.has(o)));
+    const layerCopy = (v: number) => program.values.kind(v) === 'transposed' && program.graph.nodes[program.values.original(v)!].name!.startsWith('blocks.');
+    const readers = gemmsOf('train').filter((k) => layerCopy(k.a.value) || layerCopy(k.b.value));
     expect(readers.length).toBe(2 * 4); // per layer: the data gradients through wo, w1, w2, and [wq wk wv] (one GEMM)
-    for (const c of readers) expect(byName.get(c.kernel)!.code, c.kernel).not.toMatch(/read as vec4s along k/);
+    for (const k of readers) expect(registerReadMode(k), k.name).not.toBe('k');
     // The generated permutation the host uses to initialise a copy.
     const { permuteAxes } = await import(pathToFileURL(join(outDir, 'model.js')).href);
     const data = Float32Array.from({ length: 24 }, (_, i) => i); // [2, 3, 4]
@@ -80,28 +105,34 @@ describe('mdlc build output', () => {
 
   it('has the QKV GEMM store kᵀ and vᵀ for the attention scores and dp = dO·vᵀ, so only the head reads along k', () => {
     const plan = result.plan!;
-    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
-    const gemms = plan.kernels.filter((k) => k.kind === 'gemm');
-    // Along k: only the head (vocab 11 puts its lanes along the activations' rows, see above).
-    const alongK = gemms.filter((k) => /read as vec4s along k/.test(k.code));
-    expect(alongK.map((k) => k.uses.every((u) => /\(logits\)|%\d+ contract — from compiler-generated/.test(u)) && k.uses.some((u) => /logits/.test(u)))).toEqual([true]);
-    // The fused q/k/v projection stores its output twice: as it is, and transposed (4 scalar stores per vec4).
-    const qkv = plan.entries.forward.find((c) => /i16777216/.test(byName.get(c.kernel)!.code))!;
-    const code = byName.get(qkv.kernel)!.code;
+    // Along k: only the head, forward (vocab 11 puts its lanes along the activations' rows, see
+    // above) and its gradient with respect to the final layernorm's output (the same GEMM shape).
+    const logits = r.model!.logits;
+    const alongK = ['train', 'eval', 'forward'].flatMap(gemmsOf).filter((k) => registerReadMode(k) === 'k');
+    expect(alongK.length).toBeGreaterThan(0);
+    expect(alongK.filter((k) => k.nodes.includes(logits)).length).toBe(3); // once per entry point
+    expect(alongK.every((k) => k.nodes.includes(logits) || k.lines.length === 0)).toBe(true);
+    // The fused q/k/v projection stores its output twice: as it is, and transposed (into a group of copies)...
+    const i = kernelsOf('forward').findIndex((k) => k.kind === 'gemm' && k.batch.some((a) => isGroupAxis(a.id)));
+    const qkv = kernelsOf('forward')[i] as GemmKernel;
+    expect(qkv.extra?.map((x) => program.values.kind(x.access.value))).toEqual(['relayout']);
+    expect(program.groups.groupOf(qkv.extra![0].access.value)).toHaveLength(3);
+    // ... the copy with four scalar stores per vec4 of outputs.
+    const code = plan.kernels.find((k) => k.name === plan.entries.forward[i].kernel)!.code;
     expect(code).toMatch(/fn post_out4[\s\S]*v\[3\][\s\S]*\n}/);
     // (tests/codegen/copies.test.ts checks which value each GEMM reads.)
-    const scores = plan.entries.forward.find((c) => /gemm s /.test(c.what))!;
-    expect(byName.get(scores.kernel)!.code).toMatch(/read as vec4s across them/);
+    const s = program.graph.nodes.find((n) => n.name === 's')!.id; // the scaled scores, the scores GEMM's epilogue
+    const scores = gemmsOf('forward').find((k) => k.nodes.includes(s))!;
+    expect(registerReadMode(scores)).toBe('cols');
   });
 
   it('runs the q, k and v projections as one dispatch, their weight gradients as one, and the input gradient through them as one', () => {
     const plan = result.plan!;
-    const byName = new Map(plan.kernels.map((k) => [k.name, k]));
-    const fused = plan.entries.train.filter((c) => /i16777216/.test(byName.get(c.kernel)!.code));
+    const groupOf = (axes: readonly { id: number; size: number }[]) => axes.find((a) => isGroupAxis(a.id))?.size;
     // Per layer (2): x·[Wq Wk Wv], xᵀ·[dQ dK dV], and [dQ dK dV]·[Wqᵀ Wkᵀ Wvᵀ] contracting over the group.
-    expect(fused.length).toBe(2 * 2); // the group as a batch axis
-    expect(plan.entries.train.filter((c) => /for \(var k0 = 0u; k0 < 3u/.test(byName.get(c.kernel)!.code)).length).toBe(2); // as a contracted axis
-    expect(plan.entries.forward.filter((c) => /i16777216/.test(byName.get(c.kernel)!.code)).length).toBe(2);
+    expect(gemmsOf('train').filter((k) => groupOf(k.batch) === 3).length).toBe(2 * 2); // the group as a batch axis
+    expect(gemmsOf('train').filter((k) => groupOf(k.k) === 3).length).toBe(2); // as a contracted axis
+    expect(gemmsOf('forward').filter((k) => groupOf(k.batch) === 3).length).toBe(2);
     // The weights sit one after another, 16-element aligned.
     const at = (n: string) => plan.params.find((p) => p.name === n)!.offset;
     expect(at('blocks.0.attention.wk') - at('blocks.0.attention.wq')).toBe(at('blocks.0.attention.wv') - at('blocks.0.attention.wk'));
@@ -110,7 +141,7 @@ describe('mdlc build output', () => {
   it('stays within the fusion budget: 25 dispatches per layer per training step, plus 15 (in total)', () => {
     const dispatches = (layers: number) => {
       const m = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers, embed: 16, heads: 2, seq: 8, batch: 2 })), data: { vocab: 11 } });
-      return planProgram(m.model!, { gemmVariant: 'register' }).entries.train.length;
+      return planProgram(m.model!, { target: CPU_TARGET }).entries.train.length;
     };
     const [one, two, four] = [dispatches(1), dispatches(2), dispatches(4)];
     const perLayer = two - one;
@@ -128,7 +159,8 @@ describe('mdlc build output', () => {
     expect(calls.length).toBe(1);
     expect(plan.entries.train.filter((c) => byName.get(c.kernel)!.kind === 'map').length).toBe(1); // the gradient norm
     const code = byName.get(calls[0].kernel)!.code;
-    const width = Number(/let row = seg \* (\d+)u;/.exec(code)![1]);
+    const seg = kernelsOf('train').find((k) => k.kind === 'segmented')!;
+    const width = seg.kind === 'segmented' ? segmentRowWidth(seg) : 0;
     const table = calls[0].offsets;
     expect(table.length).toBe(width * plan.params.length);
     const f = new Float32Array(1);
@@ -159,7 +191,7 @@ describe('mdlc build output', () => {
   });
 
   it('reports buffers over the device binding limit at build time, naming the value (E0901)', () => {
-    const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), gemmVariant: 'register', limits: { maxStorageBufferBindingSize: 64 * 1024 } });
+    const big = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-device'), target: CPU_TARGET, limits: { maxStorageBufferBindingSize: 64 * 1024 } });
     expect(big.report).toBeUndefined();
     expect(big.diagnostics.map((d) => d.code)).toContain('E0901');
     const d = big.diagnostics.find((x) => x.code === 'E0901')!;
@@ -169,7 +201,7 @@ describe('mdlc build output', () => {
   });
 
   it('reports workgroup memory over the device limit, naming the kernel and its .mdl line (E0903)', () => {
-    const small = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'tiled', limits: { maxComputeWorkgroupStorageSize: 4096 } });
+    const small = build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), target: GPU_TARGET, limits: { maxComputeWorkgroupStorageSize: 4096 } });
     expect(small.report).toBeUndefined();
     const d = small.diagnostics.filter((x) => x.code === 'E0903');
     expect(d.length).toBeGreaterThan(0);
@@ -179,13 +211,13 @@ describe('mdlc build output', () => {
     expect(d.every((x) => x.span.file === 'models/transformer.mdl')).toBe(true);
     expect(d[0].help).toMatch(/--gemm register/);
     // The register variant has no workgroup memory: the same limits build.
-    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'register', limits: { maxComputeWorkgroupStorageSize: 4096 } }).diagnostics).toEqual([]);
-    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), gemmVariant: 'register', limits: { maxComputeInvocationsPerWorkgroup: 32 } }).diagnostics.map((x) => x.code)).toContain('E0903');
+    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), target: CPU_TARGET, limits: { maxComputeWorkgroupStorageSize: 4096 } }).diagnostics).toEqual([]);
+    expect(build(r.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-workgroup'), target: CPU_TARGET, limits: { maxComputeInvocationsPerWorkgroup: 32 } }).diagnostics.map((x) => x.code)).toContain('E0903');
   });
 
   it('reports a dispatch grid over the device limit, naming the kernel (E0902)', () => {
     const m = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ layers: 1, embed: 16, heads: 2, seq: 8, batch: 64 })), data: { vocab: 11 } });
-    const res = build(m.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-grid'), gemmVariant: 'register', limits: { maxComputeWorkgroupsPerDimension: 4 } });
+    const res = build(m.model!, 'models/transformer.mdl', { outDir: join(outDir, 'small-grid'), target: CPU_TARGET, limits: { maxComputeWorkgroupsPerDimension: 4 } });
     expect(res.report).toBeUndefined();
     const d = res.diagnostics.filter((x) => x.code === 'E0902');
     expect(d.length).toBeGreaterThan(0);
@@ -193,8 +225,8 @@ describe('mdlc build output', () => {
     expect(d[0].span.file).toBe('models/transformer.mdl');
   });
 
-  it('emits a model.ts and train.ts that type-check under --strict', () => {
-    const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'train.ts')], {
+  it('emits a model.ts, kernels/index.ts and train.ts that type-check under --strict', () => {
+    const program = ts.createProgram([join(outDir, 'model.ts'), join(outDir, 'kernels', 'index.ts'), join(outDir, 'train.ts')], {
       strict: true,
       noEmit: true,
       target: ts.ScriptTarget.ES2022,

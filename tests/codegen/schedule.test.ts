@@ -5,12 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
-import { RECOMPUTE_COST, schedule } from '../../src/codegen/schedule.js';
-import { accessesOf, planBuffers, resolveOffsets, ALIGN } from '../../src/codegen/buffers.js';
+import { RECOMPUTE_COST } from '../../src/codegen/passes/lower.js';
+import { schedule } from '../../src/codegen/passes/index.js';
+import { planBuffers, resolveOffsets, ALIGN } from '../../src/codegen/buffers.js';
+import { accessesOf } from '../../src/codegen/kernel-ir/kernel.js';
+import { ValueTable } from '../../src/codegen/kernel-ir/ids.js';
+import type { Kernel } from '../../src/codegen/kernel-ir/types.js';
 import { f32Literal, emitExpr } from '../../src/codegen/wgsl/expr.js';
 import { compileFile } from '../../src/driver/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
-import { segmentUpdates } from '../../src/codegen/segments.js';
+import { segmentUpdates } from '../../src/codegen/passes/segment-updates.js';
 
 const span = { file: 't.mdl', line: 3, column: 1, endLine: 3, endColumn: 2, start: 0, end: 1 };
 const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
@@ -124,21 +128,19 @@ describe('buffer planning', () => {
   it('places a group one member after another, align(size) apart, and frees it when all are dead', () => {
     // Three temporaries a, b, c (7 elements each, spacing 16) in a group; d written after a and b
     // are dead but c still lives: d must not land in the group's block.
-    const v = (node: number, size = 7) => ({ node, arena: 'f32' as const, axes: [], size });
-    const sched = {
-      kernels: [0, 1, 2, 3, 4].map(() => ({ kind: 'map', name: '', nodes: [], lines: [], axes: [], stores: [] }) as never),
-      values: new Map([10, 11, 12, 13].map((id) => [id, v(id)])),
-      reads: [[], [10], [11], [], [12, 13]],
-      writes: [[10], [11], [12], [13], []],
-      temps: new Map(),
-    };
-    const persist = [v(1, 5), v(2, 5), v(3, 40)];
-    const [plan] = planBuffers([sched], { persistent: persist, aliases: new Map(), groups: [[10, 11, 12], [2, 1]] });
+    const values = new ValueTable({ nodes: [], params: [], inputs: [], outputs: new Map() });
+    const v = (size: number) => values.temporary([{ id: 0, name: 'x', size }]).node;
+    const [p1, p2, p3] = [v(5), v(5), v(40)];
+    const [a, b, c, d] = [v(7), v(7), v(7), v(7)];
+    const kernel = (reads: number[], writes: number[]): Kernel => ({ kind: 'map', name: '', nodes: [], lines: [], reads, writes, axes: [], stores: [] });
+    const sched = { kernels: [kernel([], [a]), kernel([a], [b]), kernel([b], [c]), kernel([], [d]), kernel([c, d], [])], values };
+    const persist = [p1, p2, p3].map((id) => values.get(id));
+    const [plan] = planBuffers([sched], { persistent: persist, aliases: new Map(), groups: [[a, b, c], [p2, p1]] });
     const at = (id: number) => plan.regions.get(id)!.offset;
-    expect(at(1) - at(2)).toBe(16); // persistent group in the group's order
-    expect(at(11) - at(10)).toBe(16);
-    expect(at(12) - at(11)).toBe(16);
-    expect(at(13) >= at(10) + 48 || at(13) + 7 <= at(10)).toBe(true);
+    expect(at(p1) - at(p2)).toBe(16); // persistent group in the group's order
+    expect(at(b) - at(a)).toBe(16);
+    expect(at(c) - at(b)).toBe(16);
+    expect(at(d) >= at(a) + 48 || at(d) + 7 <= at(a)).toBe(true);
   });
 
 
@@ -164,8 +166,8 @@ describe('buffer planning', () => {
     // Live intervals per value: [first write, last read] in kernel order.
     const first = new Map<number, number>();
     const last = new Map<number, number>();
-    sched.writes.forEach((ws, i) => ws.forEach((w) => first.has(w) || first.set(w, i)));
-    sched.reads.forEach((rs, i) => rs.forEach((r) => last.set(r, i)));
+    sched.kernels.forEach((k, i) => k.writes.forEach((w) => first.has(w) || first.set(w, i)));
+    sched.kernels.forEach((k, i) => k.reads.forEach((r) => last.set(r, i)));
     const persistentIds = new Set([...persistent.map((v) => v.node), ...aliases.keys()]);
     const temps = [...first.keys()].filter((v) => !persistentIds.has(v));
     let total = 0;
@@ -233,10 +235,9 @@ describe('segmented updates', () => {
     expect(seg[0].kind === 'segmented' && seg[0].segments.map((g) => g.size)).toEqual([32, 8]);
     const maps = out.kernels.filter((k) => k.kind === 'map');
     expect(maps.flatMap((k) => (k.kind === 'map' ? k.stores.map((st) => st.access.value) : []))).toEqual([nr]);
-    // What the segmented kernel writes and reads is in the schedule's lists (for liveness).
-    const i = out.kernels.indexOf(seg[0]);
-    expect(out.writes[i].sort()).toEqual([np, nq].sort());
-    expect(out.reads[i]).toEqual(expect.arrayContaining([lr, p, q, gp, gq]));
+    // The segmented kernel says what it writes and reads (for liveness and hazards).
+    expect([...seg[0].writes].sort()).toEqual([np, nq].sort());
+    expect(seg[0].reads).toEqual(expect.arrayContaining([lr, p, q, gp, gq]));
   });
 
   it('does not move an update past a later kernel that reads what it writes', () => {

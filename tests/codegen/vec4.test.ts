@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Axis } from '../../src/ir/types.js';
-import type { Access, KExpr } from '../../src/codegen/spec.js';
-import { emitExpr4, exprType, vec4Readable } from '../../src/codegen/wgsl/expr.js';
+import type { Access, KExpr } from '../../src/codegen/kernel-ir/types.js';
+import { exprType } from '../../src/codegen/kernel-ir/expr.js';
+import { axisNames, emitExpr4, vec4Readable, VEC4_VIEW } from '../../src/codegen/wgsl/expr.js';
 import { splitAdditiveEpilogue } from '../../src/codegen/wgsl/gemm.js';
 
 const row: Axis = { id: 1, name: 'row', size: 3 };
@@ -17,8 +18,9 @@ const load = (a: Access): KExpr => ({ k: 'load', access: a, dtype: 'f32' });
 const add = (a: KExpr, b: KExpr): KExpr => ({ k: 'binary', fn: 'add', a, b, dtype: 'f32' });
 const mul = (a: KExpr, b: KExpr): KExpr => ({ k: 'binary', fn: 'mul', a, b, dtype: 'f32' });
 const acc: KExpr = { k: 'acc' };
-const cx = { index: (a: Axis) => `i${a.id}` };
-const v4 = { lane: col, load4: (i: string) => `arena4(${i})` };
+// Kernels that read vec4s view the arena as vec4s: single elements are read through arena_f32.
+const cx = { index: axisNames([row, col]), view: VEC4_VIEW };
+const v4 = { lane: col };
 
 describe('vec4 expressions', () => {
   it('reads an operand as one vec4 only when it is contiguous and aligned along the lane', () => {
@@ -34,16 +36,16 @@ describe('vec4 expressions', () => {
     const bias = load(access(32, [[1, 1]])); // varies along row only
     const t = load(access(64, [[1, 1], [2, 3]])); // transposed
     const code = emitExpr4(add(mul(x, bias), t), cx, v4);
-    expect(code).toContain('arena4(i1 * 8u + i2)');
-    expect(code).toContain('vec4f(arena[32u + i1])');
-    expect(code).toContain('vec4f(arena[64u + i1 + i2 * 3u], arena[64u + i1 + (i2 + 1u) * 3u], arena[64u + i1 + (i2 + 2u) * 3u], arena[64u + i1 + (i2 + 3u) * 3u])');
+    expect(code).toContain('arena4(i_row * 8u + i_col)');
+    expect(code).toContain('vec4f(arena_f32(32u + i_row))');
+    expect(code).toContain('vec4f(arena_f32(64u + i_row + i_col * 3u), arena_f32(64u + i_row + (i_col + 1u) * 3u), arena_f32(64u + i_row + (i_col + 2u) * 3u), arena_f32(64u + i_row + (i_col + 3u) * 3u))');
   });
 
   it('gives positions along the lane as i + (0, 1, 2, 3) and keeps comparisons vector-typed', () => {
     const later: KExpr = { k: 'compare', fn: 'gt', a: { k: 'iota', axis: col }, b: { k: 'iota', axis: row } };
     const e: KExpr = { k: 'where', c: later, a: { k: 'const', value: 0, dtype: 'f32' }, b: { k: 'unary', fn: 'gelu', x: load(access(0, [[1, 8], [2, 1]])) } };
     expect(exprType(e)).toBe('f32');
-    expect(emitExpr4(e, cx, v4)).toBe('select(gelu4(arena4(i1 * 8u + i2)), vec4f(0.00000000), ((vec4i(i32(i2)) + vec4i(0i, 1i, 2i, 3i)) > vec4i(i32(i1))))');
+    expect(emitExpr4(e, cx, v4)).toBe('select(gelu4(arena4(i_row * 8u + i_col)), vec4f(0.00000000), ((vec4i(i32(i_col)) + vec4i(0i, 1i, 2i, 3i)) > vec4i(i32(i_row))))');
   });
 });
 

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
-import { markCausalGemms, zeroPatterns } from '../../src/codegen/zeros.js';
-import { schedule } from '../../src/codegen/schedule.js';
+import { markCausalGemms, zeroPatterns } from '../../src/codegen/passes/causal-gemms.js';
+import { schedule } from '../../src/codegen/passes/index.js';
 
 const span = { file: 't.mdl', line: 1, column: 1, endLine: 1, endColumn: 2, start: 0, end: 1 };
 const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });

@@ -54,7 +54,7 @@ describe('broadcasting by axis name', () => {
 });
 
 function node(attrs: OpAttrs, axes: Axis[], inputs = 2): IRNode {
-  return { id: 0, attrs, inputs: Array.from({ length: inputs }, (_, i) => i + 1), type: { dtype: 'f32', axes }, facts: {} };
+  return { id: 0, attrs, inputs: Array.from({ length: inputs }, (_, i) => i + 1), type: { dtype: 'f32', axes } };
 }
 const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
 const operand = (text: string, type: TensorType, prec = Prec.Atom, literal = false): Operand => ({ expr: { text, prec }, type, literal });

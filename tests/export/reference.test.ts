@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { readSourceFile } from '../../src/parser/index.js';
 import { openSession, sliceFeeds, stepScalars, type TrainSession } from '../../src/train/session.js';
 import { initParams } from '../../src/ir/interpret/index.js';
-import { build } from '../../src/codegen/index.js';
+import { build, targetFor } from '../../src/codegen/index.js';
 import { WindowSampler } from '../../runtime/data.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { runPythonOk, torchPython } from '../helpers/torch.js';
@@ -93,7 +93,7 @@ describe.runIf(python)('an independent PyTorch transformer against mdlc', () => 
   it.runIf(gpu)(`agrees with the WebGPU backend over ${STEPS} steps: losses within 1e-5 relative`, async () => {
     const out = join(tmp, 'build');
     mkdirSync(out, { recursive: true });
-    const built = build(session.model, 'models/transformer.mdl', { outDir: out, gemmVariant: gpu!.isSoftware ? 'register' : 'tiled' });
+    const built = build(session.model, 'models/transformer.mdl', { outDir: out, target: targetFor(gpu!) });
     expect(built.diagnostics).toEqual([]);
     const mod = (await import(pathToFileURL(join(out, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
     const dev = await mod.Model.create(gpu!.device);

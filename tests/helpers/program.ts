@@ -4,10 +4,12 @@
  * with the reference interpreter on the same graph and inputs.
  */
 import type { Graph } from '../../src/ir/types.js';
-import { schedule, type Schedule } from '../../src/codegen/schedule.js';
+import { schedule } from '../../src/codegen/passes/index.js';
+import type { Schedule } from '../../src/codegen/kernel-ir/types.js';
 import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
-import { renderKernel, type GemmVariant } from '../../src/codegen/wgsl/kernels.js';
-import { segmentTable } from '../../src/codegen/segments.js';
+import { renderKernel } from '../../src/codegen/wgsl/kernels.js';
+import { segmentTable } from '../../src/codegen/passes/segment-updates.js';
+import { CPU_TARGET, GPU_TARGET, type GemmVariant } from '../../src/codegen/target.js';
 import type { Tensor } from '../../src/ir/interpret/index.js';
 import type { GpuContext } from '../../runtime/device.js';
 
@@ -73,7 +75,8 @@ export async function runOnDevice(
   pass.setBindGroup(0, bindGroup);
   const codes: string[] = [];
   for (const k of sched.kernels) {
-    const r = renderKernel(k, variant);
+    // 'register' on the CPU target (lavapipe's), 'tiled' on the GPU target.
+    const r = renderKernel(k, variant === 'register' ? CPU_TARGET : GPU_TARGET);
     let table: GPUBindGroup | undefined;
     if (k.kind === 'segmented') {
       const data = Uint32Array.from(segmentTable(k));

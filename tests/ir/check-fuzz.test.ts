@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { compileSource } from '../../src/driver/index.js';
 import { CATALOG } from '../../src/diagnostics/catalog.js';
 import { planProgram } from '../../src/codegen/program.js';
+import { CPU_TARGET } from '../../src/codegen/target.js';
 
 const models = ['models/transformer.mdl', 'models/autoencoder.mdl'].map((p) => ({ path: p, text: readFileSync(p, 'utf8') }));
 // Small sizes keep lowering fast; mutations that rename these dims simply drop the override.
@@ -35,7 +36,7 @@ describe('checker robustness', () => {
             text = text.slice(0, t.start) + words[wi] + text.slice(t.end);
           }
           const r = compileSource({ path: m.path, text }, { overrides: SMALL, data: { vocab: 11 } });
-          if (r.ok && r.model?.loss !== undefined) planProgram(r.model, { gemmVariant: 'register' });
+          if (r.ok && r.model?.loss !== undefined) planProgram(r.model, { target: CPU_TARGET });
           for (const d of r.diagnostics) {
             expect(CATALOG[d.code]).toBeDefined();
             expect(d.span.start).toBeLessThanOrEqual(d.span.end);

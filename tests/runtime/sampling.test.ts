@@ -140,3 +140,17 @@ describe('validation samples', () => {
     expect(fixedStarts(5, 10, 3)).toEqual([]);
   });
 });
+
+describe('evaluateSplit', () => {
+  it('scores every target of a split once, windows side by side, leaving out a tail shorter than one', async () => {
+    const { evaluateSplit } = await import('../../runtime/score.js');
+    const backend = new FakeBackend();
+    const r = await evaluateSplit(backend, tinySpec(), cyclicTokens(30));
+    expect(r.windows).toBe(7); // starts 0, 4, ..., 24: each scores the 4 characters after its first
+    expect(r.characters).toBe(28);
+    const right = -Math.log(Math.exp(5) / (Math.exp(5) + 5));
+    expect(r.loss).toBeCloseTo(right, 6);
+    expect(r.bitsPerChar).toBeCloseTo(right / Math.LN2, 6);
+    expect(r.accuracy).toBe(1);
+  });
+});

@@ -14,7 +14,8 @@ import { modelHashInput } from '../../src/driver/compile.js';
 import { planProgram } from '../../src/codegen/program.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { encodeCorpus } from '../../runtime/text.js';
-import { completionLength, gemmFor, PageTrainer, prepareRun, sha256Hex } from '../../web/src/train.js';
+import { completionLength, PageTrainer, prepareRun, sha256Hex } from '../../web/src/train.js';
+import { CPU_TARGET, targetFor } from '../../src/codegen/target.js';
 import { PAGE_FILE } from '../../web/src/check.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 
@@ -48,7 +49,7 @@ describe('sha256Hex', () => {
 
 describe('prepareRun', () => {
   it("gives the recipe, checkpoint metadata and WGSL of mdlc train's session for the same text and settings", async () => {
-    const page = await prepareRun(transformer, sets, corpus, 'register');
+    const page = await prepareRun(transformer, sets, corpus, CPU_TARGET);
     if (!page.ok) throw new Error(page.diagnostics.map((d) => d.message).join('\n'));
     const cli = await openSession({ path: PAGE_FILE, text: transformer }, { dataPath: dataFile, overrides: sets });
     if (!cli.ok) throw new Error('the CLI session failed');
@@ -60,7 +61,7 @@ describe('prepareRun', () => {
     expect(page.run.split.train).toEqual(s.split.train);
     expect(page.run.split.val).toEqual(s.split.val);
     expect(page.run.rates.map((r) => r(0.5))).toEqual(s.rates.map((r) => r(0.5)));
-    const built = planProgram(s.model, { gemmVariant: 'register', step: s.step });
+    const built = planProgram(s.model, { target: CPU_TARGET, step: s.step });
     expect(page.run.plan.kernels.map((k) => [k.name, k.code])).toEqual(built.kernels.map((k) => [k.name, k.code]));
     expect(page.run.plan.entries).toEqual(built.entries);
     expect(page.run.kernels).toBe(built.kernels.length);
@@ -68,20 +69,16 @@ describe('prepareRun', () => {
   });
 
   it('returns the diagnostics of a model that does not compile for the text', async () => {
-    const r = await prepareRun(transformer.replace('p = softmax(s, over: key)', 'p = softmax(s, over: seq)'), sets, corpus, 'register');
+    const r = await prepareRun(transformer.replace('p = softmax(s, over: key)', 'p = softmax(s, over: seq)'), sets, corpus, CPU_TARGET);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.diagnostics.map((d) => [d.code, d.span.line])).toEqual([['E0501', 38]]);
   });
 
-  it('picks the register GEMMs on CPU adapters and the tiled ones on GPUs, as mdlc build does', () => {
-    expect(gemmFor({ isSoftware: true })).toBe('register');
-    expect(gemmFor({ isSoftware: false })).toBe('tiled');
-  });
 });
 
 describe.runIf(gpu)('PageTrainer on WebGPU', () => {
   it('trains through the one loop, saves the CLI checkpoint files, and samples as mdlc sample does', async () => {
-    const page = await prepareRun(transformer, sets, corpus, gemmFor(gpu!));
+    const page = await prepareRun(transformer, sets, corpus, targetFor(gpu!));
     if (!page.ok) throw new Error('prepareRun failed');
     const trainer = await PageTrainer.open(page.run, gpu!);
     try {
@@ -126,7 +123,7 @@ describe.runIf(gpu)('PageTrainer on WebGPU', () => {
 
   it('trains the autoencoder, whose validation samples are reconstructions and which does not sample text', async () => {
     const autoencoder = readFileSync('models/autoencoder.mdl', 'utf8');
-    const page = await prepareRun(autoencoder, new Map(Object.entries({ steps: 2, batch: 2, seq: 8, embed: 16, heads: 2, latent: 2, code: 4, layers: 1, eval_every: 2, eval_batches: 1 })), corpus, gemmFor(gpu!));
+    const page = await prepareRun(autoencoder, new Map(Object.entries({ steps: 2, batch: 2, seq: 8, embed: 16, heads: 2, latent: 2, code: 4, layers: 1, eval_every: 2, eval_batches: 1 })), corpus, targetFor(gpu!));
     if (!page.ok) throw new Error(page.diagnostics.map((d) => d.message).join('\n'));
     expect(page.run.spec.task).toBe('reconstruct');
     const trainer = await PageTrainer.open(page.run, gpu!);

@@ -7,8 +7,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Axis } from '../../src/ir/types.js';
-import type { Access, GemmKernel, KExpr } from '../../src/codegen/spec.js';
-import { gemmWgsl, mergeRuns, type GemmOptions, type GemmVariantName } from '../../src/codegen/wgsl/gemm.js';
+import type { Access, GemmKernel, KExpr } from '../../src/codegen/kernel-ir/types.js';
+import { gemmWgsl, mergeRuns, registerBlocking, type GemmOptions } from '../../src/codegen/wgsl/gemm.js';
+import { loadsOf } from '../../src/codegen/kernel-ir/expr.js';
+import type { GemmVariant } from '../../src/codegen/target.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { randomFloats } from '../helpers/random.js';
 
@@ -97,7 +99,7 @@ function build(c: Case): Built {
         : epi === 'gelu_bias'
           ? { k: 'unary', fn: 'gelu', x: { k: 'binary', fn: 'add', a: acc, b: { k: 'load', access: bias!.access, dtype: 'f32' }, dtype: 'f32' } }
           : { k: 'binary', fn: 'add', a: acc, b: { k: 'load', access: residual!.access, dtype: 'f32' }, dtype: 'f32' };
-  const spec: GemmKernel = { kind: 'gemm', name: c.name, nodes: [], lines: [], batch, m, n, k, a: A.access, b: B.access, epilogue, out: out.access };
+  const spec: GemmKernel = { kind: 'gemm', name: c.name, nodes: [], lines: [], reads: [], writes: [], batch, m, n, k, a: A.access, b: B.access, epilogue, out: out.access };
 
   // Reference, in float64.
   const positions = (axes: readonly Axis[], flat: number, into: Map<number, number>) => {
@@ -150,7 +152,7 @@ function build(c: Case): Built {
 }
 
 /** Compiles and runs the kernel on the arena; returns the arena afterwards. */
-async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariantName, options?: GemmOptions): Promise<Float32Array> {
+async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariant, options?: GemmOptions): Promise<Float32Array> {
   const device = gpu!.device;
   const g = gemmWgsl(spec, variant, options);
   const module = device.createShaderModule({ code: g.code });
@@ -185,7 +187,7 @@ async function run(spec: GemmKernel, arena: Float32Array, variant: GemmVariantNa
   return result;
 }
 
-async function check(c: Case, variant: GemmVariantName, options?: GemmOptions): Promise<void> {
+async function check(c: Case, variant: GemmVariant, options?: GemmOptions): Promise<void> {
   const built = build(c);
   const got = await run(built.spec, built.arena, variant, options);
   let worst = 0;
@@ -315,11 +317,8 @@ describe('GEMM addressing', () => {
     const unbatched64 = build(cases.find((c) => c.name.startsWith('64×64×64, acc'))!).spec;
     const odd = build(cases.find((c) => c.name.startsWith('65×132×16'))!).spec;
     const small = build(cases.find((c) => c.name.startsWith('37×29×23, A row-major'))!).spec;
-    expect(gemmWgsl(big, 'register').code).toMatch(/\/\/ 16 rows of A/);
-    expect(gemmWgsl(from64, 'register').code).toMatch(/\/\/ 16 rows of [AB]/);
-    expect(gemmWgsl(odd, 'register').code).toMatch(/\/\/ 8 rows of A/);
-    expect(gemmWgsl(unbatched64, 'register').code).toMatch(/\/\/ 16 rows of [AB]/);
-    expect(gemmWgsl(small, 'register').code).toMatch(/\/\/ 8 rows of A/);
+    expect([big, from64, odd, unbatched64, small].map((s) => registerBlocking(s).rows)).toEqual([16, 16, 8, 16, 8]);
+    expect([big, odd, small].map((s) => registerBlocking(s).lanesAlong)).toEqual(['n', 'n', 'n']); // rows of A uniform across lanes
     // The additive epilogue starts the accumulators and the rest runs after the stores, each in one loop over the rows.
     const code = gemmWgsl(big, 'register').code;
     expect(code.match(/init_out4\(batch/g)!.length).toBe(2);
@@ -335,29 +334,20 @@ describe('GEMM addressing', () => {
     }
   });
 
-  it('writes region offsets only as plain literals (the program swaps them for uniform reads)', () => {
-    // program.ts renders kernels with stand-in offsets (multiples of 16 from 2^30) and replaces
-    // each literal `<offset>u` by a uniform read: a generator must not fold or divide them.
+  it('emits run-time offsets as reads of the offsets uniform, never as the numbers of the regions', () => {
+    // The program points every access at an offset slot (offsets.ts): the generators must emit
+    // the slot's uniform read wherever the offset goes, folding nothing into it.
     for (const c of [cases[5], cases[6], cases[11], cases[12], cases[9]]) {
       const { spec } = build(c);
-      const stand = new Set<number>();
-      const accesses: Access[] = [spec.a, spec.b, spec.out];
-      const visit = (e: KExpr): void => {
-        if (e.k === 'load') accesses.push(e.access);
-        if ('x' in e) visit(e.x);
-        if ('a' in e && typeof e.a === 'object') visit(e.a);
-        if ('b' in e && typeof e.b === 'object') visit(e.b);
-      };
-      visit(spec.epilogue);
+      const accesses: Access[] = [spec.a, spec.b, spec.out, ...loadsOf(spec.epilogue)];
       accesses.forEach((a, j) => {
-        a.offset = 0x40000000 + j * 0x10000;
-        stand.add(a.offset);
+        a.offset = 0x1230000 + 16 * j;
+        a.base = { in: 'uniform', slot: j };
       });
       for (const variant of ['register', 'tiled'] as const) {
         const code = gemmWgsl(spec, variant).code;
-        const big = [...code.matchAll(/\b(\d+)u\b/g)].map((m) => Number(m[1])).filter((v) => v >= 0x10000000);
-        expect(big.filter((v) => !stand.has(v)), `${c.name} (${variant})`).toEqual([]);
-        for (const a of accesses) expect(code).toContain(`${a.offset}u`);
+        for (let j = 0; j < accesses.length; j++) expect(code, `${c.name} (${variant})`).toContain(`off[${j >> 2}].${'xyzw'[j & 3]}`);
+        expect([...code.matchAll(/\b(\d+)u\b/g)].filter((m) => Number(m[1]) >= 0x1230000), `${c.name} (${variant})`).toEqual([]);
       }
     }
   });

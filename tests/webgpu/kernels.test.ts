@@ -10,14 +10,14 @@ import { interpret, tensor, makeRng, type Tensor } from '../../src/ir/interpret/
 import { gradients } from '../../src/ir/autodiff/index.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { maxRelError, runOnDevice } from '../helpers/program.js';
-import type { GemmVariant } from '../../src/codegen/wgsl/kernels.js';
-import { combineMaps } from '../../src/codegen/program.js';
-import { segmentUpdates } from '../../src/codegen/segments.js';
-import { markCausalGemms } from '../../src/codegen/zeros.js';
-import { ACTIVATION_COPY_BASE, planActivationCopies } from '../../src/codegen/copies.js';
-import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
-import type { GemmKernel } from '../../src/codegen/spec.js';
-import type { Schedule } from '../../src/codegen/schedule.js';
+import type { GemmVariant } from '../../src/codegen/target.js';
+import { Groups } from '../../src/codegen/buffers.js';
+import { combineMaps } from '../../src/codegen/passes/combine-maps.js';
+import { segmentUpdates } from '../../src/codegen/passes/segment-updates.js';
+import { markCausalGemms } from '../../src/codegen/passes/causal-gemms.js';
+import { planActivationCopies } from '../../src/codegen/passes/activation-copies.js';
+import { registerBlocking, registerReadMode } from '../../src/codegen/wgsl/gemm.js';
+import type { GemmKernel, Schedule } from '../../src/codegen/kernel-ir/types.js';
 
 const gpu = await getTestDevice();
 afterAll(releaseTestDevice);
@@ -113,7 +113,7 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     const m1 = b.add({ op: 'unary', fn: 'exp' }, [a]); // [x, y]: four at a time
     const m2 = b.add({ op: 'unary', fn: 'tanh' }, [c]); // [z]: one at a time
     const m3 = b.add({ op: 'compare', fn: 'gt' }, [c, b.constant(0)]); // i32 (bool) stores
-    const r = await compare(b.graph, [m1, m2, m3], { transform: (s) => combineMaps(s, new Map()) });
+    const r = await compare(b.graph, [m1, m2, m3], { transform: (s) => combineMaps(s, (v) => v, 8) });
     expect(r.kinds).toEqual(['maps']);
   });
 
@@ -367,15 +367,18 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
     const o = g.add({ op: 'contract', over: [t] }, [p, v]);
     const loss = g.add({ op: 'reduce', fn: 'sum', axes: [bt, s, d] }, [g.add({ op: 'binary', fn: 'mul' }, [o, o])]);
     const grads = gradients(g, loss, [q, k, v]);
-    const r = await compare(g.graph, [o, ...grads.values()], {
+    let planned: Schedule | undefined;
+    await compare(g.graph, [o, ...grads.values()], {
       transform: (sc) => {
         markCausalGemms(sc, g.graph);
+        planned = sc;
         return sc;
       },
     });
     // p·v and dq = ds·k stop at the block's last row; dv = pᵀ·do and dk = dsᵀ·q start at its first.
-    expect(r.codes.filter((c) => c.includes('Causal: only k ≤')).length).toBe(2);
-    expect(r.codes.filter((c) => c.includes('Causal: only k ≥')).length).toBe(2);
+    const causal = planned!.kernels.flatMap((k) => (k.kind === 'gemm' ? [registerBlocking(k).causal] : []));
+    expect(causal.filter((c) => c === 'le').length).toBe(2);
+    expect(causal.filter((c) => c === 'ge').length).toBe(2);
   });
 
   for (const [d, n] of [[8, 12], [3, 8]] as const) {
@@ -398,7 +401,7 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       await compare(g.graph, [o, ...grads.values()], {
         transform: (sc) => {
           markCausalGemms(sc, g.graph);
-          planActivationCopies(sc, new Map(), new Set([x, wq, wk, wv]));
+          planActivationCopies(sc, new Groups(), new Set([x, wq, wk, wv]));
           planned = sc;
           return sc;
         },
@@ -407,7 +410,7 @@ describe.runIf(gpu)('kernels vs the interpreter', () => {
       const overHead = planned!.kernels.filter((kn): kn is GemmKernel => kn.kind === 'gemm' && kn.k.length === 1 && kn.k[0].id === hd.id);
       expect(overHead).toHaveLength(2);
       for (const kn of overHead) {
-        expect(kn.b.value).toBeLessThanOrEqual(ACTIVATION_COPY_BASE);
+        expect(planned!.values.kind(kn.b.value)).toBe('relayout');
         expect(registerReadMode(kn)).toBe('cols');
       }
     });

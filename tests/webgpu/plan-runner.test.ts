@@ -9,7 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileFile } from '../../src/driver/index.js';
-import { build } from '../../src/codegen/index.js';
+import { build, CPU_TARGET } from '../../src/codegen/index.js';
 import { buildTrainStep, trainSpecOf, lrRatesOf } from '../../src/ir/optimizer/index.js';
 import { runnablePlan } from '../../src/browser.js';
 import { planModule, permuteAxes } from '../../runtime/plan.js';
@@ -56,7 +56,7 @@ describe.runIf(gpu)('the plan runner against the generated model.js', () => {
       const step = buildTrainStep(model);
       const dir = join(outDir, model.name);
       mkdirSync(dir, { recursive: true });
-      const built = build(model, c.file, { outDir: dir, gemmVariant: 'register', step });
+      const built = build(model, c.file, { outDir: dir, target: CPU_TARGET, step });
       expect(built.diagnostics).toEqual([]);
       const plan = built.plan!;
       // The register GEMMs read some parameters through transposed copies: setParams must write them.

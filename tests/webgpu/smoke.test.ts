@@ -1,17 +1,8 @@
 // Proves that WGSL compute kernels run on the WebGPU adapter (lavapipe in CI) and agree
 // with JavaScript. Skips without an adapter unless MDLC_REQUIRE_WEBGPU=1, where it fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BufferUsage,
-  GpuDeviceError,
-  Readback,
-  createEmptyStorageBuffer,
-  createStorageBuffer,
-  createUniformBuffer,
-  readBuffer,
-  writeBuffer,
-  type GpuContext,
-} from '../../runtime/index.js';
+import { GpuDeviceError, type GpuContext } from '../../runtime/index.js';
+import { BufferUsage, Readback, createEmptyStorageBuffer, createStorageBuffer, createUniformBuffer, readBuffer, writeBuffer } from '../helpers/buffers.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 import { randomFloats } from '../helpers/random.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileFile } from '../../src/driver/index.js';
-import { build } from '../../src/codegen/index.js';
+import { build, CPU_TARGET } from '../../src/codegen/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
 import { initParams, interpret, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import { makeRng } from '../../runtime/random.js';
@@ -105,7 +105,7 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
   }
 
   it('builds, matches parameters after one step and losses over 20 steps', async () => {
-    const built = build(model, 'models/transformer.mdl', { outDir, gemmVariant: 'register' });
+    const built = build(model, 'models/transformer.mdl', { outDir, target: CPU_TARGET });
     expect(built.diagnostics).toEqual([]);
     const mod = (await import(pathToFileURL(join(outDir, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
     const dev = await mod.Model.create(gpu!.device);
@@ -127,12 +127,24 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
     dev.destroy();
   }, 300000);
 
+  it('the autoencoder (dense bottleneck over two axes, cross-attention over the slots): parameters after one step, losses over 6 steps', async () => {
+    const ae = compileFile('models/autoencoder.mdl', { overrides: new Map(Object.entries({ ...sizes, layers: 1, latent: 3, code: 4 })), data: { vocab } }).model!;
+    const dir = join(outDir, 'autoencoder');
+    mkdirSync(dir, { recursive: true });
+    const built = build(ae, 'models/autoencoder.mdl', { outDir: dir, target: CPU_TARGET });
+    expect(built.diagnostics).toEqual([]);
+    const mod = (await import(pathToFileURL(join(dir, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
+    const dev = await mod.Model.create(gpu!.device);
+    await againstInterpreter(dev, ae, 6, [0]);
+    dev.destroy();
+  }, 300000);
+
   it('updates parameters whose sizes are not multiples of 4 (one element per invocation, transposed copies included)', async () => {
     // embed 6: the embedding (13 × 6, with its transposed copy for the tied head) and the gains are odd-sized.
     const odd = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ ...sizes, layers: 1, embed: 6, heads: 2 })), data: { vocab } }).model!;
     const dir = join(outDir, 'odd');
     mkdirSync(dir, { recursive: true });
-    const built = build(odd, 'models/transformer.mdl', { outDir: dir, gemmVariant: 'register' });
+    const built = build(odd, 'models/transformer.mdl', { outDir: dir, target: CPU_TARGET });
     expect(built.diagnostics).toEqual([]);
     const segmented = built.plan!.kernels.filter((k) => k.kind === 'segmented');
     expect(segmented.some((k) => !k.code.includes('arena4(') && k.code.includes('if (cols != 0u)'))).toBe(true);

@@ -4,7 +4,7 @@
  * WebGPU device through the runtime's one training loop — as `mdlc train` runs it — then
  * sampled, and saved as the CLI's checkpoint files. No DOM: main.ts shows what happens.
  */
-import { compileForTraining, modelHashInput, modelMetaWithHash, planProgram, runnablePlan, type Diagnostic, type GemmVariant } from '../../src/browser.js';
+import { compileForTraining, modelHashInput, modelMetaWithHash, planProgram, runnablePlan, type Diagnostic, type Target } from '../../src/browser.js';
 import {
   CHECKPOINT_FORMAT,
   DataError,
@@ -39,7 +39,8 @@ export interface PageRun {
   meta: ModelMeta;
   vocab: Vocab;
   split: Split;
-  gemm: GemmVariant;
+  /** What the program was built for: a CPU adapter's target or a GPU's (codegen/target.ts). */
+  target: Target;
   /** Kernels, and dispatches per training step. */
   kernels: number;
   dispatches: number;
@@ -51,25 +52,20 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The GEMM kernels for an adapter, as `mdlc build` chooses them: register on CPU adapters, tiled on GPUs. */
-export function gemmFor(gpu: Pick<GpuContext, 'isSoftware'>): GemmVariant {
-  return gpu.isSoftware ? 'register' : 'tiled';
-}
-
 /**
  * Compile `text` for training on `corpus` (vocabulary bound to its characters, overrides
  * applied, checker re-run), split the text and plan the program, as `mdlc train` does.
  */
-export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, gemm: GemmVariant): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
+export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, target: Target): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
   const source = { path: PAGE_FILE, text };
   const compiled = compileForTraining(source, { overrides, vocab: corpus.vocab.size });
   if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics, ...(compiled.diagnostics.some((d) => d.severity === 'error') ? {} : { message: 'the model has no loss: there is nothing to train' }) };
   const { model, step, spec, rates } = compiled;
   const split = splitTokens(corpus.tokens, model.train.valFraction, spec.window);
-  const plan = planProgram(model, { gemmVariant: gemm, step });
+  const plan = planProgram(model, { target, step });
   const hash = await sha256Hex(modelHashInput(text, overrides) as Uint8Array<ArrayBuffer>);
   const meta = modelMetaWithHash(hash, source, overrides, model, corpus.vocab.chars);
-  return { ok: true, run: { spec, rates, plan: runnablePlan(plan), meta, vocab: corpus.vocab, split, gemm, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
+  return { ok: true, run: { spec, rates, plan: runnablePlan(plan), meta, vocab: corpus.vocab, split, target, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
 }
 
 /** Characters of each validation completion, as `mdlc train` shows them. */

@@ -3,11 +3,74 @@
  * and the i32 arena as `iarena`; axis positions are u32 variables the kernel declares.
  */
 import type { Axis } from '../../ir/types.js';
-import type { Access, KExpr } from '../spec.js';
+import { exprType, someExpr } from '../kernel-ir/expr.js';
+import type { Access, KExpr } from '../kernel-ir/types.js';
+import { offsetAligned4, offsetRef } from '../offsets.js';
+
+/** The two arena bindings every kernel declares. */
+export const BINDINGS = `
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
+`;
+
+/** How kernel code reads and writes single f32 elements of the arena. */
+export interface ArenaView {
+  /** Binding declarations (BINDINGS, or the vec4 view of binding 0) and accessors. */
+  declarations: string;
+  load(index: string): string;
+  store(index: string, value: string): string;
+}
+
+export const F32_VIEW: ArenaView = {
+  declarations: BINDINGS,
+  load: (i) => `arena[${i}]`,
+  store: (i, v) => `arena[${i}] = ${v};`,
+};
+
+/**
+ * The f32 arena declared as `array<vec4f>` (binding 0 is the same buffer): for kernels that
+ * read or write four elements at once. Its length must be a multiple of 4 elements, which the
+ * buffer planner guarantees (regions and sizes are multiples of ALIGN = 16).
+ */
+export const VEC4_VIEW: ArenaView = {
+  declarations: `
+// The f32 arena viewed as vec4s (its length is a multiple of 4); arena_f32 reads one element.
+@group(0) @binding(0) var<storage, read_write> arena: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
+fn arena_f32(i: u32) -> f32 { return arena[i >> 2u][i & 3u]; }
+fn arena4(i: u32) -> vec4f { return arena[i >> 2u]; }
+`,
+  load: (i) => `arena_f32(${i})`,
+  store: (i, v) => `{ let o = ${i}; arena[o >> 2u][o & 3u] = ${v}; }`,
+};
+
+/**
+ * The WGSL names of a kernel's position variables, one per axis it iterates over:
+ * `i_<axis name>` (`i_seq`), numbered when two axes share a name. Asking for an axis the
+ * kernel does not iterate over is a compiler bug.
+ */
+export function axisNames(axes: Iterable<Axis>): (axis: Axis) => string {
+  const byId = new Map<number, string>();
+  const taken = new Set<string>();
+  for (const a of axes) {
+    if (byId.has(a.id)) continue;
+    let name = `i_${a.name}`;
+    for (let n = 2; taken.has(name); n++) name = `i_${a.name}_${n}`;
+    taken.add(name);
+    byId.set(a.id, name);
+  }
+  return (axis) => {
+    const name = byId.get(axis.id);
+    if (name === undefined) throw new Error(`internal: axis ${axis.name} (#${axis.id}) is not one the kernel iterates over`);
+    return name;
+  };
+}
 
 export interface EmitContext {
   /** WGSL u32 expression for the current position along an iteration axis. */
   index(axis: Axis): string;
+  /** How f32 elements are read (default: the plain f32 view). */
+  view?: ArenaView;
   /** The GEMM accumulator, in epilogues. */
   acc?: string;
   /** Values computed earlier in the invocation (row kernels). */
@@ -38,63 +101,36 @@ export function i32Literal(v: number): string {
 }
 
 /** `offset + Σ index(axis) * stride`, as a u32 WGSL expression. */
-export function accessIndex(a: Access, cx: EmitContext, axesById?: ReadonlyMap<number, Axis>, extra?: string): string {
+export function accessIndex(a: Access, cx: EmitContext, extra?: string): string {
   const terms: string[] = [];
-  if (a.offset !== 0) terms.push(`${a.offset}u`);
+  if (a.base) terms.push(offsetRef(a.base));
+  else if (a.offset !== 0) terms.push(`${a.offset}u`);
   for (const [id, stride] of a.strides) {
     if (stride === 0) continue;
-    const axis = axesById?.get(id) ?? ({ id, name: `a${id}`, size: 0 } as Axis);
-    const ix = cx.index(axis);
+    // Position variables are named by axis id (see axisNames).
+    const ix = cx.index({ id, name: `#${id}`, size: 0 });
     terms.push(stride === 1 ? ix : `${ix} * ${stride}u`);
   }
   if (extra) terms.push(extra);
   return terms.length ? terms.join(' + ') : '0u';
 }
 
-function arenaName(a: Access): string {
-  return a.arena === 'f32' ? 'arena' : 'iarena';
-}
-
-/** Every axis mentioned in an expression, by id (so index variables can be named). */
-export function axesOf(e: KExpr, out = new Map<number, Axis>()): Map<number, Axis> {
-  switch (e.k) {
-    case 'iota':
-      out.set(e.axis.id, e.axis);
-      break;
-    case 'gather':
-      axesOf(e.index, out);
-      break;
-    case 'unary':
-    case 'cast':
-      axesOf(e.x, out);
-      break;
-    case 'binary':
-    case 'compare':
-      axesOf(e.a, out);
-      axesOf(e.b, out);
-      break;
-    case 'where':
-      axesOf(e.c, out);
-      axesOf(e.a, out);
-      axesOf(e.b, out);
-      break;
-    default:
-      break;
-  }
-  return out;
+/** The element of `a` at `index`, as the context's view reads it (i32 arena elements directly). */
+function element(a: Access, index: string, cx: EmitContext): string {
+  return a.arena === 'f32' ? (cx.view ?? F32_VIEW).load(index) : `iarena[${index}]`;
 }
 
 export function emitExpr(e: KExpr, cx: EmitContext): string {
   switch (e.k) {
     case 'load': {
-      const v = `${arenaName(e.access)}[${accessIndex(e.access, cx)}]`;
+      const v = element(e.access, accessIndex(e.access, cx), cx);
       return e.dtype === 'bool' ? `(${v} != 0i)` : v;
     }
     case 'gather': {
       const stride = e.access.strides.get(e.axis.id) ?? 0;
       const rest: Access = { ...e.access, strides: new Map([...e.access.strides].filter(([id]) => id !== e.axis.id)) };
       const idx = `u32(${emitExpr(e.index, cx)})${stride === 1 ? '' : ` * ${stride}u`}`;
-      const v = `${arenaName(e.access)}[${accessIndex(rest, cx, undefined, idx)}]`;
+      const v = element(e.access, accessIndex(rest, cx, idx), cx);
       return e.dtype === 'bool' ? `(${v} != 0i)` : v;
     }
     case 'const':
@@ -215,45 +251,13 @@ fn nan() -> f32 { return bitcast<f32>(INF_BITS | 0x400000u); }
 fn sq(x: f32) -> f32 { return x * x; }
 ${activations('', 'f32')}${activations('4', 'vec4f')}`;
 
-/** The two arena bindings every kernel declares. */
-export const BINDINGS = `
-@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
-@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
-`;
-
-/** The element type of a kernel expression. */
-export function exprType(e: KExpr): 'f32' | 'i32' | 'bool' {
-  switch (e.k) {
-    case 'load':
-    case 'gather':
-      return e.dtype;
-    case 'const':
-      return e.dtype;
-    case 'iota':
-      return 'i32';
-    case 'unary':
-    case 'acc':
-    case 'local':
-      return 'f32';
-    case 'binary':
-      return e.dtype;
-    case 'compare':
-      return 'bool';
-    case 'where':
-      return exprType(e.a);
-    case 'cast':
-      return e.to;
-  }
-}
 
 const VEC4_TYPE = { f32: 'vec4f', i32: 'vec4i', bool: 'vec4<bool>' } as const;
 
-/** How `emitExpr4` reads four consecutive elements, and the accumulator as a vec4. */
+/** How `emitExpr4` reads four consecutive elements (through `arena4`, the vec4 view's), and the accumulator as a vec4. */
 export interface Vec4Emit {
   /** The axis the four components run along; its position at component 0 is a multiple of 4. */
   lane: Axis;
-  /** WGSL vec4f of four f32 elements starting at a multiple of 4 (`arena4(i)` in the vec4 view). */
-  load4(index: string): string;
   /** The accumulator as a vec4f (GEMM epilogues). */
   acc4?: string;
   /** Locals that hold four components already (vec4f values computed earlier in the invocation). */
@@ -262,7 +266,7 @@ export interface Vec4Emit {
 
 /** Whether `a` can be read as one aligned vec4 along `lane`: stride 1 there, offset and other strides multiples of 4. */
 export function vec4Readable(a: Access, lane: Axis): boolean {
-  if (a.arena !== 'f32' || a.strides.get(lane.id) !== 1 || a.offset % 4 !== 0) return false;
+  if (a.arena !== 'f32' || a.strides.get(lane.id) !== 1 || !offsetAligned4(a)) return false;
   for (const [id, s] of a.strides) if (id !== lane.id && s % 4 !== 0) return false;
   return true;
 }
@@ -272,9 +276,9 @@ export function vec4Readable(a: Access, lane: Axis): boolean {
  * vec4 view of the arena): one vec4 store where `a` is contiguous and aligned there, else four
  * component stores.
  */
-export function store4(a: Access, value: string, cx: EmitContext, lane: Axis, axesById?: ReadonlyMap<number, Axis>): string {
-  if (vec4Readable(a, lane)) return `arena[(${accessIndex(a, cx, axesById)}) >> 2u] = ${value};`;
-  const at = (c: number) => accessIndex(a, { ...cx, index: (x) => (x.id === lane.id && c > 0 ? `(${cx.index(x)} + ${c}u)` : cx.index(x)) }, axesById);
+export function store4(a: Access, value: string, cx: EmitContext, lane: Axis): string {
+  if (vec4Readable(a, lane)) return `arena[(${accessIndex(a, cx)}) >> 2u] = ${value};`;
+  const at = (c: number) => accessIndex(a, { ...cx, index: (x) => (x.id === lane.id && c > 0 ? `(${cx.index(x)} + ${c}u)` : cx.index(x)) });
   return `{ let v = ${value};${[0, 1, 2, 3].map((c) => ` arena[(${at(c)}) >> 2u][(${at(c)}) & 3u] = v[${c}];`).join('')} }`;
 }
 
@@ -293,35 +297,28 @@ export function emitExpr4(e: KExpr, cx: EmitContext, v: Vec4Emit): string {
   });
   const splat = (x: KExpr) => `${VEC4_TYPE[exprType(x)]}(${emitExpr(x, cx)})`;
   const perComponent = (x: KExpr) => `${VEC4_TYPE[exprType(x)]}(${[0, 1, 2, 3].map((c) => emitExpr(x, scalarAt(c))).join(', ')})`;
-  const varies = (x: KExpr): boolean => {
-    switch (x.k) {
-      case 'load':
-        return (x.access.strides.get(v.lane.id) ?? 0) !== 0;
-      case 'gather':
-        return (x.access.strides.get(v.lane.id) ?? 0) !== 0 || varies(x.index);
-      case 'iota':
-        return x.axis.id === v.lane.id;
-      case 'acc':
-        return true;
-      case 'const':
-        return false;
-      case 'local':
-        return v.vectors?.has(x.name) ?? false;
-      case 'unary':
-      case 'cast':
-        return varies(x.x);
-      case 'binary':
-      case 'compare':
-        return varies(x.a) || varies(x.b);
-      case 'where':
-        return varies(x.c) || varies(x.a) || varies(x.b);
-    }
-  };
+  /** Whether `x` differs between the four components: it reads along the lane, or holds a vector. */
+  const varies = (x: KExpr): boolean =>
+    someExpr(x, (y) => {
+      switch (y.k) {
+        case 'load':
+        case 'gather':
+          return (y.access.strides.get(v.lane.id) ?? 0) !== 0;
+        case 'iota':
+          return y.axis.id === v.lane.id;
+        case 'acc':
+          return true;
+        case 'local':
+          return v.vectors?.has(y.name) ?? false;
+        default:
+          return false;
+      }
+    });
   const go = (x: KExpr): string => {
     if (!varies(x)) return splat(x);
     switch (x.k) {
       case 'load':
-        return vec4Readable(x.access, v.lane) ? v.load4(accessIndex(x.access, cx)) : perComponent(x);
+        return vec4Readable(x.access, v.lane) ? `arena4(${accessIndex(x.access, cx)})` : perComponent(x);
       case 'gather':
         return perComponent(x);
       case 'iota':

@@ -33,20 +33,26 @@
  * `{ vec4: false }` for arenas without that guarantee.
  */
 import type { Axis } from '../../ir/types.js';
-import type { Access, GemmKernel, KExpr } from '../spec.js';
-import { accessIndex, BINDINGS, emitExpr, emitExpr4, PRELUDE, store4, type EmitContext } from './expr.js';
-
-export type GemmVariantName = 'register' | 'tiled';
+import { accCount, children, withChildren } from '../kernel-ir/expr.js';
+import type { Access, GemmKernel, KExpr } from '../kernel-ir/types.js';
+import { offsetAligned4, offsetTerm } from '../offsets.js';
+import type { GemmVariant, RegisterGemmRules } from '../target.js';
+import { CPU_TARGET } from '../target.js';
+import { accessIndex, axisNames, emitExpr, emitExpr4, F32_VIEW, PRELUDE, store4, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
 
 export interface GemmWgsl {
   code: string;
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];
+  /** Bytes of workgroup memory it declares (the tiled variant's tiles). */
+  workgroupBytes: number;
 }
 
 export interface GemmOptions {
   /** Allow the vec4 view of the f32 arena (default true; needs an arena length divisible by 4). */
   vec4?: boolean;
+  /** Register variant: the target's blocking rules (default: the CPU target's). */
+  rules?: RegisterGemmRules;
   /** Register variant: override the automatic choices (for benchmarks and tests). */
   tuning?: RegisterTuning;
 }
@@ -67,22 +73,6 @@ export interface RegisterTuning {
 /** WebGPU's default (and guaranteed) limit on workgroups per dispatch dimension. */
 const MAX_GROUPS_PER_DIM = 65535;
 
-/**
- * Register variant: rows per invocation at most, lanes per workgroup (columns per lane are
- * chosen per shape). 16 rows (32 vec4 accumulators) measured 8–14 % faster than 8 on the
- * transformer's large GEMMs on lavapipe, and 3–5 % (q·kᵀ) to 20–25 % (p·v) on the attention's
- * 64-row ones, but take twice as long to compile (the head's 65 vocabulary rows: 5 s against
- * under 2). So 16 from 256 rows on, and from 64 where 16 divides the rows; 8 otherwise. (For
- * the 128-row weight gradients the whole step measured about 4 % faster with 16 rows over
- * seven interleaved pairs, within this machine's noise; the price is compile time: the
- * autoencoder's first step took 85–92 s cold with 16 rows from 64, 73 s before.)
- */
-const REGISTER_ROWS = 16;
-const SMALL_REGISTER_ROWS = 8;
-const BIG_ROWS = 256;
-const MEDIUM_ROWS = 64;
-const REGISTER_WORKGROUP = 16;
-
 /** Tiled variant: output tile per workgroup, workgroup side, and k-steps staged at once. */
 const TILE = 64;
 const TILED_WORKGROUP = 16;
@@ -91,7 +81,7 @@ const PER_THREAD = TILE / TILED_WORKGROUP; // 4 rows × 4 columns per invocation
 /** Row pitch of the workgroup tiles: one more than the tile, so that writes along k do not hit one bank. */
 const TILE_PITCH = TILE + 1;
 
-export function gemmWgsl(spec: GemmKernel, variant: GemmVariantName, options: GemmOptions = {}): GemmWgsl {
+export function gemmWgsl(spec: GemmKernel, variant: GemmVariant, options: GemmOptions = {}): GemmWgsl {
   checkSpec(spec);
   return variant === 'register' ? registerGemm(spec, options) : tiledGemm(spec);
 }
@@ -179,10 +169,8 @@ function plus(...terms: string[]): string {
   return t.length ? t.join(' + ') : '0u';
 }
 
-const axisVar = (a: Axis) => `i${a.id}`;
-
-/** `let` declarations of the positions of `axes` from a flat index (last axis fastest). */
-function decompose(axes: readonly Axis[], flat: string, indent: string): string[] {
+/** `let` declarations of the positions of `axes` (named by `axisVar`) from a flat index (last axis fastest). */
+function decompose(axisVar: (a: Axis) => string, axes: readonly Axis[], flat: string, indent: string): string[] {
   const lines: string[] = [];
   let inner = 1;
   for (let i = axes.length - 1; i >= 0; i--) {
@@ -194,60 +182,6 @@ function decompose(axes: readonly Axis[], flat: string, indent: string): string[
     inner *= a.size;
   }
   return lines;
-}
-
-/** How kernel code reads and writes single f32 elements of the arena. */
-export interface ArenaView {
-  /** Binding declarations (BINDINGS, or the vec4 view of binding 0) and accessors. */
-  declarations: string;
-  load(index: string): string;
-  store(index: string, value: string): string;
-  /** Rewrites `arena[i]` reads in code from emitExpr to this view. */
-  adapt(code: string): string;
-}
-
-const F32_VIEW: ArenaView = {
-  declarations: BINDINGS,
-  load: (i) => `arena[${i}]`,
-  store: (i, v) => `arena[${i}] = ${v};`,
-  adapt: (code) => code,
-};
-
-export const VEC4_VIEW: ArenaView = {
-  declarations: `
-// The f32 arena viewed as vec4s (its length is a multiple of 4); arena_f32 reads one element.
-@group(0) @binding(0) var<storage, read_write> arena: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
-fn arena_f32(i: u32) -> f32 { return arena[i >> 2u][i & 3u]; }
-fn arena4(i: u32) -> vec4f { return arena[i >> 2u]; }
-`,
-  load: (i) => `arena_f32(${i})`,
-  store: (i, v) => `{ let o = ${i}; arena[o >> 2u][o & 3u] = ${v}; }`,
-  adapt: rewriteArenaReads,
-};
-
-/** `arena[X]` (not `iarena[X]`) → `arena_f32(X)`, brackets matched, nested reads included. */
-function rewriteArenaReads(code: string): string {
-  let out = '';
-  let i = 0;
-  while (i < code.length) {
-    const at = code.indexOf('arena[', i);
-    if (at < 0) break;
-    if (at > 0 && /[A-Za-z0-9_]/.test(code[at - 1])) {
-      out += code.slice(i, at + 6);
-      i = at + 6;
-      continue;
-    }
-    let depth = 1;
-    let j = at + 6;
-    for (; j < code.length && depth > 0; j++) {
-      if (code[j] === '[') depth++;
-      else if (code[j] === ']') depth--;
-    }
-    out += code.slice(i, at) + `arena_f32(${rewriteArenaReads(code.slice(at + 6, j - 1))})`;
-    i = j;
-  }
-  return out + code.slice(i);
 }
 
 /**
@@ -289,36 +223,37 @@ function locateWorkgroup(colGroups: number, rowBlocks: number, batches: number, 
 function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', init?: KExpr): string {
   const M = product(spec.m);
   const N = product(spec.n);
-  const axes = new Map<number, Axis>();
-  for (const a of [...spec.batch, ...spec.m, ...spec.n]) axes.set(a.id, a);
+  const output = new Set([...spec.batch, ...spec.m, ...spec.n].map((a) => a.id));
+  const axisVar = axisNames([...spec.batch, ...spec.m, ...spec.n, ...spec.k]);
   const cx: EmitContext = {
     index(axis: Axis): string {
-      if (!axes.has(axis.id)) throw new Error(`internal: GEMM epilogue of ${spec.name || 'a kernel'} uses axis ${axis.name} (#${axis.id}), not an output axis`);
+      if (!output.has(axis.id)) throw new Error(`internal: GEMM epilogue of ${spec.name || 'a kernel'} uses axis ${axis.name} (#${axis.id}), not an output axis`);
       return axisVar(axis);
     },
+    view,
     acc: 'value',
   };
   const arena = spec.out.arena === 'f32' ? 'arena' : 'iarena';
   const convert = (v: string) => (spec.out.arena === 'f32' ? v : `i32(${v})`);
   const head = [
-    ...decompose(spec.batch, 'batch', '  '),
-    ...decompose(spec.m, 'm', '  '),
-    ...decompose(spec.n, 'n', '  '),
+    ...decompose(axisVar, spec.batch, 'batch', '  '),
+    ...decompose(axisVar, spec.m, 'm', '  '),
+    ...decompose(axisVar, spec.n, 'n', '  '),
   ];
-  const index = accessIndex(spec.out, cx, axes);
+  const index = accessIndex(spec.out, cx);
   const extra = spec.extra ?? [];
   // Extra outputs are f32 and computed from the stored output (`y`).
-  const extraStores = extra.map((x) => view.store(accessIndex(x.access, cx, axes), view.adapt(emitExpr(x.value, { ...cx, acc: 'y' }))));
+  const extraStores = extra.map((x) => view.store(accessIndex(x.access, cx), emitExpr(x.value, { ...cx, acc: 'y' })));
   const scalarStore = extra.length
-    ? [`let y = ${view.adapt(emitExpr(spec.epilogue, cx))};`, view.store(index, 'y'), ...extraStores].join('\n  ')
+    ? [`let y = ${emitExpr(spec.epilogue, cx)};`, view.store(index, 'y'), ...extraStores].join('\n  ')
     : arena === 'arena'
-      ? view.store(index, convert(view.adapt(emitExpr(spec.epilogue, cx))))
-      : `iarena[${index}] = ${convert(view.adapt(emitExpr(spec.epilogue, cx)))};`;
+      ? view.store(index, convert(emitExpr(spec.epilogue, cx)))
+      : `iarena[${index}] = ${convert(emitExpr(spec.epilogue, cx))};`;
   const fns = [['fn store_out(value: f32, batch: u32, m: u32, n: u32) {', `  if (m >= ${u(M)} || n >= ${u(N)}) { return; }`, ...head, `  ${scalarStore}`, '}'].join('\n')];
   if (vecSide) {
     const last = [...(vecSide === 'm' ? spec.m : spec.n)].reverse().find((a) => a.size > 1)!;
     // The epilogue as vec4 arithmetic: operands contiguous along `last` are read as one vec4.
-    const value = view.adapt(emitExpr4(spec.epilogue, cx, { lane: last, load4: (i) => `arena4(${i})`, acc4: 'values' }));
+    const value = emitExpr4(spec.epilogue, cx, { lane: last, acc4: 'values' });
     if (init) {
       fns.push(
         [
@@ -326,7 +261,7 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
           'fn init_out4(batch: u32, m: u32, n: u32) -> vec4f {',
           `  if (m >= ${u(M)} || n >= ${u(N)}) { return vec4f(0.0); }`,
           ...head,
-          `  return ${view.adapt(emitExpr4(init, cx, { lane: last, load4: (i) => `arena4(${i})` }))};`,
+          `  return ${emitExpr4(init, cx, { lane: last })};`,
           '}',
         ].join('\n'),
       );
@@ -336,7 +271,7 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
     // storing them as they are and then applying the epilogue to what was stored does not:
     // store_out4 stores, post_out4 (called after every store) finishes the epilogue.
     const twoPhase = spec.epilogue.k !== 'acc' || extra.length > 0;
-    const extraStores4 = extra.map((x) => `  ${store4(x.access, view.adapt(emitExpr4(x.value, cx, { lane: last, load4: (i) => `arena4(${i})`, acc4: 'y' })), cx, last, axes)}`);
+    const extraStores4 = extra.map((x) => `  ${store4(x.access, emitExpr4(x.value, cx, { lane: last, acc4: 'y' }), cx, last)}`);
     fns.push(
       [
         `// Four outputs along axis '${last.name}', contiguous in the output: one vec4 store.`,
@@ -365,9 +300,9 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
   return fns.join('\n\n');
 }
 
-/** Whether every listed stride and the offset are multiples of 4. */
-function aligned4(offset: number, strides: Iterable<number>): boolean {
-  if (offset % 4 !== 0) return false;
+/** Whether the region starts at a multiple of 4 and every listed stride is one. */
+function aligned4(a: Access, strides: Iterable<number>): boolean {
+  if (!offsetAligned4(a)) return false;
   for (const s of strides) if (s % 4 !== 0) return false;
   return true;
 }
@@ -415,11 +350,10 @@ interface RegisterPlan {
   vecStore: boolean;
 }
 
-function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean, tuning: RegisterTuning): RegisterPlan {
+function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean, rules: RegisterGemmRules, tuning: RegisterTuning): RegisterPlan {
   const rows = makeSide(spec, swap ? 'n' : 'm');
   const cols = makeSide(spec, swap ? 'm' : 'n');
-  const sixteen = rows.size >= BIG_ROWS || (rows.size >= MEDIUM_ROWS && rows.size % REGISTER_ROWS === 0);
-  const TR = Math.min(tuning.rows ?? (sixteen ? REGISTER_ROWS : SMALL_REGISTER_ROWS), 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
+  const TR = Math.min(tuning.rows ?? rules.rowsPerInvocation(rows.size), 1 << Math.ceil(Math.log2(Math.max(1, rows.size))));
   const kRuns = mergeRuns(spec.k, [rows.access, cols.access]);
   if (kRuns.length === 0) kRuns.push({ size: 1, strides: [0, 0] });
   const inner = kRuns[kRuns.length - 1];
@@ -436,28 +370,28 @@ function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean,
       lastCol !== undefined &&
       lastCol.strides[0] === 1 &&
       lastCol.size % 4 === 0 &&
-      aligned4(c.offset, [...batchStrides, ...cols.runs.slice(0, -1).map((r) => r.strides[0]), ...kRuns.map((r) => r.strides[1])]);
+      aligned4(c, [...batchStrides, ...cols.runs.slice(0, -1).map((r) => r.strides[0]), ...kRuns.map((r) => r.strides[1])]);
     const kFit =
       inner.strides[1] === 1 &&
       inner.size % 4 === 0 &&
-      aligned4(c.offset, [...batchStrides, ...cols.runs.map((r) => r.strides[0]), ...outerK.map((r) => r.strides[1])]);
+      aligned4(c, [...batchStrides, ...cols.runs.map((r) => r.strides[0]), ...outerK.map((r) => r.strides[1])]);
     colMode = colsFit ? 'cols' : kFit ? 'k' : 'scalar';
     if (colMode === 'k' && tuning.rowVec !== false) {
       const r = rows.access;
       rowVecK =
         inner.strides[0] === 1 &&
-        aligned4(r.offset, [...rows.batchRuns.map((x) => x.strides[0]), ...rows.runs.map((x) => x.strides[0]), ...outerK.map((x) => x.strides[0])]);
+        aligned4(r, [...rows.batchRuns.map((x) => x.strides[0]), ...rows.runs.map((x) => x.strides[0]), ...outerK.map((x) => x.strides[0])]);
     }
     // vec4 stores: the last non-unit column axis has stride 1 in `out`, its size and every
     // other offset of `out` a multiple of 4.
     const lastAxis = [...cols.axes].reverse().find((a) => a.size > 1);
     if (lastAxis && strideOf(spec.out, lastAxis) === 1 && lastAxis.size % 4 === 0) {
       const others = [...spec.batch, ...spec.m, ...spec.n].filter((a) => a.id !== lastAxis.id && a.size > 1).map((a) => strideOf(spec.out, a));
-      vecStore = spec.out.arena === 'f32' && aligned4(spec.out.offset, others);
+      vecStore = spec.out.arena === 'f32' && aligned4(spec.out, others);
     }
   }
   const colBlocks = Math.ceil(cols.size / TC);
-  const workgroup = tuning.workgroup ?? (colBlocks <= 8 ? 8 : REGISTER_WORKGROUP);
+  const workgroup = tuning.workgroup ?? rules.lanes(colBlocks);
   return { swap, rows, cols, kRuns, TR, TC, workgroup, colMode, rowVecK, vecStore };
 }
 
@@ -466,10 +400,10 @@ function planRegister(spec: GemmKernel, swap: boolean, TC: 4 | 8, vec4: boolean,
  * other orientation (lanes along m) or 4 columns reads and stores more as vec4s, or fills
  * many more SIMD lanes.
  */
-function chooseRegister(spec: GemmKernel, vec4: boolean, tuning: RegisterTuning = {}): RegisterPlan {
+function chooseRegister(spec: GemmKernel, vec4: boolean, rules: RegisterGemmRules, tuning: RegisterTuning = {}): RegisterPlan {
   const candidates: RegisterPlan[] = [];
   for (const swap of tuning.swap === undefined ? [false, true] : [tuning.swap]) {
-    for (const TC of tuning.cols === undefined ? ([8, 4] as const) : [tuning.cols]) candidates.push(planRegister(spec, swap, TC, vec4, tuning));
+    for (const TC of tuning.cols === undefined ? ([8, 4] as const) : [tuning.cols]) candidates.push(planRegister(spec, swap, TC, vec4, rules, tuning));
   }
   // Measured on lavapipe: vec4 reads of the per-lane operand (across columns best, along k
   // next) and vec4 stores matter most; idle lanes (fewer than 8 column blocks) cost less than
@@ -502,10 +436,21 @@ function causalRange(spec: GemmKernel, plan: Pick<RegisterPlan, 'rows' | 'kRuns'
 /**
  * How the register variant's chosen plan reads its per-lane operand: 'cols' (vec4 across
  * columns, as fast as a GEMM on contiguous operands), 'k' (vec4 along k) or 'scalar'. The
- * scheduler asks this to decide which operands deserve a copy in another layout (copies.ts).
+ * activation-copies pass asks this to decide which operands deserve a copy in another layout.
  */
-export function registerReadMode(spec: GemmKernel): ColMode {
-  return chooseRegister(spec, true).colMode;
+export function registerReadMode(spec: GemmKernel, rules: RegisterGemmRules = CPU_TARGET.register): ColMode {
+  return registerBlocking(spec, rules).colMode;
+}
+
+/**
+ * How the register variant blocks `spec` (what it renders, with the vec4 view): rows and
+ * columns per invocation, the side its lanes run along, how the per-lane operand is read,
+ * whether outputs are stored as vec4s, and the causal k range it applies, if any.
+ */
+export function registerBlocking(spec: GemmKernel, rules: RegisterGemmRules = CPU_TARGET.register): { rows: number; cols: number; lanesAlong: 'm' | 'n'; colMode: ColMode; vecStore: boolean; causal?: 'le' | 'ge' } {
+  const p = chooseRegister(spec, true, rules);
+  const causal = causalRange(spec, p);
+  return { rows: p.TR, cols: p.TC, lanesAlong: p.swap ? 'm' : 'n', colMode: p.colMode, vecStore: p.vecStore, ...(causal ? { causal } : {}) };
 }
 
 /**
@@ -516,30 +461,12 @@ export function registerReadMode(spec: GemmKernel): ColMode {
  * little. Returns undefined when no add sits directly above the (single) accumulator.
  */
 export function splitAdditiveEpilogue(e: KExpr): { init: KExpr; rest: KExpr } | undefined {
-  const accs = (x: KExpr): number => {
-    switch (x.k) {
-      case 'acc':
-        return 1;
-      case 'unary':
-      case 'cast':
-        return accs(x.x);
-      case 'gather':
-        return accs(x.index);
-      case 'binary':
-      case 'compare':
-        return accs(x.a) + accs(x.b);
-      case 'where':
-        return accs(x.c) + accs(x.a) + accs(x.b);
-      default:
-        return 0;
-    }
-  };
-  if (accs(e) !== 1) return undefined;
+  if (accCount(e) !== 1) return undefined;
   const terms: KExpr[] = [];
   // Strip the chain of adds directly around acc, collecting the other operands.
   const strip = (x: KExpr): KExpr => {
     if (x.k === 'binary' && x.fn === 'add' && x.dtype === 'f32') {
-      const left = accs(x.a) === 1;
+      const left = accCount(x.a) === 1;
       const inner = strip(left ? x.a : x.b);
       if (inner.k === 'acc') {
         terms.push(left ? x.b : x.a);
@@ -547,18 +474,11 @@ export function splitAdditiveEpilogue(e: KExpr): { init: KExpr; rest: KExpr } | 
       }
       return left ? { ...x, a: inner } : { ...x, b: inner };
     }
-    switch (x.k) {
-      case 'unary':
-      case 'cast':
-        return { ...x, x: strip(x.x) };
-      case 'binary':
-      case 'compare':
-        return accs(x.a) === 1 ? { ...x, a: strip(x.a) } : { ...x, b: strip(x.b) };
-      case 'where':
-        return accs(x.c) === 1 ? { ...x, c: strip(x.c) } : accs(x.a) === 1 ? { ...x, a: strip(x.a) } : { ...x, b: strip(x.b) };
-      default:
-        return x;
-    }
+    if (x.k === 'gather') return x;
+    // Down the one subexpression that holds the accumulator.
+    const kids = children(x);
+    const i = kids.findIndex((c) => accCount(c) === 1);
+    return i < 0 ? x : withChildren(x, kids.map((c, j) => (j === i ? strip(c) : c)));
   };
   const rest = strip(e);
   if (!terms.length) return undefined;
@@ -568,7 +488,7 @@ export function splitAdditiveEpilogue(e: KExpr): { init: KExpr; rest: KExpr } | 
 
 function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   const vec4 = options.vec4 ?? true;
-  const plan = chooseRegister(spec, vec4, options.tuning);
+  const plan = chooseRegister(spec, vec4, options.rules ?? CPU_TARGET.register, options.tuning);
   const { swap, rows, cols, kRuns, TR, TC, workgroup, colMode, rowVecK, vecStore } = plan;
   const usesVec4 = colMode !== 'scalar' || rowVecK || vecStore;
   const view = usesVec4 ? VEC4_VIEW : F32_VIEW;
@@ -598,7 +518,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   const rowBase = (i: number) => `row_base${i}`;
   const colBase = (j: number) => `col_base${j}`;
   const rowAt = (i: number) => (i === 0 ? 'row0' : rows.size % TR === 0 ? `(row0 + ${u(i)})` : `min(row0 + ${u(i)}, ${u(rows.size - 1)})`);
-  const rowStart = plus(u(rows.access.offset), runOffset('batch', rows.batchRuns, 0));
+  const rowStart = plus(offsetTerm(rows.access), runOffset('batch', rows.batchRuns, 0));
   if (rowStart.includes('batch')) L.push(`  let row_start = ${rowStart}; // ${rowName}'s region + batch offset`);
   const rowOrigin = rowStart.includes('batch') ? 'row_start' : rowStart;
   for (let i = 0; i < TR; i++) {
@@ -612,7 +532,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     if (first === 0) return 'col0';
     return cols.size % TC === 0 ? `(col0 + ${u(first)})` : `min(col0 + ${u(first)}, ${u(cols.size - colSpan)})`;
   };
-  const colStart = plus(u(cols.access.offset), runOffset('batch', cols.batchRuns, 0));
+  const colStart = plus(offsetTerm(cols.access), runOffset('batch', cols.batchRuns, 0));
   if (colStart.includes('batch')) L.push(`  let col_start = ${colStart}; // ${colName}'s region + batch offset`);
   const colOrigin = colStart.includes('batch') ? 'col_start' : colStart;
   for (let j = 0; j < colBaseCount; j++) {
@@ -735,7 +655,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   L.push('}');
   const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
   const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
-  return { code, workgroupSize: [workgroup, 1, 1], dispatch };
+  return { code, workgroupSize: [workgroup, 1, 1], dispatch, workgroupBytes: 0 };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -776,7 +696,7 @@ function tiledGemm(spec: GemmKernel): GemmWgsl {
   L.push(`  let flat_lid = lid.y * ${u(TILED_WORKGROUP)} + lid.x;`);
   // Row (column) offsets of the tile elements this invocation loads; rows past the edge clamped.
   for (const { side, name, size, kFast } of operands) {
-    const base = (row: string) => plus(u(side.access.offset), runOffset('batch', side.batchRuns, 0), runOffset(row, side.runs, 0));
+    const base = (row: string) => plus(offsetTerm(side.access), runOffset('batch', side.batchRuns, 0), runOffset(row, side.runs, 0));
     const start = name === 'a' ? 'row0' : 'col0';
     const clamp = (e: string) => (size % TILE === 0 ? e : `min(${e}, ${u(size - 1)})`);
     if (kFast) {
@@ -819,5 +739,6 @@ function tiledGemm(spec: GemmKernel): GemmWgsl {
   }
   L.push('}');
   const code = `${F32_VIEW.declarations}${PRELUDE}\n${storeFunctions(spec, F32_VIEW)}\n\n${L.join('\n')}\n`;
-  return { code, workgroupSize: [TILED_WORKGROUP, TILED_WORKGROUP, 1], dispatch };
+  // Two tiles of f32: tile_a and tile_b.
+  return { code, workgroupSize: [TILED_WORKGROUP, TILED_WORKGROUP, 1], dispatch, workgroupBytes: 2 * TILE_PITCH * TILE_K * 4 };
 }

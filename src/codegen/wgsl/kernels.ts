@@ -5,32 +5,35 @@
  * correct (if not optimal) on GPUs.
  */
 import type { Axis } from '../../ir/types.js';
-import { loadsOf } from '../schedule.js';
-import { isSegmentPlaceholder, mapExpr, segmentRowWidth, segmentSlotPlaceholder } from '../segments.js';
-import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../spec.js';
-import { accessIndex, axesOf, BINDINGS, emitExpr, emitExpr4, exprType, f32Literal, PRELUDE, store4, storeValue, vec4Readable, type EmitContext } from './expr.js';
-import { gemmWgsl, VEC4_VIEW } from './gemm.js';
+import { exprType, mapExpr, variesAlong } from '../kernel-ir/expr.js';
+import { iterationAxes } from '../kernel-ir/kernel.js';
+import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../kernel-ir/types.js';
+import { OFFSETS_DECLARATION, offsetTerm } from '../offsets.js';
+import { segmentRowWidth } from '../passes/segment-updates.js';
+import type { Target } from '../target.js';
+import { accessIndex, axisNames, emitExpr, emitExpr4, f32Literal, F32_VIEW, PRELUDE, store4, storeValue, vec4Readable, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
+import { gemmWgsl } from './gemm.js';
 
-export const WORKGROUP = 64;
 const MAX_GROUPS = 65535;
 
 export interface RenderedKernel {
   code: string;
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];
+  /** Bytes of workgroup memory the kernel declares (checked against the device's limit). */
+  workgroupBytes: number;
 }
 
-export type GemmVariant = 'register' | 'tiled';
-
-const ix = (a: Axis) => `i${a.id}`;
-const cxFor = (extra: Partial<EmitContext> = {}): EmitContext => ({ index: ix, ...extra });
+/** Names of the position variables (see axisNames). */
+type Names = (a: Axis) => string;
+const cxFor = (ix: Names, view: ArenaView, extra: Partial<EmitContext> = {}): EmitContext => ({ index: ix, view, ...extra });
 
 function count(axes: readonly Axis[]): number {
   return axes.reduce((n, a) => n * a.size, 1);
 }
 
 /** Declarations of the position variables of `axes` from a flat index `f` (last axis fastest). */
-function decompose(axes: readonly Axis[], f = 'f'): string {
+function decompose(ix: Names, axes: readonly Axis[], f = 'f'): string {
   const lines: string[] = [];
   let stride = 1;
   const strides: number[] = [];
@@ -45,7 +48,7 @@ function decompose(axes: readonly Axis[], f = 'f'): string {
   return lines.join('\n');
 }
 
-function loops(axes: readonly Axis[], body: string, indent = '  '): string {
+function loops(ix: Names, axes: readonly Axis[], body: string, indent = '  '): string {
   let open = '';
   let close = '';
   axes.forEach((a, d) => {
@@ -57,96 +60,81 @@ function loops(axes: readonly Axis[], body: string, indent = '  '): string {
   return open + body.split('\n').map((l) => pad + l).join('\n') + '\n' + close;
 }
 
-/**
- * Invocations per workgroup for `total` invocations: 64, or 8 (lavapipe's SIMD width) when
- * that would leave fewer than four workgroups: lavapipe runs a workgroup on one thread, so a
- * small kernel (a bias gradient over 128 columns) would otherwise use one core.
- */
-export function workgroupFor(total: number): number {
-  return total >= 4 * WORKGROUP ? WORKGROUP : 8;
-}
-
-function grid(invocations: number): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(invocations / workgroupFor(invocations)));
+function grid(invocations: number, workgroup: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / workgroup));
   const x = Math.min(groups, MAX_GROUPS);
   return [x, Math.ceil(groups / x), 1];
 }
 
 /**
- * Bindings (with the f32 arena viewed as vec4s if `vec4`), helper functions, and the entry
- * point up to the bounds check of the flat invocation index `f`.
+ * A kernel of `total` invocations, one per element or row, numbered by the flat index `f`:
+ * the bindings of `view`, the helper functions, and the entry point, which returns past
+ * `total` and then runs `body`. Workgroups are the target's size for `total` invocations.
  */
-function header(total: number, options: { vec4?: boolean; helpers?: string } = {}): string {
-  const wg = workgroupFor(total);
-  return `${options.vec4 ? VEC4_VIEW.declarations : BINDINGS}${PRELUDE}${options.helpers ? `\n${options.helpers}\n` : ''}
+function flatKernel(t: Target, total: number, view: ArenaView, body: string, helpers?: string): RenderedKernel {
+  const wg = t.workgroupSize(total);
+  const code = `${view.declarations}${PRELUDE}${helpers ? `\n${helpers}\n` : ''}
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let f = gid.x + gid.y * nwg.x * ${wg}u;
   if (f >= ${total}u) { return; }
+${body}}
 `;
+  return { code, workgroupSize: [wg, 1, 1], dispatch: grid(total, wg), workgroupBytes: 0 };
 }
 
-/** A map's work: invocations, whether it needs the vec4 view of the arena, and its statements (from the flat index `f`). */
+/** A map's work: invocations, the arena view it needs, and its statements (from the flat index `f`) in a given view. */
 interface MapPart {
   invocations: number;
-  vec4: boolean;
-  /** Statements for the f32 view, or for the vec4 view. */
-  body(view: 'f32' | 'vec4'): string;
+  view: ArenaView;
+  body(view: ArenaView): string;
 }
 
-function mapKernel(k: MapKernel): RenderedKernel {
-  const part = mapPart(k);
-  const head = header(part.invocations, { vec4: part.vec4 });
-  return { code: `${head}${part.body(part.vec4 ? 'vec4' : 'f32')}\n}\n`, workgroupSize: [workgroupFor(part.invocations), 1, 1], dispatch: grid(part.invocations) };
+function mapKernel(k: MapKernel, t: Target, ix: Names): RenderedKernel {
+  const part = mapPart(k, t, ix);
+  return flatKernel(t, part.invocations, part.view, `${part.body(part.view)}\n`);
 }
 
-function mapPart(k: MapKernel): MapPart {
-  const vec = vec4MapPart(k);
+function mapPart(k: MapKernel, t: Target, ix: Names): MapPart {
+  const vec = vec4MapPart(k, t, ix);
   if (vec) return vec;
   return {
     invocations: count(k.axes),
-    vec4: false,
+    view: F32_VIEW,
     body: (view) => {
-      const cx = cxFor();
+      const cx = cxFor(ix, view);
       const stores = k.stores.map((s) => {
         const dtype = s.access.arena === 'f32' ? 'f32' : exprDtype(s.value);
         const value = storeValue(s.value, dtype, cx);
-        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${view === 'vec4' ? VEC4_VIEW.adapt(value) : value};`;
-        return view === 'vec4' ? `  ${VEC4_VIEW.store(accessIndex(s.access, cx), VEC4_VIEW.adapt(value))}` : `  arena[${accessIndex(s.access, cx)}] = ${value};`;
+        if (s.access.arena !== 'f32') return `  iarena[${accessIndex(s.access, cx)}] = ${value};`;
+        return `  ${view.store(accessIndex(s.access, cx), value)}`;
       });
-      return `${decompose(k.axes)}\n${stores.join('\n')}`;
+      return `${decompose(ix, k.axes)}\n${stores.join('\n')}`;
     },
   };
 }
 
 /**
- * Maps with more stores than this stay one element per invocation: vec4 bodies compile
- * several times slower in lavapipe's LLVM (the optimizer's merged updates: 30 s against 9 s
- * each, cold). The price is paid at run time by those maps (their scattered stores into the
- * weights' transposed copies dominate either way).
- */
-export const VEC4_MAX_STORES = 16;
-
-/**
  * Four elements per invocation along the last axis, read and written as vec4s where the
- * layout allows: when every store is f32 and at least one is contiguous along that axis.
+ * layout allows: when every store is f32 and at least one is contiguous along that axis, and
+ * there are at most the target's `vec4MaxStores` stores (vec4 bodies compile slower).
  */
-function vec4MapPart(k: MapKernel): MapPart | undefined {
+function vec4MapPart(k: MapKernel, t: Target, ix: Names): MapPart | undefined {
   const lane = k.axes.at(-1);
   // Every store f32, at least one contiguous along the lane (others are written per component).
-  if (!lane || lane.size % 4 !== 0 || k.stores.length > VEC4_MAX_STORES || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
-  const cx = cxFor();
-  const body = k.stores.map((s) => `  ${store4(s.access, VEC4_VIEW.adapt(emitExpr4(s.value, cx, { lane, load4: (i) => `arena4(${i})` })), cx, lane)}`);
-  return { invocations: count(k.axes) / 4, vec4: true, body: () => `${lanePositions(k.axes)}\n${body.join('\n')}` };
+  if (!lane || lane.size % 4 !== 0 || k.stores.length > t.vec4MaxStores || !k.stores.every((s) => s.access.arena === 'f32') || !k.stores.some((s) => vec4Readable(s.access, lane))) return undefined;
+  const cx = cxFor(ix, VEC4_VIEW);
+  const body = k.stores.map((s) => `  ${store4(s.access, emitExpr4(s.value, cx, { lane }), cx, lane)}`);
+  return { invocations: count(k.axes) / 4, view: VEC4_VIEW, body: () => `${lanePositions(ix, k.axes)}\n${body.join('\n')}` };
 }
 
 /**
  * Independent maps over different axes in one dispatch: invocation f runs part j when f falls
  * in its range (the optimizer's updates of parameters of every shape).
  */
-function multiMapKernel(k: MultiMapKernel): RenderedKernel {
-  const parts = k.parts.map(mapPart);
-  const view = parts.some((p) => p.vec4) ? 'vec4' : 'f32';
+function multiMapKernel(k: MultiMapKernel, t: Target, ix: Names): RenderedKernel {
+  const parts = k.parts.map((p) => mapPart(p, t, ix));
+  const view = parts.some((p) => p.view === VEC4_VIEW) ? VEC4_VIEW : F32_VIEW;
   const total = parts.reduce((n, p) => n + p.invocations, 0);
   const fns = parts.map((p, j) => `fn part${j}(f: u32) {\n${p.body(view)}\n}`);
   let start = 0;
@@ -155,7 +143,7 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
     start += p.invocations;
     return `${j === 0 ? '  if' : ' else if'} (f < ${start}u) { part${j}(f${from ? ` - ${from}u` : ''}); }`;
   });
-  return { code: `${header(total, { vec4: view === 'vec4', helpers: fns.join('\n\n') })}${branches.join('')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return flatKernel(t, total, view, `${branches.join('')}\n`, fns.join('\n\n'));
 }
 
 /**
@@ -164,7 +152,7 @@ function multiMapKernel(k: MultiMapKernel): RenderedKernel {
  * runs the body with that segment's offsets and constants. The table is the dispatch's
  * offsets uniform `off` (declared by the program), row s at s × width.
  */
-function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
+function segmentedKernel(k: SegmentedMapKernel, t: Target, ix: Names): RenderedKernel {
   const width = segmentRowWidth(k);
   const slots = k.segments[0].slots.length;
   const consts = k.segments[0].consts.length;
@@ -180,7 +168,8 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
   for (let j = 0; j < slots; j++) L.push(`  let o${j} = tab(row + ${1 + j}u);`);
   for (let j = 0; j < consts; j++) L.push(`  let c${j} = bitcast<f32>(tab(row + ${1 + slots + j}u));`);
   const stored = k.stores.map((_, n) => `v${n}`);
-  const cx = cxFor({ locals: new Map([...Array.from({ length: consts }, (_, j) => [`c${j}`, `c${j}`] as const), ...stored.map((v) => [v, v] as const)]) });
+  const view = k.lanes === 4 ? VEC4_VIEW : F32_VIEW;
+  const cx = cxFor(ix, view, { locals: new Map([...Array.from({ length: consts }, (_, j) => [`c${j}`, `c${j}`] as const), ...stored.map((v) => [v, v] as const)]) });
   const at = (j: number) => `o${j} + ${e}`;
   // Every value first, then every store: a later value that reads an element an earlier store
   // wrote (AdamW's update reads the new m and v) uses the local instead, and with no store in
@@ -191,14 +180,10 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
   k.stores.forEach((st, n) => {
     const value = mapExpr(st.value, (x) => {
       if (x.k !== 'load') return undefined;
-      const slot = [...written.keys()].find((j) => x.access.offset === segmentSlotPlaceholder(j) && x.access.strides.get(k.flat.id) === 1);
+      const slot = [...written.keys()].find((j) => x.access.base?.in === 'segment' && x.access.base.slot === j && x.access.strides.get(k.flat.id) === 1);
       return slot === undefined ? undefined : { k: 'local', name: written.get(slot)! };
     });
-    L.push(
-      k.lanes === 4
-        ? `  let v${n} = ${VEC4_VIEW.adapt(emitExpr4(value, cx, { lane: k.flat, load4: (i) => `arena4(${i})`, vectors: new Set(stored) }))};`
-        : `  let v${n} = ${emitExpr(value, cx)};`,
-    );
+    L.push(k.lanes === 4 ? `  let v${n} = ${emitExpr4(value, cx, { lane: k.flat, vectors: new Set(stored) })};` : `  let v${n} = ${emitExpr(value, cx)};`);
     written.set(st.slot, `v${n}`);
   });
   k.stores.forEach((st, n) => L.push(k.lanes === 4 ? `  arena[(${at(st.slot)}) >> 2u] = v${n};` : `  arena[${at(st.slot)}] = v${n};`));
@@ -213,11 +198,8 @@ function segmentedKernel(k: SegmentedMapKernel): RenderedKernel {
     else L.push(`    ${put(e, `v${of}`)}`);
     L.push('  }');
   }
-  let body = L.join('\n');
-  for (let j = 0; j < slots; j++) body = body.split(`${segmentSlotPlaceholder(j)}u`).join(`o${j}`);
-  if ([...body.matchAll(/\b(\d+)u\b/g)].some((m) => isSegmentPlaceholder(Number(m[1])))) throw new Error('internal: a segment slot stand-in was left in a segmented kernel');
   const tab = 'fn tab(j: u32) -> u32 { return off[j >> 2u][j & 3u]; }';
-  return { code: `${header(total, { vec4: k.lanes === 4, helpers: tab })}${body}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return flatKernel(t, total, view, `${L.join('\n')}\n`, tab);
 }
 
 /** Whether an i32-arena store holds a boolean (comparisons) or an integer. */
@@ -225,50 +207,38 @@ function exprDtype(e: KExpr): 'i32' | 'bool' {
   return exprType(e) === 'bool' ? 'bool' : 'i32';
 }
 
-function reduceKernel(k: ReduceKernel): RenderedKernel {
-  const vec = vec4Reduce(k);
+function reduceKernel(k: ReduceKernel, t: Target, ix: Names): RenderedKernel {
+  const vec = vec4Reduce(k, t, ix);
   if (vec) return vec;
-  const total = count(k.axes);
-  const cx = cxFor();
+  const cx = cxFor(ix, F32_VIEW);
   // One accumulator per reduction (siblings share the loop and its position variables).
   const parts = [{ fn: k.fn, value: k.value, out: k.out }, ...(k.siblings ?? [])];
   const acc = (j: number) => (parts.length === 1 ? 'acc' : `acc${j}`);
   const inits = parts.map((p, j) => `  var ${acc(j)}: f32 = ${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'};`).join('\n');
   const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${emitExpr(p.value, cx)});` : `${acc(j)} = ${acc(j)} + ${emitExpr(p.value, cx)};`)).join('\n');
   const stores = parts.map((p, j) => `  arena[${accessIndex(p.out, cx)}] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
-  const code = `${header(total)}${decompose(k.axes)}
-${inits}
-${loops(k.over, steps)}${stores}
-}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return flatKernel(t, count(k.axes), F32_VIEW, `${decompose(ix, k.axes)}\n${inits}\n${loops(ix, k.over, steps)}${stores}\n`);
 }
 
 /**
  * Four consecutive outputs along the last axis per invocation, when every output is contiguous
  * there (bias and layernorm gradients: sums over (batch, seq) of rows read as vec4s).
  */
-function vec4Reduce(k: ReduceKernel): RenderedKernel | undefined {
+function vec4Reduce(k: ReduceKernel, t: Target, ix: Names): RenderedKernel | undefined {
   const lane = k.axes.at(-1);
   const parts = [{ fn: k.fn, value: k.value, out: k.out }, ...(k.siblings ?? [])];
   if (!lane || lane.size % 4 !== 0 || !parts.every((p) => vec4Readable(p.out, lane) && exprType(p.value) === 'f32')) return undefined;
-  const total = count(k.axes) / 4;
-  const cx = cxFor();
+  const cx = cxFor(ix, VEC4_VIEW);
   const acc = (j: number) => `acc${j}`;
   const inits = parts.map((p, j) => `  var ${acc(j)} = vec4f(${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'});`).join('\n');
-  const value = (e: KExpr) => VEC4_VIEW.adapt(emitExpr4(e, cx, { lane, load4: (i) => `arena4(${i})` }));
+  const value = (e: KExpr) => emitExpr4(e, cx, { lane });
   const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${value(p.value)});` : `${acc(j)} = ${acc(j)} + ${value(p.value)};`)).join('\n');
   const stores = parts.map((p, j) => `  arena[(${accessIndex(p.out, cx)}) >> 2u] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
-  const code = `${header(total, { vec4: true })}${lanePositions(k.axes)}
-${inits}
-${loops(k.over, steps)}${stores}
-}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return flatKernel(t, count(k.axes) / 4, VEC4_VIEW, `${lanePositions(ix, k.axes)}\n${inits}\n${loops(ix, k.over, steps)}${stores}\n`);
 }
 
 /** Positions of `axes` from a flat index over (axes..., last / 4): the last axis's position times 4. */
-function lanePositions(axes: readonly Axis[]): string {
+function lanePositions(ix: Names, axes: readonly Axis[]): string {
   const lane = axes[axes.length - 1];
   const lines: string[] = [`  let ${ix(lane)} = 4u * (f % ${lane.size / 4}u);`];
   let stride = lane.size / 4;
@@ -280,7 +250,7 @@ function lanePositions(axes: readonly Axis[]): string {
 }
 
 /** A loop over the positions of one row along `axis`. */
-function rowLoop(axis: Axis): (body: string) => string {
+function rowLoop(ix: Names, axis: Axis): (body: string) => string {
   const a = ix(axis);
   return (body) => `  for (var ${a}: u32 = 0u; ${a} < ${axis.size}u; ${a} = ${a} + 1u) {\n    ${body}\n  }\n`;
 }
@@ -292,49 +262,49 @@ ${loop(`m = max(m, ${v});`)}  var s: f32 = 0.0;
 ${loop(`s = s + exp(${v} - m);`)}`;
 }
 
-function softmaxKernel(k: SoftmaxKernel): RenderedKernel {
-  const total = count(k.axes);
-  const cx = cxFor();
+function softmaxKernel(k: SoftmaxKernel, t: Target, ix: Names): RenderedKernel {
+  const cx = cxFor(ix, F32_VIEW);
   const v = emitExpr(k.value, cx);
-  const loop = rowLoop(k.axis);
-  const code = `${header(total)}${decompose(k.axes)}
-${rowMaxAndSum(v, loop)}  let r = 1.0 / s;
-${loop([`let y = exp(${v} - m) * r;`, `arena[${accessIndex(k.out, cx)}] = y;`, ...(k.extra ?? []).map((x) => `arena[${accessIndex(x.access, cx)}] = ${emitExpr(x.value, { ...cx, acc: 'y' })};`)].join('\n    '))}}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  const loop = rowLoop(ix, k.axis);
+  const write = [`let y = exp(${v} - m) * r;`, `arena[${accessIndex(k.out, cx)}] = y;`, ...(k.extra ?? []).map((x) => `arena[${accessIndex(x.access, cx)}] = ${emitExpr(x.value, { ...cx, acc: 'y' })};`)];
+  return flatKernel(t, count(k.axes), F32_VIEW, `${decompose(ix, k.axes)}\n${rowMaxAndSum(v, loop)}  let r = 1.0 / s;\n${loop(write.join('\n    '))}`);
 }
 
-function crossEntropyRows(k: CrossEntropyRowsKernel): RenderedKernel {
-  const total = count(k.axes);
-  const cx = cxFor();
+function crossEntropyRows(k: CrossEntropyRowsKernel, t: Target, ix: Names): RenderedKernel {
+  const cx = cxFor(ix, F32_VIEW);
   const v = emitExpr(k.logits, cx);
   const a = ix(k.axis);
-  const code = `${header(total)}${decompose(k.axes)}
-${rowMaxAndSum(v, rowLoop(k.axis))}  var picked: f32;
+  return flatKernel(
+    t,
+    count(k.axes),
+    F32_VIEW,
+    `${decompose(ix, k.axes)}
+${rowMaxAndSum(v, rowLoop(ix, k.axis))}  var picked: f32;
   {
     let ${a} = u32(${emitExpr(k.target, cx)});
     picked = ${v};
   }
   arena[${accessIndex(k.out, cx)}] = m + log(s) - picked;
-}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+`,
+  );
 }
 
-function scatterKernel(k: ScatterKernel): RenderedKernel {
-  const vec = vec4Scatter(k);
+function scatterKernel(k: ScatterKernel, t: Target, ix: Names): RenderedKernel {
+  const vec = vec4Scatter(k, t, ix);
   if (vec) return vec;
-  const total = count(k.axes);
-  const cx = cxFor();
+  const cx = cxFor(ix, F32_VIEW);
   const idx = emitExpr(k.index, cx);
   const v = emitExpr(k.value, cx);
-  const code = `${header(total)}${decompose(k.axes)}
+  return flatKernel(
+    t,
+    count(k.axes),
+    F32_VIEW,
+    `${decompose(ix, k.axes)}
   let row = i32(${ix(k.axis)});
   var acc: f32 = 0.0;
-${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${accessIndex(k.out, cx)}] = acc;
-}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+${loops(ix, k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${accessIndex(k.out, cx)}] = acc;
+`,
+  );
 }
 
 /**
@@ -342,35 +312,34 @@ ${loops(k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[${acces
  * contiguous there and the index does not vary along it (an embedding's gradient: each
  * position's index is read once for four columns, and the values are read as vec4s).
  */
-function vec4Scatter(k: ScatterKernel): RenderedKernel | undefined {
+function vec4Scatter(k: ScatterKernel, t: Target, ix: Names): RenderedKernel | undefined {
   const lane = k.axes.at(-1)!;
-  const indexVaries = variesAlong(k.index, lane);
-  if (lane === k.axis || lane.size % 4 !== 0 || !vec4Readable(k.out, lane) || indexVaries || exprType(k.value) !== 'f32') return undefined;
-  const total = count(k.axes) / 4;
-  const cx = cxFor();
+  if (lane === k.axis || lane.size % 4 !== 0 || !vec4Readable(k.out, lane) || variesAlong(k.index, lane) || exprType(k.value) !== 'f32') return undefined;
+  const cx = cxFor(ix, VEC4_VIEW);
   const idx = emitExpr(k.index, cx);
-  const v = VEC4_VIEW.adapt(emitExpr4(k.value, cx, { lane, load4: (i) => `arena4(${i})` }));
-  const code = `${header(total, { vec4: true })}${lanePositions(k.axes)}
+  const v = emitExpr4(k.value, cx, { lane });
+  return flatKernel(
+    t,
+    count(k.axes) / 4,
+    VEC4_VIEW,
+    `${lanePositions(ix, k.axes)}
   let row = i32(${ix(k.axis)});
   var acc = vec4f(0.0);
-${loops(k.positions, `if (${VEC4_VIEW.adapt(idx)} == row) { acc = acc + ${v}; }`)}  arena[(${accessIndex(k.out, cx)}) >> 2u] = acc;
-}
-`;
-  return { code, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
-}
-
-/** Whether an expression reads the position along `axis` (iota). */
-/** Whether `e` depends on the position along `axis`: a read through a stride along it, or its iota. */
-function variesAlong(e: KExpr, axis: Axis): boolean {
-  return loadsOf(e).some((a) => (a.strides.get(axis.id) ?? 0) !== 0) || axesOf(e).has(axis.id);
+${loops(ix, k.positions, `if (${idx} == row) { acc = acc + ${v}; }`)}  arena[(${accessIndex(k.out, cx)}) >> 2u] = acc;
+`,
+  );
 }
 
 /** Invocation i sums the squares of region i, read as a flat range (tables give offsets and sizes). */
-function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
+function sumSquaresKernel(k: SumSquaresKernel, t: Target, ix: Names): RenderedKernel {
   const n = k.parts.length;
   const table = (xs: string[]) => `array<u32, ${n}>(${xs.join(', ')})`;
-  const code = `${header(n)}  var inputs = ${table(k.parts.map((p) => `${p.input.offset}u`))};
-  var outputs = ${table(k.parts.map((p) => `${p.out.offset}u`))};
+  return flatKernel(
+    t,
+    n,
+    F32_VIEW,
+    `  var inputs = ${table(k.parts.map((p) => offsetTerm(p.input)))};
+  var outputs = ${table(k.parts.map((p) => offsetTerm(p.out)))};
   var sizes = ${table(k.parts.map((p) => `${p.size}u`))};
   let base = inputs[f];
   let count = sizes[f];
@@ -380,16 +349,14 @@ function sumSquaresKernel(k: SumSquaresKernel): RenderedKernel {
     acc = acc + x * x;
   }
   arena[outputs[f]] = acc;
-}
-`;
-  return { code, workgroupSize: [workgroupFor(n), 1, 1], dispatch: grid(n) };
+`,
+  );
 }
 
 /** One invocation per row; each phase a loop over the row's axis (a reduction, or the row's stores). */
-function rowKernel(k: RowKernel): RenderedKernel {
-  const total = count(k.rows);
+function rowKernel(k: RowKernel, t: Target, ix: Names): RenderedKernel {
   const locals = new Map<string, string>();
-  const cx = cxFor({ locals });
+  const cx = cxFor(ix, F32_VIEW, { locals });
   // Per-row values computed by earlier phases, by the access they were stored through.
   const rowValues = new Map<string, string>();
   let hoisted = 0;
@@ -424,16 +391,16 @@ function rowKernel(k: RowKernel): RenderedKernel {
       const name = `row${j}`;
       locals.set(name, name);
       rowValues.set(accessKey(p.out), name);
-      return `${before.join('\n')}${before.length ? '\n' : ''}  var acc${j}: f32 = 0.0;\n${loops([k.axis], `acc${j} = acc${j} + ${emitExpr(value, cx)};`)}  let ${name} = acc${j}${fin};\n  arena[${accessIndex(p.out, cx)}] = ${name};`;
+      return `${before.join('\n')}${before.length ? '\n' : ''}  var acc${j}: f32 = 0.0;\n${loops(ix, [k.axis], `acc${j} = acc${j} + ${emitExpr(value, cx)};`)}  let ${name} = acc${j}${fin};\n  arena[${accessIndex(p.out, cx)}] = ${name};`;
     }
     const stores = p.stores.map((st) => {
       const arena = st.access.arena === 'f32' ? 'arena' : 'iarena';
       const dtype = st.access.arena === 'f32' ? 'f32' : exprDtype(st.value);
       return `${arena}[${accessIndex(st.access, cx)}] = ${storeValue(prepare(st.value, before), dtype, cx)};`;
     });
-    return `${before.join('\n')}${before.length ? '\n' : ''}${loops([k.axis], stores.join('\n')).replace(/\n$/, '')}`;
+    return `${before.join('\n')}${before.length ? '\n' : ''}${loops(ix, [k.axis], stores.join('\n')).replace(/\n$/, '')}`;
   });
-  return { code: `${header(total)}${decompose(k.rows)}\n${phases.join('\n')}\n}\n`, workgroupSize: [workgroupFor(total), 1, 1], dispatch: grid(total) };
+  return flatKernel(t, count(k.rows), F32_VIEW, `${decompose(ix, k.rows)}\n${phases.join('\n')}\n`);
 }
 
 /** A key for "the same element of the same region": value, offset and strides. */
@@ -441,29 +408,36 @@ function accessKey(a: Access): string {
   return `${a.arena}:${a.value}:${a.offset}:${[...a.strides].filter(([, st]) => st !== 0).sort((x, y) => x[0] - y[0]).join(';')}`;
 }
 
+/**
+ * Render any kernel for a target. With `offsetsUniform`, the kernel declares the per-dispatch
+ * offsets uniform that its run-time offsets (offsets.ts) and segment tables read.
+ */
+export function renderKernel(k: Kernel, target: Target, options: { offsetsUniform?: boolean } = {}): RenderedKernel {
+  const r = render(k, target, axisNames(iterationAxes(k)));
+  return options.offsetsUniform ? { ...r, code: OFFSETS_DECLARATION + r.code } : r;
+}
 
-/** Render any kernel; GEMMs in the variant suited to the adapter. */
-export function renderKernel(k: Kernel, gemm: GemmVariant): RenderedKernel {
+function render(k: Kernel, t: Target, ix: Names): RenderedKernel {
   switch (k.kind) {
     case 'map':
-      return mapKernel(k);
+      return mapKernel(k, t, ix);
     case 'maps':
-      return multiMapKernel(k);
+      return multiMapKernel(k, t, ix);
     case 'reduce':
-      return reduceKernel(k);
+      return reduceKernel(k, t, ix);
     case 'softmax':
-      return softmaxKernel(k);
+      return softmaxKernel(k, t, ix);
     case 'ce_rows':
-      return crossEntropyRows(k);
+      return crossEntropyRows(k, t, ix);
     case 'scatter':
-      return scatterKernel(k);
+      return scatterKernel(k, t, ix);
     case 'gemm':
-      return gemmWgsl(k, gemm);
+      return gemmWgsl(k, t.gemm, { rules: t.register });
     case 'sum_squares':
-      return sumSquaresKernel(k);
+      return sumSquaresKernel(k, t, ix);
     case 'rows':
-      return rowKernel(k);
+      return rowKernel(k, t, ix);
     case 'segmented':
-      return segmentedKernel(k);
+      return segmentedKernel(k, t, ix);
   }
 }

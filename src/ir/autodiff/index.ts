@@ -5,7 +5,7 @@
  */
 import type { GraphBuilder } from '../graph.js';
 import { differentiableInputs } from '../check/gradients.js';
-import { hasAxis, numElements, type Axis, type IRNode, type TensorType } from '../types.js';
+import { hasAxis, type IRNode, type TensorType } from '../types.js';
 import { VJP } from './rules.js';
 
 /**
@@ -35,9 +35,12 @@ export function gradients(b: GraphBuilder, output: number, wrt: readonly number[
 
   const cot = new Map<number, number>();
   cot.set(output, b.constant(1));
+  const made = nodes.length;
   for (let id = output; id >= 0; id--) {
     const g = cot.get(id);
     if (g === undefined || !fromOutput.has(id)) continue;
+    // Name the gradient after its primal (the first one it is found for), for the code generator's labels.
+    if (g >= made && nodes[g].attrs.op !== 'const') nodes[g].gradOf ??= id;
     const n = nodes[id];
     const ins = differentiableInputs(n).filter((i) => dependsOnWrt[n.inputs[i]]);
     if (ins.length === 0) continue;
@@ -76,10 +79,6 @@ export function fitTo(b: GraphBuilder, g: number, target: TensorType): number {
 export function zerosOf(b: GraphBuilder, t: TensorType): number {
   const z = b.constant(0);
   return t.axes.length ? b.add({ op: 'expand', axes: t.axes }, [z]) : z;
-}
-
-export function countOf(axes: readonly Axis[]): number {
-  return numElements({ axes });
 }
 
 export type { IRNode };

@@ -252,7 +252,7 @@ interface Prediction {
  */
 /** The model's data-bound inputs: where each one's elements sit in the window and the batch. */
 export function sourcesOf(model: ElaboratedModel): { sources: Map<number, Source>; slices: Map<number, WindowSlice> } {
-  const batch = model.dims.has('batch') ? model.axes.get('batch') : undefined;
+  const batch = model.batch?.axis;
   const sources = new Map<number, Source>();
   const slices = new Map<number, WindowSlice>();
   for (const info of model.graph.inputs) {

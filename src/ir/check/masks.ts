@@ -6,6 +6,7 @@
  * gradients, W0803). Every answer errs on the side that reports less.
  */
 import type { Graph, IRNode } from '../types.js';
+import { bottomUp } from '../graph.js';
 import type { NodeFacts } from './facts.js';
 import { and, EVERYWHERE, isNowhere, not, NOWHERE, or, PositionForms, renameAxes, type Region } from './regions.js';
 
@@ -83,7 +84,7 @@ export class MaskAnalysis {
 
   /** Where the value is certainly ±inf or NaN (an under-approximation). */
   nonFinite(id: number): NonFinite {
-    return cached(this.nf, id, () => this.computeNonFinite(id));
+    return bottomUp(this.nodes, this.nf, id, (i) => cached(this.nf, i, () => this.computeNonFinite(i)));
   }
 
   /** The region nonFinite would find if `only` were the sole masking `where` (the others pass their finite branch). */
@@ -166,7 +167,7 @@ export class MaskAnalysis {
 
   /** Where the value is hugely negative or positive (masked out, or all a softmax row's weight). */
   extremes(id: number): Extremes {
-    return cached(this.ex, id, () => this.computeExtremes(id));
+    return bottomUp(this.nodes, this.ex, id, (i) => cached(this.ex, i, () => this.computeExtremes(i)));
   }
 
   private computeExtremes(id: number): Extremes {
@@ -326,7 +327,7 @@ export class MaskAnalysis {
    * 0.0)` does not: a softmax of it is a deliberate uniform average over the kept positions.
    */
   coreIsLive(id: number): boolean {
-    return cached(this.live, id, () => this.computeLive(id));
+    return bottomUp(this.nodes, this.live, id, (i) => cached(this.live, i, () => this.computeLive(i)));
   }
 
   private computeLive(id: number): boolean {

@@ -9,6 +9,7 @@
  * lose nothing, and a result that would need more than MAX_BOXES boxes is `undefined`.
  */
 import type { Axis, CompareFn, IRNode } from '../types.js';
+import { bottomUp } from '../graph.js';
 import { add as addSets, ALL_INTS, complement, intersect, isAll, isEmpty, minOf, negate, point, range, solve, union, type IntSet } from './intsets.js';
 
 export interface Box {
@@ -205,14 +206,18 @@ export class PositionForms {
   constructor(private readonly nodes: readonly IRNode[]) {}
 
   affineOf(id: number): Affine | undefined {
-    if (!this.affine.has(id)) this.affine.set(id, this.computeAffine(id) ?? null);
-    return this.affine.get(id) ?? undefined;
+    return bottomUp(this.nodes, this.affine, id, (i) => {
+      if (!this.affine.has(i)) this.affine.set(i, this.computeAffine(i) ?? null);
+      return this.affine.get(i) ?? undefined;
+    });
   }
 
   /** Where a boolean mask is true; undefined if it is not (only) a function of positions. */
   regionOf(id: number): Region | undefined {
-    if (!this.bools.has(id)) this.bools.set(id, this.computeRegion(id) ?? null);
-    return this.bools.get(id) ?? undefined;
+    return bottomUp(this.nodes, this.bools, id, (i) => {
+      if (!this.bools.has(i)) this.bools.set(i, this.computeRegion(i) ?? null);
+      return this.bools.get(i) ?? undefined;
+    });
   }
 
   /** Old axis id → new axis id of a rename node (axes keep their place). */

@@ -11,6 +11,7 @@ import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
 import { evalConstExpr, suggest } from './dims.js';
 import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
+import { elabInit, type PendingInit } from './init.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -66,6 +67,8 @@ export interface ElabContext {
   unrolling?: Span[];
   /** The block calls and repeat iterations being elaborated, innermost last (recorded on nodes). */
   scopes?: ScopeInfo[];
+  /** Parameters whose initializer mentions `fan_in`, evaluated once the forward pass is built. */
+  pendingInits: PendingInit[];
 }
 
 /**
@@ -303,44 +306,20 @@ export function resolveShape(cx: ElabContext, shape: readonly Ident[]): Axis[] |
   return ok ? out : undefined;
 }
 
-export function elabInit(cx: ElabContext, p: ParamDecl): Init | undefined {
-  const name = p.init.name.name;
-  const args = p.init.args.map((a) => evalConstExpr(a, cx.dims, cx.diags));
-  if (args.some((a) => a === undefined)) return undefined;
-  const nums = args as number[];
-  const bad = (help: string) => {
-    cx.diags.push(diagnostic('E0210', `invalid initializer \`${name}\` with ${nums.length} argument(s)`, p.init.span, { help }));
-    return undefined;
-  };
-  switch (name) {
-    case 'zeros':
-      return nums.length === 0 ? { kind: 'zeros' } : bad('write `init zeros`');
-    case 'ones':
-      return nums.length === 0 ? { kind: 'ones' } : bad('write `init ones`');
-    case 'normal':
-      if (nums.length < 1 || nums.length > 2 || !(nums[0] >= 0)) return bad('write `init normal(STD)` or `init normal(STD, MEAN)` with STD >= 0');
-      return { kind: 'normal', std: nums[0], mean: nums[1] ?? 0 };
-    case 'uniform':
-      if (nums.length !== 2 || !(nums[0] < nums[1])) return bad('write `init uniform(LOW, HIGH)` with LOW < HIGH');
-      return { kind: 'uniform', low: nums[0], high: nums[1] };
-    default:
-      return bad('initializers are `zeros`, `ones`, `normal(std)`, `normal(std, mean)` and `uniform(low, high)`');
-  }
-}
-
 export function declareParam(cx: ElabContext, scope: Scope, p: ParamDecl): number | undefined {
   if (scope.params.has(p.name.name) && scope.prefix !== '') {
     cx.diags.push(diagnostic('E0202', `parameter \`${p.name.name}\` is declared twice in this block`, p.name.span, { help: 'rename one of them' }));
     return undefined;
   }
   const axes = resolveShape(cx, p.shape);
-  const init = elabInit(cx, p);
+  const init = elabInit(cx.dims, cx.diags, p);
   if (!axes || !init) {
     // Reported above; uses of the parameter stay silent.
     cx.poisoned.add(scopeKey(scope, p.name.name));
     return undefined;
   }
-  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init, p.span);
+  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init.init, p.span);
+  if (init.deferred) cx.pendingInits.push({ node: id, decl: p });
   scope.params.set(p.name.name, id);
   return id;
 }
@@ -542,59 +521,78 @@ function overAxes(cx: ElabContext, call: Call): Axis[] | undefined {
 
 /**
  * Mark the values an expression reads as used without elaborating it: for calls rejected before
- * their arguments are elaborated, so that the arguments are not also reported as unused.
+ * their arguments are elaborated, so that the arguments are not also reported as unused. The
+ * bodies of the blocks it calls (and of those they call) name global parameters too: they are
+ * walked from a worklist, each once, since blocks may call blocks thousands deep.
  */
 function markUsed(scope: Scope, e: Expr, cx: ElabContext): void {
-  const rec = (x: Expr): void => {
+  markReads(cx, scope, [e], []);
+}
+
+/** Mark what statements read as used and referenced, without elaborating them (for bodies an error skips). */
+function markStatements(cx: ElabContext, scope: Scope, body: readonly Stmt[]): void {
+  markReads(cx, scope, [], body);
+}
+
+function markReads(cx: ElabContext, scope: Scope, exprs: readonly Expr[], body: readonly Stmt[]): void {
+  const pending: BlockDecl[] = [];
+  const queued = new Set<BlockDecl>();
+  const rec = (x: Expr, sc: Scope): void => {
     switch (x.kind) {
       case 'NameRef': {
-        const local = scope.values.get(x.name.name);
+        const local = sc.values.get(x.name.name);
         if (local) {
           local.used = true;
           cx.usedSpans.add(local.span.start);
           cx.unused.delete(local.span.start);
           return;
         }
-        const p = scope.params.get(x.name.name) ?? cx.globals.get(x.name.name);
+        const p = sc.params.get(x.name.name) ?? cx.globals.get(x.name.name);
         if (p !== undefined) cx.referencedParams.add(p);
         return;
       }
       case 'Unary':
-        return rec(x.operand);
+        return rec(x.operand, sc);
       case 'Binary':
       case 'Compare':
       case 'Contract':
-        rec(x.left);
-        return rec(x.right);
+        rec(x.left, sc);
+        return rec(x.right, sc);
       case 'Call': {
-        x.args.forEach(rec);
-        x.named.forEach((n) => rec(n.value));
-        // A block's body names global parameters too (each block once: blocks may not recurse).
+        for (const a of x.args) rec(a, sc);
+        for (const n of x.named) rec(n.value, sc);
         const block = cx.blocks.get(x.callee.name);
-        if (block && !marking.has(block)) {
-          marking.add(block);
-          markStatements(cx, new Scope(''), block.body);
-          marking.delete(block);
+        if (block && !queued.has(block)) {
+          queued.add(block);
+          pending.push(block);
         }
         return;
       }
       case 'Index':
-        rec(x.target);
-        return rec(x.index);
+        rec(x.target, sc);
+        return rec(x.index, sc);
       case 'Rename':
-        return rec(x.target);
+        return rec(x.target, sc);
       case 'Range':
-        rec(x.start);
-        return rec(x.end);
+        rec(x.start, sc);
+        return rec(x.end, sc);
       case 'Tuple':
-        return x.items.forEach(rec);
+        return x.items.forEach((i) => rec(i, sc));
       case 'Paren':
-        return rec(x.inner);
+        return rec(x.inner, sc);
       default:
         return;
     }
   };
-  rec(e);
+  const statements = (body: readonly Stmt[], sc: Scope): void => {
+    for (const st of body) {
+      if (st.kind === 'AssignStmt' || st.kind === 'ReturnStmt') rec(st.value, sc);
+      else if (st.kind === 'RepeatStmt') statements(st.body, sc);
+    }
+  };
+  for (const e of exprs) rec(e, scope);
+  statements(body, scope);
+  while (pending.length) statements(pending.pop()!.body, new Scope(''));
 }
 
 function checkArgs(cx: ElabContext, scope: Scope, call: Call, positional: number, named: readonly string[]): boolean {
@@ -706,17 +704,6 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
   markUsed(scope, call, cx);
   cx.diags.push(diagnostic('E0207', `unknown function or block \`${f}\``, call.callee.span, { help: suggest(f, candidates, 'declare it with `block ' + f + '(...) { ... }`') }));
   return undefined;
-}
-
-/** Blocks whose bodies markUsed is walking (a recursive block would loop). */
-const marking = new Set<BlockDecl>();
-
-/** Mark what statements read as used and referenced, without elaborating them (for bodies an error skips). */
-function markStatements(cx: ElabContext, scope: Scope, body: readonly Stmt[]): void {
-  for (const st of body) {
-    if (st.kind === 'AssignStmt' || st.kind === 'ReturnStmt') markUsed(scope, st.value, cx);
-    else if (st.kind === 'RepeatStmt') markStatements(cx, scope, st.body);
-  }
 }
 
 function inlineBlock(cx: ElabContext, scope: Scope, block: BlockDecl, call: Call): number | undefined {

@@ -14,6 +14,7 @@ import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 import { matchPattern } from './patterns.js';
 import { checkTensorSizes } from './limits.js';
+import { resolveFanIn } from './init.js';
 
 export * from './model.js';
 export { PLACEHOLDER_DATA_SIZE, type DataBindings } from './dims.js';
@@ -118,6 +119,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     referencedParams: new Set(),
     aliasRoot,
     blockResults: new Map(),
+    pendingInits: [],
   };
   const top = new Scope('');
   for (const item of ast.items) {
@@ -237,7 +239,11 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     }
   }
 
-  checkDataContract(cx, train.config, forward, inputTypes, dataAxis, dims.get('batch')?.value !== undefined ? axes.get('batch') : undefined, loss !== undefined, usedSlices);
+  resolveFanIn(b.graph, cx.pendingInits, dims, diags);
+
+  const batchDim = train.config.data?.batch?.dim;
+  const batch = batchDim !== undefined && dims.has(batchDim) && axes.has(batchDim) ? { name: batchDim, size: dims.get(batchDim)!.value, axis: axes.get(batchDim)! } : undefined;
+  checkDataContract(cx, train.config, forward, inputTypes, dataAxis, batch?.axis, loss !== undefined, usedSlices);
 
   // Parameter-group patterns must name something.
   for (const g of train.config.groups) {
@@ -261,6 +267,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
           dims,
           axes,
           dataAxis,
+          ...(batch ? { batch } : {}),
           graph: b.graph,
           logits,
           loss,
@@ -379,6 +386,12 @@ function checkDataContract(
       diags.push(diagnostic('E0704', `\`${s.name} = data[${s.start} .. ${s.end}]\` gives windows of ${len} positions per batch row, but \`${s.name}\` is ${formatType(t)}`, s.span, {
         labels: [{ span: info.span, message: 'declared here' }],
         help: time.length === 1 ? `slice ${time[0].size} positions, e.g. \`data[${s.start} .. ${s.start + time[0].size}]\`` : 'inputs bound to data have axes [batch, TIME]',
+      }));
+    } else if (batchAxis && t.axes[0].id !== batchAxis.id) {
+      // A batch of windows is laid out one window after another: the batch axis comes first.
+      diags.push(diagnostic('E0704', `\`${s.name}\` is bound to a batch of windows, stored one window after another, but its first axis is \`${t.axes[0].name}\`, not the batch axis \`${batchAxis.name}\``, info.span, {
+        labels: [{ span: s.span, message: 'bound here' }],
+        help: `declare it \`index[${batchAxis.name}, ${time[0].name}] of ${t.indexOf?.name ?? 'vocab'}\``,
       }));
     }
   }

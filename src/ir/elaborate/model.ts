@@ -16,6 +16,12 @@ export interface DataSource {
   name: string;
   /** Characters per window. */
   window: number;
+  /**
+   * The dim that counts windows per training step (`text(..., batch: batch)`), whose axis
+   * is the first axis of every input bound to a window slice. Without `batch:`, the dim named
+   * `batch`, if there is one.
+   */
+  batch?: { dim: string; span: Span };
   span: Span;
 }
 
@@ -74,6 +80,8 @@ export interface ElaboratedModel {
   axes: Map<string, Axis>;
   /** The axis positions the data's tokens index (the dim bound to `data.vocab`). */
   dataAxis?: Axis;
+  /** The batch dim the data declares (`text(..., batch: DIM)`): windows per step, and their axis. */
+  batch?: { name: string; size: number; axis: Axis };
   graph: Graph;
   /** Node ids of the forward output and the loss. */
   logits: number;

@@ -3,7 +3,7 @@ import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.j
 import { DATASETS } from '../../../runtime/text.js';
 import type { Call, Expr, TrainSection, TrainSetting } from '../../parser/ast.js';
 import { editDistance, evalConstExpr, suggest } from './dims.js';
-import { DEFAULT_TRAIN, type DimValue, type TrainConfig, type WindowSlice } from './model.js';
+import { DEFAULT_TRAIN, type DataSource, type DimValue, type TrainConfig, type WindowSlice } from './model.js';
 
 /** Scalar train settings that `--set NAME=VALUE` may override, and where they live. */
 export const OVERRIDABLE_TRAIN_SETTINGS = ['steps', 'clip', 'lr', 'seed', 'eval_every', 'eval_batches', 'warmup', 'min_lr', 'weight_decay', 'val_fraction'] as const;
@@ -251,7 +251,7 @@ function elabData(e: Expr, dims: ReadonlyMap<string, DimValue>, diags: Diagnosti
     return undefined;
   }
   const w = e.named.find((n) => n.name.name === 'window');
-  for (const n of e.named) if (n.name.name !== 'window') diags.push(diagnostic('E1002', `\`text\` has no argument \`${n.name.name}\``, n.span, { help: 'it takes `window:`' }));
+  for (const n of e.named) if (n.name.name !== 'window' && n.name.name !== 'batch') diags.push(diagnostic('E1002', `\`text\` has no argument \`${n.name.name}\``, n.span, { help: 'it takes `window:` and `batch:`' }));
   if (!w) {
     diags.push(diagnostic('E1002', '`text(...)` needs `window:`, the characters per training window', e.span, { help: 'for next-character prediction use `window: seq + 1`' }));
     return undefined;
@@ -262,7 +262,17 @@ function elabData(e: Expr, dims: ReadonlyMap<string, DimValue>, diags: Diagnosti
     diags.push(diagnostic('E1002', `the window must be a positive integer, found ${window}`, w.value.span));
     return undefined;
   }
-  return { kind: 'text', name: src.value, window, span: e.span };
+  // The batch dim: declared with `batch: DIM`, else the dim named `batch` (documented default).
+  const b = e.named.find((n) => n.name.name === 'batch');
+  let batch: DataSource['batch'];
+  if (b) {
+    if (b.value.kind !== 'NameRef' || !dims.has(b.value.name.name)) {
+      diags.push(diagnostic('E1002', '`batch:` names the dim that counts windows per training step', b.value.span, { help: `write \`batch: ${dims.has('batch') ? 'batch' : 'DIM'}\`, a dim declared with \`dim\`` }));
+      return undefined;
+    }
+    batch = { dim: b.value.name.name, span: b.value.span };
+  } else if (dims.has('batch')) batch = { dim: 'batch', span: e.span };
+  return { kind: 'text', name: src.value, window, ...(batch ? { batch } : {}), span: e.span };
 }
 
 function namedNumbers(call: Call, allowed: readonly string[], dims: ReadonlyMap<string, DimValue>, diags: Diagnostic[]): Map<string, number | number[]> {

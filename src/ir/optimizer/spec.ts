@@ -39,7 +39,7 @@ export function trainSpecOf(model: ElaboratedModel, step: TrainStep): TrainSpec 
   const logitsType = g.nodes[model.logits].type;
   const axes = logitsType.axes.map((a) => ({ name: a.name, size: a.size }));
   const vocabAxis = model.dataAxis ? logitsType.axes.findIndex((a) => a.id === model.dataAxis!.id) : -1;
-  const batchAxis = logitsType.axes.findIndex((a) => a.name === 'batch');
+  const batchAxis = model.batch ? logitsType.axes.findIndex((a) => a.id === model.batch!.axis.id) : -1;
   const positionAxis = axes.length === 3 ? [0, 1, 2].find((i) => i !== vocabAxis && i !== batchAxis) ?? -1 : -1;
   if (vocabAxis < 0 || batchAxis < 0 || positionAxis < 0) task = 'other';
   const rates = lrRatesOf(step);
@@ -47,7 +47,7 @@ export function trainSpecOf(model: ElaboratedModel, step: TrainStep): TrainSpec 
     model: model.name,
     dataset: cfg.data?.name ?? '',
     window: cfg.data?.window ?? 0,
-    batch: model.dims.get('batch')?.value ?? 1,
+    batch: model.batch?.size ?? 1,
     slices: cfg.slices.map((s) => ({ name: s.name, start: s.start, end: s.end })),
     steps: cfg.steps,
     evalEvery: cfg.evalEvery,

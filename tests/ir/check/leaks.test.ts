@@ -51,7 +51,7 @@ function observedDependencies(model: ElaboratedModel): { changes: Change[]; time
   const g = model.graph;
   const logits = model.logits;
   const lt = g.nodes[logits].type;
-  const batch = model.axes.get('batch');
+  const batch = model.batch?.axis;
   const targets = g.inputs.find((i) => i.name === 'targets')!;
   const time = targets.type.axes.find((a) => a.id !== batch?.id)!;
   const r = rng(11);

@@ -10,7 +10,8 @@ import transformer from '../../../models/transformer.mdl';
 import autoencoder from '../../../models/autoencoder.mdl';
 import { acquireDevice, DATASETS, encodeCorpus, formatDuration, visibleText, type Corpus, type GpuContext, type Sample, type StepEvent } from '../../../runtime/browser.js';
 import { checkText, describeDiagnostic, editorDiagnostics, parseOverrides, type EditorDiagnostic } from '../check.js';
-import { gemmFor, PageTrainer, prepareRun, type CheckpointFiles } from '../train.js';
+import { PageTrainer, prepareRun, type CheckpointFiles } from '../train.js';
+import { targetFor } from '../../../src/browser.js';
 import { createEditor } from './editor.js';
 import { LossPlot } from './plot.js';
 
@@ -298,14 +299,14 @@ async function train(): Promise<void> {
     setPhase('loading data');
     const corpus = await trainingText();
     setPhase('compiling');
-    const prepared = await prepareRun(editor.text(), settings(), corpus, gemmFor(gpu));
+    const prepared = await prepareRun(editor.text(), settings(), corpus, targetFor(gpu));
     if (!prepared.ok) {
       state.diagnostics = editorDiagnostics(prepared.diagnostics, editor.text().length);
       editor.show(state.diagnostics);
       throw new Error(prepared.message ?? `the model does not compile for this text: ${prepared.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
     }
     const run = prepared.run;
-    log(`compiled ${run.spec.model}: ${run.kernels} kernels (${run.gemm} GEMMs), a training step is ${run.dispatches} dispatches; ${run.spec.params.reduce((n, p) => n + p.axes.reduce((m, a) => m * a.size, 1), 0).toLocaleString('en-US')} parameters; compiling the pipelines…`);
+    log(`compiled ${run.spec.model}: ${run.kernels} kernels (for a ${run.target.name.toUpperCase()}, ${run.target.gemm} GEMMs), a training step is ${run.dispatches} dispatches; ${run.spec.params.reduce((n, p) => n + p.axes.reduce((m, a) => m * a.size, 1), 0).toLocaleString('en-US')} parameters; compiling the pipelines…`);
     const t0 = performance.now();
     trainer = await PageTrainer.open(run, gpu);
     state.pipelineSeconds = (performance.now() - t0) / 1000;

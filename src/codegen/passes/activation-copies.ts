@@ -1,5 +1,6 @@
 /**
- * Copies of activations in the layout a GEMM wants (register GEMMs, for CPU adapters).
+ * Activation copies (register GEMMs only): activations stored a second time in the layout a
+ * GEMM wants.
  *
  * The register GEMM is fast when one operand is contiguous across its free axis: each lane
  * then reads four columns as one vec4 (see wgsl/gemm.ts). Some contractions have no such
@@ -13,17 +14,14 @@
  * GEMM (q, k and v in one) copies all its members, so k's and v's copies come from one store.
  * Other readers keep the original layout: p·v and ds·k read v and k across their columns.
  */
-import type { Axis } from '../ir/types.js';
-import { accessesOf, GROUP_AXIS } from './buffers.js';
-import { layoutStrides, type Schedule, type Value } from './schedule.js';
-import type { Access, GemmKernel, Kernel } from './spec.js';
-import { registerReadMode } from './wgsl/gemm.js';
-
-/**
- * Value ids of the copies: `ACTIVATION_COPY_BASE - original id`, below the transposed
- * parameter copies' ids (program.ts) and every kernel temporary's, so none shares a region.
- */
-export const ACTIVATION_COPY_BASE = -(1 << 25);
+import type { Axis } from '../../ir/types.js';
+import type { Groups } from '../buffers.js';
+import { isGroupAxis, sizeOf } from '../kernel-ir/ids.js';
+import { accessesValue } from '../kernel-ir/kernel.js';
+import { layoutStrides } from '../kernel-ir/layout.js';
+import type { Access, GemmKernel, Schedule, Value, ValueId } from '../kernel-ir/types.js';
+import { CPU_TARGET, type RegisterGemmRules } from '../target.js';
+import { registerReadMode } from '../wgsl/gemm.js';
 
 /** Multiply-adds per copied element below which a copy does not pay (a guess: stores are scattered, 4 per vec4). */
 const MIN_REUSE = 8;
@@ -31,7 +29,7 @@ const MIN_REUSE = 8;
 /** The copy of one value (or of a fused group's members, one copy each). */
 interface Copy {
   /** The copies' value ids, in the group's order. */
-  ids: number[];
+  ids: ValueId[];
   /** The original's axes in the copy's order (row-major). */
   order: Axis[];
 }
@@ -42,22 +40,20 @@ interface Copy {
  * `groups` holds the fused groups (sibling GEMMs' outputs); copies of a group become a group.
  * Values in `keep` (persistent or aliased) are never copied.
  */
-export function planActivationCopies(s: Schedule, groups: Map<string, number[]>, keep: ReadonlySet<number>): void {
-  const writer = new Map<number, number>();
-  s.writes.forEach((ws, i) => ws.forEach((w) => writer.set(w, i)));
-  const groupOf = new Map<number, number[]>();
-  for (const g of groups.values()) for (const v of g) groupOf.set(v, g);
-  const copies = new Map<number, Copy>();
+export function planActivationCopies(s: Schedule, groups: Groups, keep: ReadonlySet<ValueId>, rules: RegisterGemmRules = CPU_TARGET.register): void {
+  const writer = new Map<ValueId, number>();
+  s.kernels.forEach((k, i) => k.writes.forEach((w) => writer.set(w, i)));
+  const copies = new Map<ValueId, Copy>();
 
   s.kernels.forEach((k, i) => {
-    if (k.kind !== 'gemm' || registerReadMode(k) === 'cols') return;
+    if (k.kind !== 'gemm' || registerReadMode(k, rules) === 'cols') return;
     for (const side of ['b', 'a'] as const) {
       const x = k[side].value;
       const original = s.values.get(x);
       const p = writer.get(x);
-      if (!original || original.arena !== 'f32' || keep.has(x) || p === undefined || p >= i) continue;
+      if (original.arena !== 'f32' || keep.has(x) || p === undefined || p >= i) continue;
       const producer = s.kernels[p];
-      const members = groupOf.get(x) ?? [x];
+      const members = groups.groupOf(x) ?? [x];
       if (producer.kind !== 'gemm' || producer.out.value !== members[0] || members.some((m) => keep.has(m))) continue;
       // Each copied element feeds (the other side's size) multiply-adds: too few, and the
       // copy's scattered stores cost more than the faster reads gain.
@@ -66,21 +62,20 @@ export function planActivationCopies(s: Schedule, groups: Map<string, number[]>,
       if (!order) continue;
       const existing = copies.get(members[0]);
       if (existing && existing.order.map((a) => a.id).join() !== order.map((a) => a.id).join()) continue; // another consumer wants another order
-      const ids = existing?.ids ?? members.map((m) => ACTIVATION_COPY_BASE - m);
+      const ids = existing?.ids ?? members.map((m) => s.values.copy('relayout', m, order).node);
       const operand = relayout(k[side], kernelAxes(k), original, order);
       const outStrides = relayout(producer.out, kernelAxes(producer), original, order);
       if (!operand || !outStrides) continue;
       const rewritten: GemmKernel = { ...k, [side]: { ...operand, value: ids[members.indexOf(x)] } };
-      if (registerReadMode(rewritten) !== 'cols') continue;
+      if (registerReadMode(rewritten, rules) !== 'cols') continue;
       if (!existing) {
         copies.set(members[0], { ids, order });
         producer.extra = [...(producer.extra ?? []), { access: { ...outStrides, value: ids[0] }, value: { k: 'acc' }, nodes: [] }];
-        for (const id of ids) s.values.set(id, { node: id, arena: 'f32', axes: order, size: original.size });
-        s.writes[p].push(...ids);
-        if (ids.length > 1) groups.set(ids.join(','), ids);
+        producer.writes.push(...ids);
+        if (ids.length > 1) groups.add(ids);
       }
+      rewritten.reads = [...new Set([...k.reads.filter((v) => v !== x || accessesValue(rewritten, x)), rewritten[side].value])];
       s.kernels[i] = rewritten;
-      s.reads[i] = [...new Set([...s.reads[i].filter((v) => v !== x || readsValue(rewritten, x)), rewritten[side].value])];
       return;
     }
   });
@@ -128,8 +123,8 @@ function relayout(access: Access, axes: ReadonlyMap<number, Axis>, original: Val
   const strides = new Map<number, number>();
   for (const [id, stride] of access.strides) {
     const axis = axes.get(id);
-    if (id === GROUP_AXIS || stride === 0 || axis?.size === 1) {
-      strides.set(id, id === GROUP_AXIS ? stride : 0);
+    if (isGroupAxis(id) || stride === 0 || axis?.size === 1) {
+      strides.set(id, isGroupAxis(id) ? stride : 0);
       continue;
     }
     const v = original.axes.find((a) => a.size > 1 && from.get(a.id) === stride);
@@ -139,14 +134,6 @@ function relayout(access: Access, axes: ReadonlyMap<number, Axis>, original: Val
   return { ...access, strides };
 }
 
-function sizeOf(axes: readonly Axis[]): number {
-  return axes.reduce((n, a) => n * a.size, 1);
-}
-
 function kernelAxes(k: GemmKernel): Map<number, Axis> {
   return new Map([...k.batch, ...k.m, ...k.n, ...k.k].map((a) => [a.id, a]));
-}
-
-function readsValue(k: Kernel, value: number): boolean {
-  return accessesOf(k).some((a) => a.value === value);
 }

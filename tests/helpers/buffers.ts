@@ -1,5 +1,5 @@
-// Typed buffer helpers over the standard WebGPU API only (no Dawn specifics), so they work
-// in browsers as well as in Node.js with the `webgpu` package.
+// Typed buffer helpers for the WebGPU smoke tests, over the standard WebGPU API only (no Dawn
+// specifics). The generated programs manage their own buffers; only the tests use these.
 
 /**
  * GPUBufferUsage / GPUMapMode bit values from the WebGPU specification. Spelled out here so

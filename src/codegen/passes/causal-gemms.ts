@@ -1,14 +1,14 @@
 /**
- * Causal structure for GEMMs. Attention under a causal mask multiplies matrices that are zero
+ * Causal GEMMs: the k range of GEMMs whose operand is zero on one side of a diagonal. Attention under a causal mask multiplies matrices that are zero
  * on one side of the diagonal: p = softmax(where(key > seq, -inf, s)) is exactly 0 where
  * key > seq, and so is the gradient through the mask. A contraction over `key` with such an
  * operand needs, for output row `seq`, only the k positions key ≤ seq (and over `seq`, for
  * output row `key`, only seq ≥ key): `kRange` on the GEMM lets the generator stop (or start)
  * the k loop at the row block's edge, skipping about half of the attention GEMMs' work.
  */
-import type { Graph } from '../ir/types.js';
-import { layoutStrides, type Schedule } from './schedule.js';
-import type { GemmKernel } from './spec.js';
+import type { Graph } from '../../ir/types.js';
+import { layoutStrides } from '../kernel-ir/layout.js';
+import type { GemmKernel, Schedule } from '../kernel-ir/types.js';
 
 /** A value is exactly zero wherever position(above) > position(below) (axis ids of the value). */
 export interface ZeroPattern {
@@ -112,8 +112,9 @@ export function markCausalGemms(s: Schedule, g: Graph): void {
     const kAxis = contracted[0].id;
     const free = new Set([...k.m, ...k.n].map((a) => a.id));
     for (const operand of [k.a, k.b]) {
+      if (!s.values.isNode(operand.value)) continue;
       const node = g.nodes[operand.value];
-      const p = node && operand.value >= 0 ? zero(operand.value) : undefined;
+      const p = zero(operand.value);
       if (!p) continue;
       // The pattern is over the value's axes; the kernel may see them renamed: match by stride.
       const layout = layoutStrides(node.type.axes);

@@ -1,5 +1,7 @@
 /**
- * Kernel specifications: what the scheduler decides and the WGSL generators render.
+ * The kernel IR: what the passes (passes/) build and rewrite and the WGSL generators (wgsl/)
+ * render. A kernel describes itself: its iteration space and expressions, and the values it
+ * reads and writes and the temporaries it owns, so a pass never keeps side tables in step.
  *
  * Memory model: every value lives in one of two arenas, a storage buffer of f32 (`arena`)
  * and one of i32 (`iarena`) for indices and masks, each bound once per kernel. A value is a
@@ -9,17 +11,42 @@
  * the buffer planner guarantees that a kernel never writes a region it also reads (except
  * the same element, for in-place parameter updates).
  */
-import type { Axis, BinaryFn, CompareFn, DType, UnaryFn } from '../ir/types.js';
+import type { Axis, BinaryFn, CompareFn, DType, UnaryFn } from '../../ir/types.js';
+import type { ValueTable } from './ids.js';
 
 export type Arena = 'f32' | 'i32';
+
+/**
+ * A stored value's id: an IR node id, or an id the value table (values.ts) gave a value the
+ * compiler made (a temporary, a copy in another layout). The buffer planner gives each id a
+ * region; ids are distinct by construction.
+ */
+export type ValueId = number;
+
+/** A tensor stored in an arena: the value it holds and its layout (row-major over `axes`). */
+export interface Value {
+  node: ValueId;
+  arena: Arena;
+  axes: readonly Axis[];
+  size: number;
+}
+
+/**
+ * Where a kernel reads a region's start when it is not a literal: slot `slot` of the
+ * dispatch's offsets uniform (so that the same kernel serves every layer), or the local that
+ * holds slot `slot` of a segmented kernel's current segment.
+ */
+export type OffsetRef = { in: 'uniform'; slot: number } | { in: 'segment'; slot: number };
 
 /** Where a tensor lives: `arena[offset + Σ index(axis) * stride(axis)]`. */
 export interface Access {
   arena: Arena;
-  /** The stored value accessed: an IR node id, or a negative id for a kernel temporary. The buffer planner sets `offset` from it. */
-  value: number;
+  /** The stored value accessed. The buffer planner sets `offset` from it. */
+  value: ValueId;
   /** Element offset of the region in its arena. */
   offset: number;
+  /** Set when the kernel reads the offset at run time instead (`offset` is then the region it stands for). */
+  base?: OffsetRef;
   /** Stride per iteration axis (by axis id); axes absent here are broadcast (stride 0). */
   strides: ReadonlyMap<number, number>;
 }
@@ -57,6 +84,12 @@ interface KernelBase {
   nodes: number[];
   /** `.mdl` lines they came from. */
   lines: string[];
+  /** The stored values it reads (for liveness and hazards). */
+  reads: ValueId[];
+  /** The stored values it writes, in the order the buffer planner places them. */
+  writes: ValueId[];
+  /** Values it writes that are no IR node, live until their last reader (cross-entropy's per-row terms). */
+  temps?: Value[];
 }
 
 /** One invocation per element of `axes` (in this order, last fastest); every store shares it. */
@@ -142,7 +175,7 @@ export interface GemmKernel extends KernelBase {
   extra?: { access: Access; value: KExpr; nodes: number[] }[];
   /**
    * Only k positions at or below (`le`), or at or above (`ge`), the output's position along
-   * free axis `row` contribute: an operand is exactly zero elsewhere (a causal mask; zeros.ts).
+   * free axis `row` contribute: an operand is exactly zero elsewhere (a causal mask; passes/causal-gemms.ts).
    * A generator may skip the others or compute them.
    */
   kRange?: { row: number; keep: 'le' | 'ge' };
@@ -192,7 +225,7 @@ export interface SegmentedMapKernel extends KernelBase {
   flat: Axis;
   /**
    * The body, in order: each stores `value` into table slot `slot` at the element. Loads read
-   * slot j through an access whose offset is `segmentSlotPlaceholder(j)` (stride 1 along `flat`,
+   * slot j through an access whose `base` is `{ in: 'segment', slot: j }` (stride 1 along `flat`,
    * or none: a scalar); constants that differ between segments are locals `c0`, `c1`, ….
    */
   stores: { slot: number; value: KExpr; nodes: number[] }[];
@@ -212,6 +245,13 @@ export interface SegmentRow {
   /** The rows × cols view of the transposed copy (0 × 0: none). */
   rows: number;
   cols: number;
+}
+
+/** The kernels of one entry point (training step, evaluation, forward pass), in dispatch order. */
+export interface Schedule {
+  kernels: Kernel[];
+  /** Every stored value by id (shared by the entry points of a program). */
+  values: ValueTable;
 }
 
 export type Kernel = MapKernel | ReduceKernel | SoftmaxKernel | CrossEntropyRowsKernel | ScatterKernel | GemmKernel | SumSquaresKernel | RowKernel | MultiMapKernel | SegmentedMapKernel;

@@ -1,16 +1,20 @@
 /**
- * The optimizer's updates as segmented maps. After scheduling, each parameter's update (new
- * m, new v, new parameter, and the transposed copy some have) is a few stores in a map over
- * the parameter's axes; the maps of equal-shaped parameters share a kernel, but every shape
- * still needs its own, and each merged body is long (lavapipe's LLVM took ~9 s to compile the
- * largest). Every parameter's update is the same elementwise body on contiguous regions,
- * differing only in where the regions are and in a few constants (weight decay), so one
- * kernel can run all of them: segment s of the dispatch runs the body on parameter s, reading
- * its offsets and constants from a table (see SegmentedMapKernel).
+ * Segmented updates (training step only): the optimizer's updates as one table-driven
+ * kernel. After the passes before it, each parameter's update (new m, new v, new parameter,
+ * and the transposed copy some have) is a few stores in a map over the parameter's axes; the
+ * maps of equal-shaped parameters share a kernel, but every shape still needs its own, and
+ * each merged body is long (lavapipe's LLVM took ~9 s to compile the largest). Every
+ * parameter's update is the same elementwise body on contiguous regions, differing only in
+ * where the regions are and in a few constants (weight decay), so one kernel can run all of
+ * them: segment s of the dispatch runs the body on parameter s, reading its offsets and
+ * constants from a table (see SegmentedMapKernel).
  */
-import type { Axis } from '../ir/types.js';
-import { layoutStrides, loadsOf, type Schedule } from './schedule.js';
-import type { Access, KExpr, MapKernel, SegmentedMapKernel, SegmentRow, Store } from './spec.js';
+import type { Axis } from '../../ir/types.js';
+import { foldExpr, loadsOf, mapExpr, withChildren } from '../kernel-ir/expr.js';
+import { segmentAxis } from '../kernel-ir/ids.js';
+import { canMove, conflicts, type Footprint } from '../kernel-ir/kernel.js';
+import { layoutStrides } from '../kernel-ir/layout.js';
+import type { Access, Kernel, KExpr, MapKernel, Schedule, SegmentedMapKernel, SegmentRow, Store, ValueId } from '../kernel-ir/types.js';
 
 /** The values one parameter's update stores: new m, new v and the new parameter, and the transposed copy if it has one. */
 export interface ParamUpdate {
@@ -19,21 +23,6 @@ export interface ParamUpdate {
   values: number[];
   /** The transposed copy's value, stored from `of` (one of `values`). */
   copy?: { value: number; of: number };
-}
-
-/** Id of a segment's position axis (above every IR axis id and GROUP_AXIS). */
-export const SEGMENT_AXIS = (1 << 24) + 1;
-const PLACEHOLDER_BASE = 0x20000000;
-const PLACEHOLDER_STEP = 0x10000;
-
-/** The stand-in offset of slot j in a segmented body (a multiple of 4, like a real region). */
-export function segmentSlotPlaceholder(j: number): number {
-  return PLACEHOLDER_BASE + j * PLACEHOLDER_STEP;
-}
-
-/** Whether `n` is a slot stand-in (a leftover in generated code is a compiler bug). */
-export function isSegmentPlaceholder(n: number): boolean {
-  return n >= PLACEHOLDER_BASE && n < PLACEHOLDER_BASE + 4096 * PLACEHOLDER_STEP && (n - PLACEHOLDER_BASE) % PLACEHOLDER_STEP === 0;
 }
 
 /** u32s in one segment's table row: first invocation, slot offsets, constants, rows, cols. */
@@ -59,7 +48,7 @@ export function segmentTable(k: SegmentedMapKernel): number[] {
   return out;
 }
 
-/** A parameter's update in canonical form: its structure as text, its slots and constants, and the body over SEGMENT_AXIS. */
+/** A parameter's update in canonical form: its structure as text, its slots and constants, and the body over the segment's position. */
 interface Canonical {
   key: string;
   size: number;
@@ -75,22 +64,21 @@ interface Canonical {
  * body and elements per invocation, with at most `tableSlots` u32s of table each. They take
  * the place of the last kernel that held one of the updates.
  */
-export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], aliases: ReadonlyMap<number, number>, tableSlots: number): Schedule {
-  const region = (v: number) => aliases.get(v) ?? v;
-  const where = new Map<number, { kernel: number; store: number }>();
+export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], aliases: ReadonlyMap<ValueId, ValueId>, tableSlots: number): Schedule {
+  const region = (v: ValueId) => aliases.get(v) ?? v;
+  const where = new Map<ValueId, { kernel: number; store: number }>();
   s.kernels.forEach((k, i) => {
-    if (k.kind === 'map' && !s.temps.has(i)) k.stores.forEach((st, j) => where.set(st.access.value, { kernel: i, store: j }));
+    if (k.kind === 'map') k.stores.forEach((st, j) => where.set(st.access.value, { kernel: i, store: j }));
   });
+  const storeFootprint = (stores: readonly Store[]): Footprint => ({ reads: stores.flatMap((st) => loadsOf(st.value).map((a) => a.value)), writes: stores.map((st) => st.access.value) });
 
-  // The updates that can move, with what they read and write (as regions).
-  interface Candidate {
+  // The updates that can move, with what they read and write.
+  interface Candidate extends Footprint {
     kernel: number;
     stores: number[];
     canon: Canonical;
-    reads: Set<number>;
-    writes: Set<number>;
-    /** The values its loads read (node ids, for liveness). */
-    loads: number[];
+    reads: ValueId[];
+    writes: ValueId[];
   }
   const candidates: Candidate[] = [];
   for (const u of updates) {
@@ -102,35 +90,23 @@ export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], ali
     const order = at.map((x) => x!.store).sort((a, b) => a - b);
     const canon = canonical(u, order.map((j) => map.stores[j]), region);
     if (!canon) continue;
-    const loads = [...new Set(order.flatMap((j) => loadsOf(map.stores[j].value).map((a) => a.value)))];
-    const reads = new Set(loads.map(region));
-    const writes = new Set(all.map(region));
-    // Stores of the same kernel after the update must not read what it writes or write what it reads.
-    const later = map.stores.filter((_, j) => j > order[0] && !order.includes(j));
-    if (later.some((st) => writes.has(region(st.access.value)) || reads.has(region(st.access.value)) || loadsOf(st.value).some((a) => writes.has(region(a.value))))) continue;
-    candidates.push({ kernel, stores: order, canon, reads, writes, loads });
+    const c: Candidate = { kernel, stores: order, canon, reads: [...new Set(order.flatMap((j) => loadsOf(map.stores[j].value).map((a) => a.value)))], writes: all };
+    // Stores of the same kernel after the update must not conflict with it.
+    if (conflicts(storeFootprint(map.stores.filter((_, j) => j > order[0] && !order.includes(j))), c, region)) continue;
+    candidates.push(c);
   }
   if (!candidates.length) return s;
 
-  // Each update moves down to the last candidate kernel: nothing in between may touch what it
-  // writes or write what it reads. Later candidates' own stores do not count (they move too).
+  // Each update moves down to the last candidate kernel: nothing in between may conflict with
+  // it. Candidates' own stores do not count (they move too).
   const moving = new Map<number, Set<number>>();
   for (const c of candidates) moving.set(c.kernel, new Set([...(moving.get(c.kernel) ?? []), ...c.stores]));
   const last = Math.max(...candidates.map((c) => c.kernel));
-  const touched = (j: number): { reads: number[]; writes: number[] } => {
-    const k = s.kernels[j];
+  const staying: Footprint[] = s.kernels.map((k, j) => {
     const skip = moving.get(j);
-    if (k.kind !== 'map' || !skip) return { reads: s.reads[j].map(region), writes: s.writes[j].map(region) };
-    const kept = k.stores.filter((_, n) => !skip.has(n));
-    return { reads: kept.flatMap((st) => loadsOf(st.value).map((a) => region(a.value))), writes: kept.map((st) => region(st.access.value)) };
-  };
-  const chosen = candidates.filter((c) => {
-    for (let j = c.kernel + 1; j <= last; j++) {
-      const t = touched(j);
-      if (t.writes.some((w) => c.writes.has(w) || c.reads.has(w)) || t.reads.some((r) => c.writes.has(r))) return false;
-    }
-    return true;
+    return k.kind === 'map' && skip ? storeFootprint(k.stores.filter((_, n) => !skip.has(n))) : k;
   });
+  const chosen = candidates.filter((c) => canMove(staying, c.kernel, last + 1, c, region));
   if (!chosen.length) return s;
 
   // Classes of equal bodies; each class becomes one kernel per table's worth of segments.
@@ -138,7 +114,7 @@ export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], ali
   for (const c of chosen) classes.set(c.canon.key, [...(classes.get(c.canon.key) ?? []), c]);
   const sources = new Set(chosen.map((c) => c.kernel));
   const lines = [...new Set([...sources].flatMap((i) => s.kernels[i].lines))];
-  const segmented: { kernel: SegmentedMapKernel; reads: number[]; writes: number[] }[] = [];
+  const segmented: SegmentedMapKernel[] = [];
   for (const members of classes.values()) {
     const lanes: 1 | 4 = members.every((m) => m.canon.size % 4 === 0) ? 4 : 1;
     const proto = members[0].canon;
@@ -160,49 +136,36 @@ export function segmentUpdates(s: Schedule, updates: readonly ParamUpdate[], ali
     const perKernel = Math.max(1, Math.floor(tableSlots / width));
     for (let from = 0; from < members.length; from += perKernel) {
       const part = members.slice(from, from + perKernel);
-      const kernel: SegmentedMapKernel = {
+      segmented.push({
         kind: 'segmented',
         name: `${s.kernels[last].name}_seg${segmented.length}`,
         nodes: [...new Set(part.flatMap((m) => m.canon.stores.flatMap((st) => st.nodes)))].sort((a, b) => a - b),
         lines,
+        reads: [...new Set(part.flatMap((m) => m.reads))],
+        writes: part.flatMap((m) => m.stores.map((j) => (s.kernels[m.kernel] as MapKernel).stores[j].access.value)),
         lanes,
-        flat: { id: SEGMENT_AXIS, name: 'e', size: Math.max(...part.map((m) => m.canon.size)) },
+        flat: segmentAxis(Math.max(...part.map((m) => m.canon.size))),
         stores: proto.stores.map((st) => ({ ...st, value: fix(st.value) })),
         ...(copyOf === undefined ? {} : { transposedCopy: { of: copyOf, slot: copySlot } }),
         segments: rows.slice(from, from + perKernel),
-      };
-      const writes = part.flatMap((m) => m.stores.map((j) => (s.kernels[m.kernel] as MapKernel).stores[j].access.value));
-      segmented.push({ kernel, reads: [...new Set(part.flatMap((m) => m.loads))], writes });
+      });
     }
   }
 
   // The schedule without the moved stores (kernels left empty disappear), the segmented kernels after the last source.
-  const out: Schedule = { kernels: [], values: s.values, reads: [], writes: [], temps: new Map() };
+  const out: Kernel[] = [];
   s.kernels.forEach((k, i) => {
     const moved = new Set(chosen.filter((c) => c.kernel === i).flatMap((c) => c.stores));
     if (moved.size && k.kind === 'map') {
       const kept = k.stores.filter((_, n) => !moved.has(n));
       if (kept.length) {
         const gone = new Set(k.stores.filter((_, n) => moved.has(n)).map((st) => st.access.value));
-        out.kernels.push({ ...k, stores: kept, nodes: [...new Set(kept.flatMap((st) => st.nodes))].sort((a, b) => a - b) });
-        out.reads.push(s.reads[i]);
-        out.writes.push(s.writes[i].filter((w) => !gone.has(w)));
+        out.push({ ...k, stores: kept, nodes: [...new Set(kept.flatMap((st) => st.nodes))].sort((a, b) => a - b), writes: k.writes.filter((w) => !gone.has(w)) });
       }
-    } else {
-      if (s.temps.has(i)) out.temps.set(out.kernels.length, s.temps.get(i)!);
-      out.kernels.push(k);
-      out.reads.push(s.reads[i]);
-      out.writes.push(s.writes[i]);
-    }
-    if (i === last) {
-      for (const x of segmented) {
-        out.kernels.push(x.kernel);
-        out.reads.push(x.reads);
-        out.writes.push(x.writes);
-      }
-    }
+    } else out.push(k);
+    if (i === last) out.push(...segmented);
   });
-  return out;
+  return { kernels: out, values: s.values };
 }
 
 /**
@@ -239,43 +202,39 @@ function canonical(u: ParamUpdate, stores: readonly Store[], region: (v: number)
     return j;
   };
   const consts: number[] = [];
-  const flat = (j: number, kind: 'element' | 'scalar'): Access => ({ arena: 'f32', value: -1, offset: segmentSlotPlaceholder(j), strides: kind === 'element' ? new Map([[SEGMENT_AXIS, 1]]) : new Map() });
+  const element = segmentAxis(0).id;
+  const flat = (j: number, kind: 'element' | 'scalar', value: ValueId): Access => ({ arena: 'f32', value, offset: 0, base: { in: 'segment', slot: j }, strides: kind === 'element' ? new Map([[element, 1]]) : new Map() });
   let ok = true;
-  const walk = (e: KExpr): [string, KExpr] => {
-    switch (e.k) {
-      case 'load': {
-        const kind = kindOf(e.access);
-        if (!kind || e.dtype !== 'f32') break;
-        const j = slotOf(e.access, kind);
-        return [`L${j}${kind[0]}`, { k: 'load', dtype: 'f32', access: flat(j, kind) }];
+  /** The structure of `e` as text (equal for bodies that can share a kernel), and `e` over slots and constant locals. */
+  const walk = (e: KExpr) =>
+    foldExpr<[string, KExpr]>(e, (x, kids) => {
+      const keys = kids.map((c) => c[0]);
+      const rebuilt = () => withChildren(x, kids.map((c) => c[1]));
+      switch (x.k) {
+        case 'load': {
+          const kind = kindOf(x.access);
+          if (!kind || x.dtype !== 'f32') break;
+          const j = slotOf(x.access, kind);
+          return [`L${j}${kind[0]}`, { k: 'load', dtype: 'f32', access: flat(j, kind, x.access.value) }];
+        }
+        case 'const':
+          if (x.dtype !== 'f32') return [`I${x.value}`, x];
+          consts.push(x.value);
+          return ['C', { k: 'local', name: `c${consts.length - 1}` }];
+        case 'unary':
+        case 'cast':
+          return [`${x.k === 'unary' ? x.fn : `${x.from}>${x.to}`}(${keys[0]})`, rebuilt()];
+        case 'binary':
+        case 'compare':
+          return [`${x.fn}${x.k === 'binary' ? x.dtype : '?'}(${keys.join(',')})`, rebuilt()];
+        case 'where':
+          return [`where(${keys.join(',')})`, rebuilt()];
+        default:
+          break;
       }
-      case 'const':
-        if (e.dtype !== 'f32') return [`I${e.value}`, e];
-        consts.push(e.value);
-        return ['C', { k: 'local', name: `c${consts.length - 1}` }];
-      case 'unary':
-      case 'cast': {
-        const [key, x] = walk(e.x);
-        return [`${e.k === 'unary' ? e.fn : `${e.from}>${e.to}`}(${key})`, { ...e, x }];
-      }
-      case 'binary':
-      case 'compare': {
-        const [ka, a] = walk(e.a);
-        const [kb, b] = walk(e.b);
-        return [`${e.fn}${e.k === 'binary' ? e.dtype : '?'}(${ka},${kb})`, { ...e, a, b }];
-      }
-      case 'where': {
-        const [kc, c] = walk(e.c);
-        const [ka, a] = walk(e.a);
-        const [kb, b] = walk(e.b);
-        return [`where(${kc},${ka},${kb})`, { ...e, c, a, b }];
-      }
-      default:
-        break;
-    }
-    ok = false;
-    return ['?', e];
-  };
+      ok = false;
+      return ['?', x];
+    });
 
   const body: Canonical['stores'] = [];
   const keys: string[] = [];
@@ -310,24 +269,4 @@ function rotation(axes: readonly Axis[], a: Access, nonzero: (a: Access) => [num
     }
   }
   return undefined;
-}
-
-/** `e` with every subexpression that `f` returns a replacement for replaced (tried from the root down). */
-export function mapExpr(e: KExpr, f: (x: KExpr) => KExpr | undefined): KExpr {
-  const r = f(e);
-  if (r) return r;
-  switch (e.k) {
-    case 'unary':
-    case 'cast':
-      return { ...e, x: mapExpr(e.x, f) };
-    case 'binary':
-    case 'compare':
-      return { ...e, a: mapExpr(e.a, f), b: mapExpr(e.b, f) };
-    case 'where':
-      return { ...e, c: mapExpr(e.c, f), a: mapExpr(e.a, f), b: mapExpr(e.b, f) };
-    case 'gather':
-      return { ...e, index: mapExpr(e.index, f) };
-    default:
-      return e;
-  }
 }
