@@ -179,18 +179,19 @@ function latestOf(runDir: string): string | undefined {
 }
 
 /**
- * `runs/<model>-<date>` in the working directory, or in mdlc's cache when `runs/` cannot be
- * made there (a read-only checkout, a file in the way).
+ * `runs/<model>-<date>` in the working directory (or under MDLC_RUNS_DIR), or in mdlc's cache
+ * when that cannot be made (a read-only checkout, a file in the way).
  */
 export function defaultRunDir(model: string, io: Io): string {
   const name = runDirName(model);
+  const runs = process.env.MDLC_RUNS_DIR || 'runs';
   try {
-    mkdirSync('runs', { recursive: true });
-    accessSync('runs', constants.W_OK);
-    return join('runs', name);
+    mkdirSync(runs, { recursive: true });
+    accessSync(runs, constants.W_OK);
+    return join(runs, name);
   } catch (e) {
     const dir = join(cacheDir(), 'runs', name);
-    io.err(`mdlc: cannot write runs/ in the working directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run goes to ${dir} (choose with --run-dir DIR)`);
+    io.err(`mdlc: cannot write ${runs}/ (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run goes to ${dir} (choose with --run-dir DIR)`);
     return dir;
   }
 }
