@@ -74,8 +74,11 @@ export interface LoopOptions {
   targetLoss?: number;
   /** Save a checkpoint every N steps (0: only at the end); default: at every evaluation. */
   checkpointEvery?: number;
-  /** Validation samples at every evaluation: how many, and characters per completion. */
-  samples?: { count: number; length: number };
+  /**
+   * Validation samples at every evaluation: how many, characters per completion, and the
+   * temperature they are drawn at (0: greedy); the same seed at every evaluation.
+   */
+  samples?: { count: number; length: number; temperature?: number };
   /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
   onStep?: (e: StepEvent) => void;

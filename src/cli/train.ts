@@ -57,6 +57,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
 /** The loss --overfit must reach: memorising one batch is the first sanity check of a model. */
 export const OVERFIT_TARGET = 0.05;
 
+/** Validation completions are drawn at this temperature (as `mdlc sample`'s default), with the same seed at every evaluation. */
+export const SAMPLE_TEMPERATURE = 0.8;
+
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), after its checkpoint is saved. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -368,7 +371,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
         overfit: c.overfit,
         targetLoss: c.overfit ? OVERFIT_TARGET : undefined,
         checkpointEvery: c.checkpointEvery,
-        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)) },
+        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)), temperature: SAMPLE_TEMPERATURE },
         shouldStop: () => interrupted,
         onStep: (e) => {
           progress!.step(e);

@@ -47,7 +47,7 @@ describe('trainLoop', () => {
     const spec = tinySpec({ steps: 10 });
     const backend = new FakeBackend();
     const evals: EvalEvent[] = [];
-    await trainLoop(backend, spec, data(), { rates, samples: { count: 2, length: 3 }, onEval: (e) => void evals.push(e) });
+    await trainLoop(backend, spec, data(), { rates, samples: { count: 2, length: 3, temperature: 0 }, onEval: (e) => void evals.push(e) });
     expect(evals.map((e) => e.step)).toEqual([4, 8, 10]);
     expect(backend.evals).toBe(3 * spec.evalBatches);
     for (const e of evals) {
