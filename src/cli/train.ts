@@ -378,10 +378,11 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
           run.appendMetrics({ step: e.step, loss: e.loss, lr: e.lr, grad_norm: e.gradNorm, tokens_per_s: Math.round(e.tokensPerSecond), elapsed_s: +(elapsedBefore + e.elapsedSeconds).toFixed(3) });
         },
         onEval: (e) => {
-          run.appendMetrics({ step: e.step, val_loss: e.valLoss });
+          run.appendMetrics({ step: e.step, val_loss: e.valLoss, ...(e.valAccuracy !== undefined ? { val_accuracy: e.valAccuracy } : {}) });
           run.appendSamples(e.step, e.samples);
           run.writePlot(`${s.model.name}: loss per token`);
-          const line = `step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character)`;
+          const right = e.valAccuracy !== undefined ? `, ${(100 * e.valAccuracy).toFixed(1)}% of characters right` : '';
+          const line = `step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character${right})`;
           progress!.log(line);
           if (e.samples.length) progress!.log(formatSamples(e.step, e.samples, { color: !!io.color }));
           lastLines.splice(0, lastLines.length, line);
