@@ -22,9 +22,9 @@ ${body}
 }
 loss = cross_entropy(logits, targets, over: vocab)
 train {
-  data    = text("tinyshakespeare", window: seq)
+  data    = text("tinyshakespeare", window: seq + 1)
   tokens  = data[0 .. seq]
-  targets = data[0 .. seq]
+  targets = data[1 .. seq + 1]
 }
 `;
 

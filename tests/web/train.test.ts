@@ -14,7 +14,8 @@ import { modelHashInput } from '../../src/driver/compile.js';
 import { planProgram } from '../../src/codegen/program.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { encodeCorpus } from '../../runtime/text.js';
-import { completionLength, PageTrainer, prepareRun, sha256Hex } from '../../web/src/train.js';
+import { completionLength, PageTrainer, prepareRun, sha256Hex, VALIDATION_SAMPLES } from '../../web/src/train.js';
+import { SAMPLE_TEMPERATURE } from '../../src/cli/train.js';
 import { CPU_TARGET, targetFor } from '../../src/codegen/target.js';
 import { PAGE_FILE } from '../../web/src/check.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
@@ -66,6 +67,8 @@ describe('prepareRun', () => {
     expect(page.run.plan.entries).toEqual(built.entries);
     expect(page.run.kernels).toBe(built.kernels.length);
     expect(completionLength(page.run.spec)).toBe(32);
+    // Validation completions as mdlc train draws them.
+    expect(VALIDATION_SAMPLES.temperature).toBe(SAMPLE_TEMPERATURE);
   });
 
   it('returns the diagnostics of a model that does not compile for the text', async () => {

@@ -68,6 +68,9 @@ export async function prepareRun(text: string, overrides: ReadonlyMap<string, nu
   return { ok: true, run: { spec, rates, plan: runnablePlan(plan), meta, vocab: corpus.vocab, split, target, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
 }
 
+/** Validation completions at each evaluation, drawn as `mdlc train` draws them (its SAMPLE_TEMPERATURE). */
+export const VALIDATION_SAMPLES = { count: 3, temperature: 0.8 };
+
 /** Characters of each validation completion, as `mdlc train` shows them. */
 export function completionLength(spec: TrainSpec): number {
   return Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64));
@@ -117,7 +120,7 @@ export class PageTrainer {
     try {
       this.result = await trainLoop(this.backend, spec, { train: split.train, val: split.val, decode: (t) => vocab.decode(t) }, {
         rates,
-        samples: { count: 3, length: completionLength(spec) },
+        samples: { ...VALIDATION_SAMPLES, length: completionLength(spec) },
         checkpointEvery: 0,
         shouldStop: events.shouldStop,
         onStep: events.onStep,

@@ -325,7 +325,7 @@ async function train(): Promise<void> {
         if (lastStep) showProgress(lastStep);
         state.samples = e.samples;
         plot.validation(e.step, e.valLoss);
-        log(`step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character)`);
+        log(`step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character${e.valAccuracy !== undefined ? `, ${(100 * e.valAccuracy).toFixed(1)}% of characters right` : ''})`);
         if (e.samples.length) showSamples(e.step, e.samples);
       },
     });
