@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,6 +10,8 @@ export default defineConfig({
     // gets its own Dawn instance. Default parallelism (one fork per core) is kept.
     pool: 'forks',
     testTimeout: 60_000,
+    // Runs a test starts without --run-dir go to a temporary directory, not into the checkout.
+    env: { MDLC_RUNS_DIR: join(tmpdir(), 'mdlc-test-runs') },
     hookTimeout: 60_000,
   },
 });

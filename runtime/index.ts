@@ -33,3 +33,5 @@ export * from './run.js';
 export * from './webgpu.js';
 export * from './wasm.js';
 export * from './program.js';
+export * from './plan.js';
+export * from './text.js';

@@ -7,7 +7,7 @@
  * The directory is locked while a run writes it (two runs never interleave their files), and
  * checked for writability before the first step, so a run is never lost at its end.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, accessSync, constants } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointName, listCheckpoints, pruneCheckpoints, readPointer, removeStaleTemporaries, writeCheckpoint, writeFileAtomic, CheckpointError, type ModelMeta, type TrainerState } from './checkpoint.js';
 import { lossPlotSvg, type Point } from './plot.js';
@@ -31,6 +31,7 @@ export interface MetricsLine {
   step: number;
   loss?: number;
   val_loss?: number;
+  val_accuracy?: number;
   lr?: number;
   grad_norm?: number;
   tokens_per_s?: number;
@@ -94,21 +95,27 @@ export class RunDir {
 
   private lock(): void {
     const file = join(this.path, 'run.lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(file, 'wx');
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        this.locked = true;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunDirError(`cannot lock the run directory ${this.path} (${(e as NodeJS.ErrnoException).code})`);
-        const pid = Number(readFileSync(file, 'utf8').trim());
-        if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new RunDirError(`the run directory ${this.path} is in use by process ${pid}; wait for it to finish, or choose another --run-dir`);
-        rmSync(file, { force: true }); // a stale lock: its process is gone
+    // The lock appears with its owner's pid already in it (a hard link of a written file), so
+    // another process never reads an empty lock and mistakes it for a stale one.
+    const mine = `${file}${'.tmp-'}${process.pid}`;
+    writeFileSync(mine, `${process.pid}\n`);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          linkSync(mine, file);
+          this.locked = true;
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunDirError(`cannot lock the run directory ${this.path} (${(e as NodeJS.ErrnoException).code})`);
+          const pid = Number(readFileSync(file, 'utf8').trim());
+          if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new RunDirError(`the run directory ${this.path} is in use by process ${pid}; wait for it to finish, or choose another --run-dir`);
+          rmSync(file, { force: true }); // a stale lock: its process is gone
+        }
       }
+      throw new RunDirError(`cannot lock the run directory ${this.path}`);
+    } finally {
+      rmSync(mine, { force: true });
     }
-    throw new RunDirError(`cannot lock the run directory ${this.path}`);
   }
 
   unlock(): void {

@@ -29,6 +29,7 @@ export const CATALOG = {
   E0209: { severity: 'error', title: 'recursive block' },
   E0210: { severity: 'error', title: 'invalid initializer' },
   E0211: { severity: 'error', title: 'size beyond what mdlc can compile' },
+  E0212: { severity: 'error', title: 'parameter has no single fan-in' },
 
   E0301: { severity: 'error', title: 'axis sizes disagree' },
   E0302: { severity: 'error', title: 'contraction axis missing from an operand' },

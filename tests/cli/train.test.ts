@@ -53,7 +53,7 @@ describe('mdlc train (interpreter)', () => {
     expect(first.out).toMatch(/total: [\d,]+ parameters in 16 tensors/);
     // Plain progress lines every 5 steps, validation with completions beside the truth.
     expect(first.out.match(/^step +\d+\/20 +loss/gm)).toHaveLength(5); // steps 1, 5, 10, 15, 20
-    expect(first.out).toMatch(/step 10: validation loss \d\.\d{4} \(\d\.\d{3} bits per character\)/);
+    expect(first.out).toMatch(/step 10: validation loss \d\.\d{4} \(\d\.\d{3} bits per character, \d+\.\d% of characters right\)/);
     expect(first.out).toMatch(/── validation completions at step 20 ──\n\[1\] prompt │ .{6}\n    model  │ .+\n    truth  │ .+\n\[2\]/);
     expect(first.out).toMatch(/sample with: mdlc sample /);
 
@@ -68,6 +68,7 @@ describe('mdlc train (interpreter)', () => {
     const m = metrics(dir);
     expect(m.filter((x) => x.loss !== undefined).map((x) => x.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(m.filter((x) => x.val_loss !== undefined).map((x) => x.step)).toEqual([10, 20]);
+    for (const x of m.filter((y) => y.val_loss !== undefined)) expect((x as { val_accuracy?: number }).val_accuracy).toBeGreaterThan(0);
     for (const x of m.filter((y) => y.loss !== undefined)) {
       expect(Number.isFinite(x.lr) && Number.isFinite(x.grad_norm)).toBe(true);
     }
@@ -226,8 +227,10 @@ describe('the working directory', () => {
     writeFileSync(join(cwd, 'runs'), 'a file in the way');
     const here = process.cwd();
     const cache = process.env.MDLC_CACHE_DIR;
+    const runs = process.env.MDLC_RUNS_DIR;
     process.chdir(cwd);
     process.env.MDLC_CACHE_DIR = join(tmp, 'cache');
+    delete process.env.MDLC_RUNS_DIR;
     let err = '';
     try {
       const dir = defaultRunDir('transformer', { out: () => {}, err: (s) => void (err += s), color: false });
@@ -236,7 +239,8 @@ describe('the working directory', () => {
       process.chdir(here);
       if (cache === undefined) delete process.env.MDLC_CACHE_DIR;
       else process.env.MDLC_CACHE_DIR = cache;
+      if (runs !== undefined) process.env.MDLC_RUNS_DIR = runs;
     }
-    expect(err).toMatch(/cannot write runs\/ in the working directory \(EEXIST|ENOTDIR\); the run goes to/);
+    expect(err).toMatch(/cannot write runs\/ \((EEXIST|ENOTDIR)\); the run goes to/);
   });
 });

@@ -76,12 +76,16 @@ describe('model.py', () => {
   it('shares a class between calls with the same code, and makes another where the axes differ', () => {
     const ae = compileFile('models/autoencoder.mdl', { overrides: new Map(Object.entries({ layers: 1, embed: 16, heads: 2, seq: 8, batch: 3, latent: 2, code: 4 })), data: { vocab: 13 } }).model!;
     const text = emitModelPy(ae, { sourceText: readFileSync('models/autoencoder.mdl', 'utf8'), sourcePath: 'models/autoencoder.mdl', version: '0' }).text;
-    // The decoder's values are laid out [seq, batch, embed] (the IR's choice), the encoder's [batch, seq, embed].
+    // Self-attention is laid out alike in the encoder and the decoder: one class for both.
     expect(text).toContain('class SelfAttention(nn.Module):');
-    expect(text).toContain('class SelfAttention2(nn.Module):');
-    expect(text).toContain("        q = torch.einsum('sbe,eha->sbha', x, self.wq)");
+    expect(text).not.toContain('class SelfAttention2(nn.Module):');
+    expect(text).toContain("        q = torch.einsum('bse,eha->bsha', x, self.wq)");
+    // Layernorm over the window [batch, seq, embed] and over the slots [batch, latent, embed]: two classes.
+    expect(text).toContain('class Layernorm(nn.Module):');
+    expect(text).toContain('class Layernorm2(nn.Module):');
     expect(text).toContain('        self.encoder = nn.ModuleList(EncoderLayer() for _ in range(1))');
-    expect(text).toContain("F.cross_entropy(logits.flatten(0, -2), targets.permute(1, 0).flatten())");
+    expect(text).toContain('        self.decoder = nn.ModuleList(DecoderLayer() for _ in range(1))');
+    expect(text).toContain('F.cross_entropy(logits.flatten(0, -2), targets.flatten())');
   });
 });
 

@@ -174,7 +174,7 @@ describe('parameters', () => {
   it('of the autoencoder are named per encoder and decoder layer and per block', () => {
     const m = model(autoencoder);
     const names = m.graph.params.map((p) => p.name);
-    for (const n of ['encoder.0.self_attention.wq', 'encoder.1.mlp.w2', 'decoder.1.layernorm_2.b', 'pool.slots', 'unpool.pos', 'layernorm.g', 'wdown', 'wup']) expect(names).toContain(n);
+    for (const n of ['encoder.0.self_attention.wq', 'encoder.1.mlp.w2', 'decoder.1.layernorm_2.b', 'decoder.1.cross_attention.wq', 'layernorm.g', 'wdown', 'wup', 'wslot']) expect(names).toContain(n);
   });
 });
 

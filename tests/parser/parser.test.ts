@@ -139,9 +139,9 @@ describe('declarations', () => {
 
   it('params with each initializer form', () => {
     const items = ok(
-      'model m\nparam wte[vocab, embed] init normal(0.02)\nparam g[embed] init ones\nparam s[] init zeros\nparam wo[heads, head, embed] init normal(0.02 / sqrt(2 * layers))\nparam u[a] init uniform(-0.1, 0.1)',
+      'model m\nparam wte[vocab, embed] init normal(0.02)\nparam g[embed] init ones\nparam s[] init zeros\nparam wo[heads, head, embed] init normal(0.02 / sqrt(2 * layers))\nparam u[a] init uniform(-0.1, 0.1)\nparam w[embed, hidden] init normal(1 / sqrt(fan_in))',
     ).items as A.ParamDecl[];
-    expect(items.map((p) => p.name.name)).toEqual(['wte', 'g', 's', 'wo', 'u']);
+    expect(items.map((p) => p.name.name)).toEqual(['wte', 'g', 's', 'wo', 'u', 'w']);
     expect(items[0].shape.map((a) => a.name)).toEqual(['vocab', 'embed']);
     expect(items[0].init).toMatchObject({ kind: 'Initializer', name: { name: 'normal' } });
     expect(items[0].init.args.map(sexpr)).toEqual(['0.02']);
@@ -151,6 +151,7 @@ describe('declarations', () => {
     expect(items[2].shape).toEqual([]);
     expect(items[3].init.args.map(sexpr)).toEqual(['(/ 0.02 (call sqrt (* 2 layers)))']);
     expect(items[4].init.args.map(sexpr)).toEqual(['(neg 0.1)', '0.1']);
+    expect(items[5].init.args.map(sexpr)).toEqual(['(/ 1 (call sqrt fan_in))']);
   });
 
   it('blocks with shape patterns', () => {

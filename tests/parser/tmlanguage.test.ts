@@ -82,5 +82,7 @@ describe('grammar/mdl.tmLanguage.json', () => {
     expect(firstScope('dim embed = 4')).toMatch(/dim/);
     expect(firstScope('softmax(s)')).toMatch(/^support\.function/);
     expect(firstScope('->')).toMatch(/^keyword\.operator/);
+    expect(firstScope('1 / sqrt(fan_in)')).toMatch(/^constant\.numeric/);
+    expect(firstScope('fan_in)')).toMatch(/^variable\.language/);
   });
 });

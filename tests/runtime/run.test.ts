@@ -98,8 +98,12 @@ describe('RunDir', () => {
   it('two processes cannot hold the same run directory', async () => {
     const path = join(tmp, 'two');
     mkdirSync(path);
-    const child = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(join(path, 'run.lock'))}, process.pid + '\\n'); setTimeout(() => {}, 5000)`]);
-    await new Promise((r) => setTimeout(r, 300));
+    // The other process takes the lock the way RunDir does: a written file, linked into place.
+    const lock = JSON.stringify(join(path, 'run.lock'));
+    const child = spawn(process.execPath, ['-e', `const fs = require('fs'); fs.writeFileSync(${lock} + '.x', process.pid + '\\n'); fs.linkSync(${lock} + '.x', ${lock}); setTimeout(() => {}, 5000)`]);
+    // Wait until the other process holds the lock (the machine may be slow to start it).
+    for (let i = 0; i < 500 && !existsSync(join(path, 'run.lock')); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
     try {
       expect(() => RunDir.open(path)).toThrow(new RegExp(`in use by process ${child.pid}`));
     } finally {

@@ -127,6 +127,18 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
     dev.destroy();
   }, 300000);
 
+  it('the autoencoder (dense bottleneck over two axes, cross-attention over the slots): parameters after one step, losses over 6 steps', async () => {
+    const ae = compileFile('models/autoencoder.mdl', { overrides: new Map(Object.entries({ ...sizes, layers: 1, latent: 3, code: 4 })), data: { vocab } }).model!;
+    const dir = join(outDir, 'autoencoder');
+    mkdirSync(dir, { recursive: true });
+    const built = build(ae, 'models/autoencoder.mdl', { outDir: dir, target: CPU_TARGET });
+    expect(built.diagnostics).toEqual([]);
+    const mod = (await import(pathToFileURL(join(dir, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
+    const dev = await mod.Model.create(gpu!.device);
+    await againstInterpreter(dev, ae, 6, [0]);
+    dev.destroy();
+  }, 300000);
+
   it('updates parameters whose sizes are not multiples of 4 (one element per invocation, transposed copies included)', async () => {
     // embed 6: the embedding (13 × 6, with its transposed copy for the tied head) and the gains are odd-sized.
     const odd = compileFile('models/transformer.mdl', { overrides: new Map(Object.entries({ ...sizes, layers: 1, embed: 6, heads: 2 })), data: { vocab } }).model!;

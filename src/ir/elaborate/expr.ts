@@ -11,6 +11,7 @@ import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
 import { evalConstExpr, suggest } from './dims.js';
 import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
+import { elabInit, type PendingInit } from './init.js';
 import type { DimValue } from './model.js';
 
 /** A local value binding, tracked for the unused-value warning. */
@@ -66,6 +67,8 @@ export interface ElabContext {
   unrolling?: Span[];
   /** The block calls and repeat iterations being elaborated, innermost last (recorded on nodes). */
   scopes?: ScopeInfo[];
+  /** Parameters whose initializer mentions `fan_in`, evaluated once the forward pass is built. */
+  pendingInits: PendingInit[];
 }
 
 /**
@@ -303,44 +306,20 @@ export function resolveShape(cx: ElabContext, shape: readonly Ident[]): Axis[] |
   return ok ? out : undefined;
 }
 
-export function elabInit(cx: ElabContext, p: ParamDecl): Init | undefined {
-  const name = p.init.name.name;
-  const args = p.init.args.map((a) => evalConstExpr(a, cx.dims, cx.diags));
-  if (args.some((a) => a === undefined)) return undefined;
-  const nums = args as number[];
-  const bad = (help: string) => {
-    cx.diags.push(diagnostic('E0210', `invalid initializer \`${name}\` with ${nums.length} argument(s)`, p.init.span, { help }));
-    return undefined;
-  };
-  switch (name) {
-    case 'zeros':
-      return nums.length === 0 ? { kind: 'zeros' } : bad('write `init zeros`');
-    case 'ones':
-      return nums.length === 0 ? { kind: 'ones' } : bad('write `init ones`');
-    case 'normal':
-      if (nums.length < 1 || nums.length > 2 || !(nums[0] >= 0)) return bad('write `init normal(STD)` or `init normal(STD, MEAN)` with STD >= 0');
-      return { kind: 'normal', std: nums[0], mean: nums[1] ?? 0 };
-    case 'uniform':
-      if (nums.length !== 2 || !(nums[0] < nums[1])) return bad('write `init uniform(LOW, HIGH)` with LOW < HIGH');
-      return { kind: 'uniform', low: nums[0], high: nums[1] };
-    default:
-      return bad('initializers are `zeros`, `ones`, `normal(std)`, `normal(std, mean)` and `uniform(low, high)`');
-  }
-}
-
 export function declareParam(cx: ElabContext, scope: Scope, p: ParamDecl): number | undefined {
   if (scope.params.has(p.name.name) && scope.prefix !== '') {
     cx.diags.push(diagnostic('E0202', `parameter \`${p.name.name}\` is declared twice in this block`, p.name.span, { help: 'rename one of them' }));
     return undefined;
   }
   const axes = resolveShape(cx, p.shape);
-  const init = elabInit(cx, p);
+  const init = elabInit(cx.dims, cx.diags, p);
   if (!axes || !init) {
     // Reported above; uses of the parameter stay silent.
     cx.poisoned.add(scopeKey(scope, p.name.name));
     return undefined;
   }
-  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init, p.span);
+  const id = cx.b.param(`${scope.prefix}${p.name.name}`, { dtype: 'f32', axes }, init.init, p.span);
+  if (init.deferred) cx.pendingInits.push({ node: id, decl: p });
   scope.params.set(p.name.name, id);
   return id;
 }

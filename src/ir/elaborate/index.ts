@@ -14,6 +14,7 @@ import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
 import { matchPattern } from './patterns.js';
 import { checkTensorSizes } from './limits.js';
+import { resolveFanIn } from './init.js';
 
 export * from './model.js';
 export { PLACEHOLDER_DATA_SIZE, type DataBindings } from './dims.js';
@@ -118,6 +119,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     referencedParams: new Set(),
     aliasRoot,
     blockResults: new Map(),
+    pendingInits: [],
   };
   const top = new Scope('');
   for (const item of ast.items) {
@@ -236,6 +238,8 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
       }
     }
   }
+
+  resolveFanIn(b.graph, cx.pendingInits, dims, diags);
 
   const batchDim = train.config.data?.batch?.dim;
   const batch = batchDim !== undefined && dims.has(batchDim) && axes.has(batchDim) ? { name: batchDim, size: dims.get(batchDim)!.value, axis: axes.get(batchDim)! } : undefined;

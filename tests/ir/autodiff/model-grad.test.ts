@@ -116,14 +116,15 @@ describe('whole-model gradients against finite differences (f64)', () => {
         'encoder.0.layernorm.g',
         'encoder.0.self_attention.wq',
         'encoder.0.mlp.w1',
-        'pool.slots',
-        'pool.wk',
-        'wdown', // through tanh
+        'wdown', // into the code, through its normalisation
         'wup',
-        'unpool.pos',
-        'unpool.wv',
+        'wslot',
+        'slot_pe',
+        'dec_pe',
+        'decoder.0.cross_attention.wk', // softmax over the slots
+        'decoder.0.cross_attention.wv',
         'decoder.0.self_attention.wo',
-        'layernorm_2.g',
+        'layernorm_2.g', // the slots' layernorm
       ],
       'autoencoder',
     );
