@@ -1,8 +1,9 @@
 /**
  * What a training backend is, and what a model's training recipe is, as plain data: the
  * one training loop (loop.ts), sampling (sampling.ts) and scoring work on any backend that
- * implements `TrainBackend` — the generated WebGPU program (webgpu.ts) and the reference
- * interpreter (the compiler's `src/train/cpu.ts`). Browser-safe: no Node imports.
+ * implements `TrainBackend` — the generated WebGPU program (webgpu.ts), the WebAssembly
+ * program (wasm.ts) and the reference interpreter (the compiler's `src/train/cpu.ts`).
+ * Browser-safe: no Node imports.
  */
 import type { Schedule } from './schedule.js';
 
@@ -26,7 +27,7 @@ export type Feeds = ReadonlyMap<string, Int32Array<ArrayBuffer>>;
 export type TensorMap = Map<string, Float32Array<ArrayBuffer>>;
 
 export interface TrainBackend {
-  /** `webgpu` or `cpu`. */
+  /** `webgpu`, `wasm` or `interpreter`. */
   readonly kind: string;
   /** What runs it, for logs and config.json (the adapter, or "reference interpreter (f32)"). */
   readonly description: string;

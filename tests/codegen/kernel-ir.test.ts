@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Axis, Graph } from '../../src/ir/types.js';
 import { accCount, children, foldExpr, gathersFrom, iotaAxes, loadsOf, mapExpr, subexpressions, variesAlong, withChildren } from '../../src/codegen/kernel-ir/expr.js';
-import { absorb, accessesOf, canMove, conflicts, iterationAxes } from '../../src/codegen/kernel-ir/kernel.js';
+import { absorb, accessesOf, canMove, conflicts, exprsOf, iterationAxes } from '../../src/codegen/kernel-ir/kernel.js';
 import { groupAxis, isGroupAxis, segmentAxis, ValueTable } from '../../src/codegen/kernel-ir/ids.js';
 import { kernelText } from '../../src/codegen/kernel-ir/print.js';
 import { Groups } from '../../src/codegen/buffers.js';
@@ -92,6 +92,15 @@ describe('kernels', () => {
     const k: MapKernel = { ...map('m', [], []), stores: [{ access: access(3, [[1, 8], [2, 1]]), value: add(load(1), load(2, [[2, 1]])), nodes: [3] }] };
     expect(accessesOf(k).map((a) => a.value)).toEqual([3, 1, 2]);
     expect(iterationAxes({ kind: 'maps', name: '', nodes: [], lines: [], reads: [], writes: [], parts: [k, { ...k, axes: [col] }] })).toEqual([row, col]);
+  });
+
+  it('lists the expressions of a kernel, those of the kernels fused into it too', () => {
+    const a = add(load(1), load(2));
+    const b = load(4);
+    const k: MapKernel = { ...map('m', [], []), stores: [{ access: access(3, [[1, 8], [2, 1]]), value: a, nodes: [3] }] };
+    const other: MapKernel = { ...map('n', [], []), stores: [{ access: access(5, [[2, 1]]), value: b, nodes: [5] }] };
+    expect(exprsOf(k)).toEqual([a]);
+    expect(exprsOf({ kind: 'maps', name: '', nodes: [], lines: [], reads: [], writes: [], parts: [k, other] })).toEqual([a, b]);
   });
 });
 

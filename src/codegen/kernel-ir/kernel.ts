@@ -57,6 +57,31 @@ export function accessesOf(k: Kernel): Access[] {
   return out;
 }
 
+/** Every expression a kernel computes (store values, epilogues, indices), the kernels of a fused one included. */
+export function exprsOf(k: Kernel): KExpr[] {
+  switch (k.kind) {
+    case 'map':
+    case 'segmented':
+      return k.stores.map((st) => st.value);
+    case 'reduce':
+      return [k, ...(k.siblings ?? [])].map((r) => r.value);
+    case 'softmax':
+      return [k.value, ...(k.extra ?? []).map((x) => x.value)];
+    case 'ce_rows':
+      return [k.logits, k.target];
+    case 'scatter':
+      return [k.value, k.index];
+    case 'gemm':
+      return [k.epilogue, ...(k.extra ?? []).map((x) => x.value)];
+    case 'rows':
+      return k.phases.flatMap(exprsOf);
+    case 'maps':
+      return k.parts.flatMap(exprsOf);
+    case 'sum_squares':
+      return [];
+  }
+}
+
 /** Whether kernel `k` accesses value `v` anywhere. */
 export function accessesValue(k: Kernel, v: ValueId): boolean {
   return accessesOf(k).some((a) => a.value === v);

@@ -183,7 +183,7 @@ export function scalarExpr(e: KExpr, cx: ExprContext, depth = 0): void {
           return;
         }
       }
-      throw new Error(`internal: unary ${(e as { fn: string }).fn}`);
+      return unrendered(e);
     }
     case 'binary': {
       if (e.dtype === 'i32') {
@@ -363,7 +363,7 @@ export function vectorExpr(e: KExpr, cx: ExprContext, lane: Axis, depth = 0): vo
           return;
         }
       }
-      throw new Error(`internal: unary ${(e as { fn: string }).fn}`);
+      return unrendered(e);
     }
     case 'binary': {
       if (e.fn === 'pow') return perLane(e, cx, lane, depth);
@@ -485,4 +485,9 @@ export function storeVector(a: Access, cx: ExprContext, lane: Axis, value: () =>
 /** A store's element type as it goes into its arena (`bool` for masks into the i32 arena). */
 export function storedType(a: Access, value: KExpr): ElementType {
   return a.arena === 'f32' ? 'f32' : exprType(value) === 'bool' ? 'bool' : 'i32';
+}
+
+/** After a switch over every unary function: the expression is `never` there, so a function added to the IR without a case here is a type error. */
+function unrendered(e: never): never {
+  throw new Error(`internal: the wasm renderer has no unary ${(e as { fn: string }).fn}`);
 }

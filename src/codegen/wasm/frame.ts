@@ -4,10 +4,10 @@
  * items this thread runs, and this thread's scratch memory — the locals that hold region
  * starts and axis positions, and loops.
  */
-import type { Axis } from '../../ir/types.js';
+import type { Axis, ReduceFn } from '../../ir/types.js';
 import { accessesOf } from '../kernel-ir/kernel.js';
 import type { Access, Kernel } from '../kernel-ir/types.js';
-import { FunctionBuilder } from './encoder.js';
+import { FunctionBuilder, type SimpleOp } from './encoder.js';
 import type { ArenaBases, ExprContext } from './expr.js';
 import type { MathFunctions } from './math.js';
 
@@ -141,3 +141,14 @@ export function horizontalMax(f: FunctionBuilder, v: number): void {
   f.get(v).lane('f32x4_extract', 2).get(v).lane('f32x4_extract', 3).op('f32_max');
   f.op('f32_max');
 }
+
+/**
+ * How each reduction accumulates, in one lane (`scalar`) and four (`vector`, then
+ * `horizontal` across the lanes); `averages`: the result is divided by the number of elements.
+ * Keyed by every reduction the IR has, so a new one is a type error here until it is rendered.
+ */
+export const REDUCTIONS: Record<ReduceFn, { init: number; scalar: SimpleOp; vector: SimpleOp; horizontal(f: FunctionBuilder, v: number): void; averages: boolean }> = {
+  sum: { init: 0, scalar: 'f32_add', vector: 'f32x4_add', horizontal: horizontalSum, averages: false },
+  mean: { init: 0, scalar: 'f32_add', vector: 'f32x4_add', horizontal: horizontalSum, averages: true },
+  max: { init: -Infinity, scalar: 'f32_max', vector: 'f32x4_max', horizontal: horizontalMax, averages: false },
+};

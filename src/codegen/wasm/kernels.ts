@@ -1,8 +1,8 @@
 /**
  * WebAssembly for every kernel kind: one function per kernel, `(table, lo, hi, scratch)`,
- * running work items lo..hi of the dispatch (threads split a dispatch's items into contiguous
- * ranges). Each output element is computed by one thread in a fixed order, so results do not
- * depend on the number of threads. Elementwise work runs four lanes at a time (f32x4) along
+ * running work items lo..hi of the dispatch (threads take a dispatch's items a few at a
+ * time: runtime/wasm-worker.ts). Each output element is computed by one item in a fixed
+ * order, so results do not depend on the number of threads. Elementwise work runs four lanes at a time (f32x4) along
  * the innermost axis wherever it is long enough; GEMMs are in gemm.ts.
  *
  * Work items: maps, rows of outer axes (and chunks of the innermost axis when there are few
@@ -15,7 +15,7 @@ import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMap
 import { segmentRowWidth, segmentTable } from '../passes/segment-updates.js';
 import type { FunctionBuilder } from './encoder.js';
 import { scalarExpr, storedType, storeScalar, storeVector, vectorExpr, type ExprContext } from './expr.js';
-import { Frame, horizontalMax, horizontalSum, TABLE, type RenderContext } from './frame.js';
+import { Frame, horizontalMax, horizontalSum, REDUCTIONS, TABLE, type RenderContext } from './frame.js';
 import { gemmKernel, type GemmTuning } from './gemm.js';
 
 export interface WasmKernel {
@@ -197,7 +197,7 @@ function planReduce(k: ReduceKernel): Plan {
       } else fr.decompose(item, k.axes);
       const accs = parts.map((p) => {
         const a = fr.local(vector ? 'v128' : 'f32');
-        const init = p.fn === 'max' ? -Infinity : 0;
+        const init = REDUCTIONS[p.fn].init;
         if (vector) f.f32x4(init).set(a);
         else f.f32(init).set(a);
         return a;
@@ -207,13 +207,13 @@ function planReduce(k: ReduceKernel): Plan {
           f.get(accs[j]);
           if (vector) vectorExpr(p.value, cx, lane!);
           else scalarExpr(p.value, cx);
-          f.op(vector ? (p.fn === 'max' ? 'f32x4_max' : 'f32x4_add') : p.fn === 'max' ? 'f32_max' : 'f32_add').set(accs[j]);
+          f.op(vector ? REDUCTIONS[p.fn].vector : REDUCTIONS[p.fn].scalar).set(accs[j]);
         });
       });
       parts.forEach((p, j) => {
         const value = () => {
           f.get(accs[j]);
-          if (p.fn === 'mean') {
+          if (REDUCTIONS[p.fn].averages) {
             if (vector) f.f32x4(scale).op('f32x4_mul');
             else f.f32(scale).op('f32_mul');
           }
@@ -443,21 +443,21 @@ function row(fr: Frame, k: RowKernel, item: number): void {
   const loop = (body: () => void) => f.forRange(p, () => f.i32(0), () => f.i32(k.axis.size), body, vector ? 4 : 1);
   k.phases.forEach((ph, j) => {
     if (ph.kind === 'reduce') {
-      if (ph.fn === 'max') throw new Error('internal: a row kernel reduces by sum or mean');
+      const r = REDUCTIONS[ph.fn];
       const value = prepare(ph.value);
       const acc = fr.local(vector ? 'v128' : 'f32');
-      if (vector) f.f32x4(0).set(acc);
-      else f.f32(0).set(acc);
+      if (vector) f.f32x4(r.init).set(acc);
+      else f.f32(r.init).set(acc);
       loop(() => {
         f.get(acc);
         if (vector) vectorExpr(value, cx, k.axis);
         else scalarExpr(value, cx);
-        f.op(vector ? 'f32x4_add' : 'f32_add').set(acc);
+        f.op(vector ? r.vector : r.scalar).set(acc);
       });
       const total = fr.local('f32');
-      if (vector) horizontalSum(f, acc);
+      if (vector) r.horizontal(f, acc);
       else f.get(acc);
-      if (ph.fn === 'mean') f.f32(1 / k.axis.size).op('f32_mul');
+      if (r.averages) f.f32(1 / k.axis.size).op('f32_mul');
       f.set(total);
       const name = `row${j}`;
       locals.set(name, { local: total, vector: false });

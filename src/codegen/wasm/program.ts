@@ -14,9 +14,9 @@ import type { TrainStep } from '../../ir/optimizer/index.js';
 import type { WasmProgram } from '../../../runtime/wasm.js';
 import { Labels } from '../labels.js';
 import { subexpressions } from '../kernel-ir/expr.js';
-import { accessesOf, iterationAxes } from '../kernel-ir/kernel.js';
+import { accessesOf, exprsOf, iterationAxes } from '../kernel-ir/kernel.js';
 import type { ValueTable } from '../kernel-ir/ids.js';
-import type { Arena, Kernel, KExpr } from '../kernel-ir/types.js';
+import type { Arena, Kernel } from '../kernel-ir/types.js';
 import { assignOffsetSlots } from '../offsets.js';
 import type { EntryName, ProgramIR } from '../passes/index.js';
 import { flopsOf, kernelUse, scheduleProgram } from '../program.js';
@@ -129,10 +129,7 @@ type Range = [Arena, number, number];
  */
 function footprint(k: Kernel, values: ValueTable): { reads: Range[]; writes: Range[] } {
   const sizes = new Map(iterationAxes(k).map((a) => [a.id, a.size]));
-  const gathered = (e: KExpr) => {
-    for (const x of subexpressions(e)) if (x.k === 'gather') sizes.set(x.axis.id, x.axis.size);
-  };
-  forEachExpr(k, gathered);
+  for (const e of exprsOf(k)) for (const x of subexpressions(e)) if (x.k === 'gather') sizes.set(x.axis.id, x.axis.size);
   const written = new Set(k.writes);
   const reads: Range[] = [];
   const writes: Range[] = [];
@@ -143,43 +140,6 @@ function footprint(k: Kernel, values: ValueTable): { reads: Range[]; writes: Ran
     (written.has(a.value) ? writes : reads).push([a.arena, a.offset, end]);
   }
   return { reads, writes };
-}
-
-/** Call `f` on every expression of a kernel. */
-function forEachExpr(k: Kernel, f: (e: KExpr) => void): void {
-  switch (k.kind) {
-    case 'map':
-      for (const st of k.stores) f(st.value);
-      break;
-    case 'reduce':
-      for (const r of [k, ...(k.siblings ?? [])]) f(r.value);
-      break;
-    case 'softmax':
-      f(k.value);
-      for (const x of k.extra ?? []) f(x.value);
-      break;
-    case 'ce_rows':
-      f(k.logits);
-      f(k.target);
-      break;
-    case 'scatter':
-      f(k.value);
-      f(k.index);
-      break;
-    case 'gemm':
-      f(k.epilogue);
-      for (const x of k.extra ?? []) f(x.value);
-      break;
-    case 'rows':
-    case 'maps':
-      for (const p of k.kind === 'rows' ? k.phases : k.parts) forEachExpr(p, f);
-      break;
-    case 'segmented':
-      for (const st of k.stores) f(st.value);
-      break;
-    case 'sum_squares':
-      break;
-  }
 }
 
 const overlap = (a: Range, b: Range) => a[0] === b[0] && a[1] < b[2] && b[1] < a[2];
