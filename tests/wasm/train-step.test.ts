@@ -148,6 +148,31 @@ describe('the wasm backend vs the interpreter', () => {
     }
   }, 120000);
 
+  it("gives bit for bit the same parameters on 1 and 2 threads at nanoGPT's widths (many work items per call, calls without barriers between them)", async () => {
+    const wide = modelOf({ ...sizes, layers: 2, embed: 128, heads: 4, seq: 64, batch: 12 });
+    const p = planWasmProgram(wide).program;
+    const [B, T] = [12, 64];
+    const rng = makeRng(11, 'batches');
+    const batches = Array.from({ length: 3 }, () => new Map([['tokens', Int32Array.from({ length: B * T }, () => rng.int(vocab))], ['targets', Int32Array.from({ length: B * T }, () => rng.int(vocab))]]));
+    const results = [];
+    for (const threads of [1, 2, 2]) {
+      const dev = await WasmBackend.open(p, { seed: 3, threads });
+      try {
+        const losses = [];
+        for (const [t, feeds] of batches.entries()) losses.push((await dev.trainStep(feeds, { lr: [0.01], bc1: 1 / (1 - 0.9 ** (t + 1)), bc2: 1 / (1 - 0.95 ** (t + 1)) })).loss);
+        results.push({ losses, params: await dev.getParams(), state: await dev.getState() });
+      } finally {
+        dev.destroy();
+      }
+    }
+    expect(results[0].losses.every(Number.isFinite)).toBe(true);
+    for (const r of results.slice(1)) {
+      expect(r.losses).toEqual(results[0].losses);
+      for (const [name, v] of results[0].params) expect(r.params.get(name), name).toEqual(v);
+      for (const [name, v] of results[0].state) expect(r.state.get(name), name).toEqual(v);
+    }
+  }, 120000);
+
   it('initialises parameters from the seed as the interpreter does, and queues calls in order', async () => {
     const dev = await WasmBackend.open(program, { seed: 5, threads: 2 });
     try {
