@@ -11,6 +11,7 @@
  */
 import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from './backend.js';
 import { initParameters, type Init } from './init.js';
+import { permuteAxes } from './plan.js';
 import { CONTROL, workerSource, type WorkerInit } from './wasm-worker.js';
 
 export type WasmEntry = 'train' | 'eval' | 'forward';
@@ -121,35 +122,12 @@ export async function availableThreads(): Promise<number> {
   return 1;
 }
 
-/** Items lo..hi of `items` that thread `t` of `threads` runs: contiguous, as even as can be. */
-export function share(items: number, t: number, threads: number): [number, number] {
-  return [Math.floor((items * t) / threads), Math.floor((items * (t + 1)) / threads)];
-}
-
 /**
  * Work items a thread takes at a time from a call's counter: about four turns per thread, so
  * that a thread the system pauses holds up little (the others take what is left).
  */
 export function grabSize(items: number, threads: number): number {
   return Math.max(1, Math.floor(items / (4 * threads)));
-}
-
-/** `data` (row-major over `sizes`) with its axes reordered: axis j of the result is axis perm[j]. */
-function permuteAxes(data: Float32Array, sizes: readonly number[], perm: readonly number[]): Float32Array<ArrayBuffer> {
-  const strides = sizes.map((_, i) => sizes.slice(i + 1).reduce((a, b) => a * b, 1));
-  const outSizes = perm.map((p) => sizes[p]);
-  const out = new Float32Array(data.length);
-  const pos = outSizes.map(() => 0);
-  for (let i = 0; i < out.length; i++) {
-    let src = 0;
-    for (let j = 0; j < perm.length; j++) src += pos[j] * strides[perm[j]];
-    out[i] = data[src];
-    for (let j = pos.length - 1; j >= 0; j--) {
-      if (++pos[j] < outSizes[j]) break;
-      pos[j] = 0;
-    }
-  }
-  return out;
 }
 
 export class WasmBackend implements TrainBackend {

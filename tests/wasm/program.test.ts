@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/driver/index.js';
 import { planWasmProgram } from '../../src/codegen/wasm/program.js';
 import { initParameters } from '../../runtime/init.js';
-import { WasmJs, type WasmEntry, type WasmProgram } from '../../runtime/wasm.js';
+import { grabSize, WasmJs, type WasmEntry, type WasmProgram } from '../../runtime/wasm.js';
 
 const model = (file: string, sets: Record<string, number>) => compileFile(file, { overrides: new Map(Object.entries(sets)), data: { vocab: 11 } }).model!;
 
@@ -63,6 +63,10 @@ describe('the wasm program', () => {
       const train = p.entries.train;
       expect(train.filter((c) => !c.sync).length).toBeGreaterThan(0);
     }
+  });
+
+  it('lets threads take about four turns each at a call, at least one item at a time', () => {
+    expect([grabSize(64, 2), grabSize(65, 2), grabSize(7, 2), grabSize(1, 4), grabSize(100, 1)]).toEqual([8, 8, 1, 1, 25]);
   });
 
   it('shares one function between dispatches that differ only in where their data lives', () => {
