@@ -57,10 +57,11 @@ export interface WorkerInit {
  */
 function workerMain(): void {
   const SPIN = 256;
-  // Node's eval workers have `require`; browsers' workers have `self`.
-  const port: { onmessage: ((e: { data: unknown }) => void) | null; postMessage(m: unknown): void } =
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    typeof require === 'function' ? require('node:worker_threads').parentPort : (globalThis as unknown as { self: never }).self;
+  // Node's eval workers have a global `require`; browsers' workers have `self`.
+  // (Reached through globalThis: this file also type-checks for web pages, which have no Node types.)
+  type Port = { onmessage: ((e: { data: unknown }) => void) | null; postMessage(m: unknown): void };
+  const req = (globalThis as unknown as { require?: (id: string) => { parentPort: Port } }).require;
+  const port: Port = req ? req('node:worker_threads').parentPort : (globalThis as unknown as { self: Port }).self;
   port.onmessage = (e) => {
     const d = e.data as WorkerInit;
     let fns: ((table: number, lo: number, hi: number, scratch: number) => void)[];

@@ -103,9 +103,21 @@ interface Thread {
   terminate(): void;
 }
 
+/**
+ * Whether this is Node.js. Node's modules are imported by a name in a variable, so that a
+ * bundler for web pages leaves them out and this file type-checks without Node's types.
+ */
+const inNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+const nodeModule = <T>(name: string): Promise<T> => import(/* @vite-ignore */ name) as Promise<T>;
+interface NodeWorker {
+  postMessage(m: unknown): void;
+  on(event: 'message', handler: (m: never) => void): void;
+  terminate(): Promise<number>;
+}
+
 async function spawn(source: string): Promise<Thread> {
-  if (typeof process !== 'undefined' && process.versions?.node) {
-    const { Worker } = await import('node:worker_threads');
+  if (inNode()) {
+    const { Worker } = await nodeModule<{ Worker: new (source: string, options: { eval: true }) => NodeWorker }>('node:worker_threads');
     const w = new Worker(source, { eval: true });
     return { post: (m) => w.postMessage(m), onMessage: (h) => w.on('message', h), terminate: () => void w.terminate() };
   }
@@ -118,7 +130,7 @@ async function spawn(source: string): Promise<Thread> {
 export async function availableThreads(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
-  if (typeof process !== 'undefined' && process.versions?.node) return (await import('node:os')).availableParallelism();
+  if (inNode()) return (await nodeModule<{ availableParallelism(): number }>('node:os')).availableParallelism();
   return 1;
 }
 

@@ -106,7 +106,7 @@ export function backendFlag(args: ParsedArgs): (typeof BACKENDS)[number] | undef
  * Whether a command may open a WebGPU device (and so runs with Dawn's stderr filtered): not
  * when `--backend` names a CPU backend, or when MDLC_NO_WEBGPU hides the adapters.
  */
-export function mayUseWebGpu(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): boolean {
+export function mayUseWebGpu(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>): boolean {
   const b = flag(args, 'backend');
   if (b === 'wasm' || b === 'interpreter' || b === 'cpu') return false;
   return !(env.MDLC_NO_WEBGPU && env.MDLC_NO_WEBGPU !== '0');

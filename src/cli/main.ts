@@ -100,25 +100,25 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       case 'build': {
         const { BUILD_FLAGS, runBuild } = await import('./train.js');
         const args = parseArgs(rest, { ...COMMON, ...BUILD_FLAGS });
-        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args, process.env)) return await runFiltered(argv);
         return await runBuild(args, io);
       }
       case 'train': {
         const { TRAIN_FLAGS, runTrain } = await import('./train.js');
         const args = parseArgs(rest, { ...COMMON, ...TRAIN_FLAGS });
-        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args, process.env)) return await runFiltered(argv);
         return await runTrain(args, io);
       }
       case 'score': {
         const { SCORE_FLAGS, runScore } = await import('./score.js');
         const args = parseArgs(rest, { ...COMMON, ...SCORE_FLAGS });
-        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args, process.env)) return await runFiltered(argv);
         return await runScore(args, io);
       }
       case 'sample': {
         const { SAMPLE_FLAGS, runSample } = await import('./sample.js');
         const args = parseArgs(rest, { ...COMMON, ...SAMPLE_FLAGS });
-        if (filtered(io) && mayUseWebGpu(args)) return await runFiltered(argv);
+        if (filtered(io) && mayUseWebGpu(args, process.env)) return await runFiltered(argv);
         return await runSample(args, io);
       }
       case 'export': {

@@ -58,8 +58,15 @@ export interface Playground {
   close(): Promise<void>;
 }
 
+/**
+ * Cross-origin isolation: a page may share memory with its workers (SharedArrayBuffer) only
+ * when it is isolated, and the wasm backend, which trains where the browser has no WebGPU,
+ * needs that. The page loads nothing from other origins.
+ */
+export const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } as const;
+
 function send(res: ServerResponse, status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...ISOLATION_HEADERS });
   res.end(body);
 }
 

@@ -71,6 +71,7 @@ afterAll(async () => {
 interface PageState {
   phase: string;
   webgpu: string;
+  backend: string;
   adapter?: string;
   diagnostics: { line: number; code: string; message: string; help?: string }[];
   losses: number[];
@@ -135,11 +136,11 @@ async function introduceAndFixWrongAxis(page: Page) {
   expect(await page.locator('#check-status').textContent()).toBe('ok');
 }
 
-/** `mdlc train --backend webgpu` on the same text at the same settings: its losses and final checkpoint. */
-function trainWithCli() {
-  const runDir = join(tmp, 'cli-run');
+/** `mdlc train --backend webgpu` (or wasm) on the same text at the same settings: its losses and final checkpoint. */
+function trainWithCli(backend: 'webgpu' | 'wasm' = 'webgpu') {
+  const runDir = join(tmp, `cli-run-${backend}`);
   const sets = Object.entries(SETTINGS).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const r = spawnSync(process.execPath, [join(root, 'bin/mdlc.js'), 'train', join(root, 'models/transformer.mdl'), '--backend', 'webgpu', '--data', data, '--run-dir', runDir, '--samples', '0', ...sets], {
+  const r = spawnSync(process.execPath, [join(root, 'bin/mdlc.js'), 'train', join(root, 'models/transformer.mdl'), '--backend', backend, '--data', data, '--run-dir', runDir, '--samples', '0', ...sets], {
     encoding: 'utf8',
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     maxBuffer: 1 << 26,
@@ -245,12 +246,26 @@ describe.runIf(haveBrowser)('the playground in Chromium', () => {
     await page.context().close();
   }, 1_500_000);
 
-  it('without WebGPU, says so, offers no training, and still checks as you type', async () => {
+  it('without WebGPU, says so, trains as WebAssembly with the losses of mdlc train --backend wasm, and still checks as you type', async () => {
     const { page, errors } = await openPage({ hideWebGpu: true });
-    expect((await stateOf(page)).webgpu).toBe('unavailable');
-    expect(await page.locator('#gpu-status').textContent()).toMatch(/^No WebGPU: this browser has no WebGPU \(navigator\.gpu is missing\)\. Models are still checked as you type/);
-    expect(await page.locator('#train').isDisabled()).toBe(true);
+    const initial = await stateOf(page);
+    expect([initial.webgpu, initial.backend]).toEqual(['unavailable', 'wasm']);
+    expect(await page.locator('#gpu-status').textContent()).toMatch(/^No WebGPU: this browser has no WebGPU \(navigator\.gpu is missing\)\. Training runs as WebAssembly on \d+ threads? instead/);
+    expect(await page.locator('#train').isDisabled()).toBe(false);
     await introduceAndFixWrongAxis(page);
+    // Training on the wasm backend in the page: the CLI's losses on its wasm backend.
+    await page.fill('#sets', Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(' '));
+    await page.waitForFunction(() => (globalThis as unknown as { mdlcPlayground: PageState }).mdlcPlayground.diagnostics.length === 0);
+    await page.click('#train');
+    await page.waitForFunction(() => ['done', 'stopped', 'error'].includes((globalThis as unknown as { mdlcPlayground: PageState }).mdlcPlayground.phase), null, { timeout: 300_000, polling: 500 });
+    const trained = await stateOf(page);
+    expect(trained.error).toBeUndefined();
+    expect(trained.phase).toBe('done');
+    expect(await page.locator('#log').textContent()).toMatch(/WebAssembly functions, a training step is \d+ calls;[^]*WebAssembly SIMD on \d+ threads? ready in/);
+    const cli = trainWithCli('wasm');
+    expect(trained.losses).toHaveLength(SETTINGS.steps);
+    trained.losses.forEach((loss, i) => expect(Math.abs(loss - cli.losses[i]), `step ${i + 1}: page ${loss}, CLI ${cli.losses[i]}`).toBeLessThan(1e-5));
+    expect(trained.valLosses.map((v) => v.step)).toEqual(cli.valLosses.map((v) => v.step));
     // A dropped text file is read into tokens in the page, as mdlc train reads --data.
     await page.setInputFiles('#data-file', data);
     const text = readFileSync(data, 'utf8');

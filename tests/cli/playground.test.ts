@@ -55,6 +55,8 @@ describe('the playground server', () => {
     const page = await fetch(withData.url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    // Cross-origin isolated, so that the page may train on the wasm backend's shared memory.
+    expect([page.headers.get('cross-origin-opener-policy'), page.headers.get('cross-origin-embedder-policy')]).toEqual(['same-origin', 'require-corp']);
     const html = await page.text();
     expect(html).toContain('<title>mdlc playground</title>');
     expect(html).toContain('<script type="module" src="app.js"></script>');

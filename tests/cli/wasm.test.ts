@@ -56,7 +56,7 @@ describe('choosing the backend', () => {
     await expect(chooseBackend('webgpu', env)).rejects.toThrow(/No WebGPU adapter is available \(MDLC_NO_WEBGPU is set\)/);
     // Commands that name a CPU backend, or run with the adapters hidden, need no stderr filter for Dawn.
     const args = (...a: string[]) => parseArgs(['train', 'm.mdl', ...a].slice(1), TRAIN_FLAGS);
-    expect([mayUseWebGpu(args()), mayUseWebGpu(args('--backend', 'wasm')), mayUseWebGpu(args('--backend', 'webgpu')), mayUseWebGpu(args(), env)]).toEqual([true, false, true, false]);
+    expect([mayUseWebGpu(args(), {}), mayUseWebGpu(args('--backend', 'wasm'), {}), mayUseWebGpu(args('--backend', 'webgpu'), {}), mayUseWebGpu(args(), env)]).toEqual([true, false, true, false]);
   });
 
   it('mdlc train without a GPU trains on wasm and says so', async () => {

@@ -1,7 +1,7 @@
 /**
  * Training in the page, run in Node.js on Dawn: the page compiles a model for its text into the
  * same training recipe, checkpoint metadata and WGSL as `mdlc train` (openSession and
- * planProgram), trains it through the one loop, saves the CLI's checkpoint files and samples
+ * planProgram) — or the same WebAssembly as `--backend wasm` — trains it through the one loop, saves the CLI's checkpoint files and samples
  * it as `mdlc sample` does.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,9 @@ import { createHash } from 'node:crypto';
 import { openSession, modelHash } from '../../src/train/session.js';
 import { modelHashInput } from '../../src/driver/compile.js';
 import { planProgram } from '../../src/codegen/program.js';
+import { planWasmProgram } from '../../src/codegen/wasm/program.js';
+import { openBackend } from '../../src/train/backends.js';
+import { trainLoop } from '../../runtime/loop.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { encodeCorpus } from '../../runtime/text.js';
 import { completionLength, PageTrainer, prepareRun, sha256Hex, VALIDATION_SAMPLES } from '../../web/src/train.js';
@@ -63,13 +66,40 @@ describe('prepareRun', () => {
     expect(page.run.split.val).toEqual(s.split.val);
     expect(page.run.rates.map((r) => r(0.5))).toEqual(s.rates.map((r) => r(0.5)));
     const built = planProgram(s.model, { target: CPU_TARGET, step: s.step });
-    expect(page.run.plan.kernels.map((k) => [k.name, k.code])).toEqual(built.kernels.map((k) => [k.name, k.code]));
-    expect(page.run.plan.entries).toEqual(built.entries);
+    expect(page.run.plan!.kernels.map((k) => [k.name, k.code])).toEqual(built.kernels.map((k) => [k.name, k.code]));
+    expect(page.run.plan!.entries).toEqual(built.entries);
     expect(page.run.kernels).toBe(built.kernels.length);
     expect(completionLength(page.run.spec)).toBe(32);
     // Validation completions as mdlc train draws them.
     expect(VALIDATION_SAMPLES.temperature).toBe(SAMPLE_TEMPERATURE);
   });
+
+  it('plans the wasm program of mdlc train --backend wasm, and trains it with the losses of the wasm backend the CLI opens', async () => {
+    const page = await prepareRun(transformer, sets, corpus, 'wasm');
+    if (!page.ok) throw new Error(page.diagnostics.map((d) => d.message).join('\n'));
+    expect(page.run.plan).toBeUndefined();
+    const cli = await openSession({ path: PAGE_FILE, text: transformer }, { dataPath: dataFile, overrides: sets });
+    if (!cli.ok) throw new Error('the CLI session failed');
+    const s = cli.session;
+    const built = planWasmProgram(s.model, { step: s.step }).program;
+    expect(page.run.wasm!.module).toEqual(built.module);
+    expect(page.run.wasm!.entries).toEqual(built.entries);
+    expect([page.run.kernels, page.run.dispatches]).toEqual([built.kernels.length, built.entries.train.length]);
+    // Two threads in the page, one in the CLI's backend: the same losses, bit for bit.
+    const trainer = await PageTrainer.open(page.run, { threads: 2 });
+    const { backend } = await openBackend('wasm', s.model, s.step, { seed: s.spec.seed, threads: 1 });
+    try {
+      expect(trainer.description).toMatch(/^WebAssembly SIMD on 2 threads/);
+      const result = await trainer.train();
+      const cliResult = await trainLoop(backend!, s.spec, { ...s.split, decode: (t) => s.vocab.decode(t) }, { rates: s.rates, checkpointEvery: 0 });
+      expect(result.losses).toHaveLength(4);
+      expect(result.losses).toEqual(cliResult.losses);
+      expect(await trainer.sample('All:\n', 12, { seed: 3 })).toHaveLength(12);
+    } finally {
+      trainer.destroy();
+      backend!.destroy();
+    }
+  }, 120_000);
 
   it('returns the diagnostics of a model that does not compile for the text', async () => {
     const r = await prepareRun(transformer.replace('p = softmax(s, over: key)', 'p = softmax(s, over: seq)'), sets, corpus, CPU_TARGET);
@@ -83,7 +113,7 @@ describe.runIf(gpu)('PageTrainer on WebGPU', () => {
   it('trains through the one loop, saves the CLI checkpoint files, and samples as mdlc sample does', async () => {
     const page = await prepareRun(transformer, sets, corpus, targetFor(gpu!));
     if (!page.ok) throw new Error('prepareRun failed');
-    const trainer = await PageTrainer.open(page.run, gpu!);
+    const trainer = await PageTrainer.open(page.run, { gpu: gpu! });
     try {
       await expect(trainer.checkpointFiles()).rejects.toThrow('train the model first');
       const steps: number[] = [];
@@ -129,7 +159,7 @@ describe.runIf(gpu)('PageTrainer on WebGPU', () => {
     const page = await prepareRun(autoencoder, new Map(Object.entries({ steps: 2, batch: 2, seq: 8, embed: 16, heads: 2, latent: 2, code: 4, layers: 1, eval_every: 2, eval_batches: 1 })), corpus, targetFor(gpu!));
     if (!page.ok) throw new Error(page.diagnostics.map((d) => d.message).join('\n'));
     expect(page.run.spec.task).toBe('reconstruct');
-    const trainer = await PageTrainer.open(page.run, gpu!);
+    const trainer = await PageTrainer.open(page.run, { gpu: gpu! });
     try {
       const kinds: string[] = [];
       const result = await trainer.train({ onEval: (e) => kinds.push(...e.samples.map((x) => x.kind)) });

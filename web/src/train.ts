@@ -1,10 +1,11 @@
 /**
  * Training in the page: the model in the editor compiled for the text's vocabulary (the same
  * training step, schedule and WGSL as `mdlc build`), run from its program plan on the page's
- * WebGPU device through the runtime's one training loop — as `mdlc train` runs it — then
+ * WebGPU device — or, in a browser without WebGPU, as the `wasm` backend's WebAssembly on
+ * worker threads — through the runtime's one training loop, as `mdlc train` runs it; then
  * sampled, and saved as the CLI's checkpoint files. No DOM: main.ts shows what happens.
  */
-import { compileForTraining, modelHashInput, modelMetaWithHash, planProgram, runnablePlan, type Diagnostic, type Target } from '../../src/browser.js';
+import { compileForTraining, modelHashInput, modelMetaWithHash, planProgram, planWasmProgram, runnablePlan, type Diagnostic, type Target } from '../../src/browser.js';
 import {
   CHECKPOINT_FORMAT,
   DataError,
@@ -16,7 +17,10 @@ import {
   planModule,
   splitTokens,
   trainLoop,
+  WasmBackend,
   WebGpuBackend,
+  type TrainBackend,
+  type WasmProgram,
   type Corpus,
   type EvalEvent,
   type GpuContext,
@@ -35,13 +39,16 @@ import { PAGE_FILE } from './check.js';
 export interface PageRun {
   spec: TrainSpec;
   rates: LrRates;
-  plan: ModelPlan;
+  /** The WebGPU program (a target other than `wasm`). */
+  plan?: ModelPlan;
   meta: ModelMeta;
   vocab: Vocab;
   split: Split;
-  /** What the program was built for: a CPU adapter's target or a GPU's (codegen/target.ts). */
-  target: Target;
-  /** Kernels, and dispatches per training step. */
+  /** What the program was built for: a CPU adapter's target or a GPU's (codegen/target.ts), or the wasm backend. */
+  target: Target | 'wasm';
+  /** The wasm backend's program (target `wasm`). */
+  wasm?: WasmProgram;
+  /** Kernels, and dispatches (wasm: calls) per training step. */
   kernels: number;
   dispatches: number;
 }
@@ -56,16 +63,21 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
  * Compile `text` for training on `corpus` (vocabulary bound to its characters, overrides
  * applied, checker re-run), split the text and plan the program, as `mdlc train` does.
  */
-export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, target: Target): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
+export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, target: Target | 'wasm'): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
   const source = { path: PAGE_FILE, text };
   const compiled = compileForTraining(source, { overrides, vocab: corpus.vocab.size });
   if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics, ...(compiled.diagnostics.some((d) => d.severity === 'error') ? {} : { message: 'the model has no loss: there is nothing to train' }) };
   const { model, step, spec, rates } = compiled;
   const split = splitTokens(corpus.tokens, model.train.valFraction, spec.window);
-  const plan = planProgram(model, { target, step });
   const hash = await sha256Hex(modelHashInput(text, overrides) as Uint8Array<ArrayBuffer>);
   const meta = modelMetaWithHash(hash, source, overrides, model, corpus.vocab.chars);
-  return { ok: true, run: { spec, rates, plan: runnablePlan(plan), meta, vocab: corpus.vocab, split, target, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
+  const common = { spec, rates, meta, vocab: corpus.vocab, split };
+  if (target === 'wasm') {
+    const { program } = planWasmProgram(model, { step });
+    return { ok: true, run: { ...common, target, wasm: program, kernels: program.kernels.length, dispatches: program.entries.train.length } };
+  }
+  const plan = planProgram(model, { target, step });
+  return { ok: true, run: { ...common, plan: runnablePlan(plan), target, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
 }
 
 /** Validation completions at each evaluation, drawn as `mdlc train` draws them (its SAMPLE_TEMPERATURE). */
@@ -90,19 +102,24 @@ export interface CheckpointFiles {
   trainer: string;
 }
 
-/** A model on the page's device: trained once by the one loop, then sampled and saved. */
+/** A model on the page's device (or its worker threads): trained once by the one loop, then sampled and saved. */
 export class PageTrainer {
   private result: LoopResult | undefined;
   private seconds = 0;
 
   private constructor(
     readonly run: PageRun,
-    private readonly backend: WebGpuBackend,
+    private readonly backend: TrainBackend,
   ) {}
 
-  /** Compile the pipelines on `gpu` and initialise the parameters from the run's seed. */
-  static async open(run: PageRun, gpu: GpuContext): Promise<PageTrainer> {
-    return new PageTrainer(run, await WebGpuBackend.open(planModule(run.plan), { seed: run.spec.seed, gpu }));
+  /**
+   * Compile the pipelines on `gpu` (the wasm backend: the module, on `threads` workers) and
+   * initialise the parameters from the run's seed.
+   */
+  static async open(run: PageRun, on: { gpu: GpuContext } | { threads: number }): Promise<PageTrainer> {
+    if (run.wasm) return new PageTrainer(run, await WasmBackend.open(run.wasm, { seed: run.spec.seed, threads: 'threads' in on ? on.threads : 1 }));
+    if (!run.plan || !('gpu' in on)) throw new Error('internal: a WebGPU run needs a device');
+    return new PageTrainer(run, await WebGpuBackend.open(planModule(run.plan), { seed: run.spec.seed, gpu: on.gpu }));
   }
 
   get description(): string {

@@ -1,6 +1,7 @@
 /**
  * The playground page: edit a model with the checker's diagnostics as you type, train it on
- * WebGPU in the page (the CLI's loop, schedule and WGSL), watch the loss and the validation
+ * WebGPU in the page (the CLI's loop, schedule and WGSL) — or, in a browser without WebGPU, as
+ * WebAssembly on worker threads (the CLI's wasm backend) — watch the loss and the validation
  * completions, sample it, download its checkpoint. `window.mdlcPlayground` mirrors what the
  * page shows, for the end-to-end test (tests/browser/) and for the curious.
  */
@@ -8,7 +9,7 @@ import 'uplot/dist/uPlot.min.css';
 import '../../style.css';
 import transformer from '../../../models/transformer.mdl';
 import autoencoder from '../../../models/autoencoder.mdl';
-import { acquireDevice, DATASETS, encodeCorpus, formatDuration, visibleText, type Corpus, type GpuContext, type Sample, type StepEvent } from '../../../runtime/browser.js';
+import { acquireDevice, availableThreads, DATASETS, encodeCorpus, formatDuration, visibleText, type Corpus, type GpuContext, type Sample, type StepEvent } from '../../../runtime/browser.js';
 import { checkText, describeDiagnostic, editorDiagnostics, parseOverrides, type EditorDiagnostic } from '../check.js';
 import { PageTrainer, prepareRun, type CheckpointFiles } from '../train.js';
 import { targetFor } from '../../../src/browser.js';
@@ -22,6 +23,10 @@ interface PlaygroundState {
   phase: Phase;
   webgpu: 'pending' | 'available' | 'unavailable';
   adapter?: string;
+  /** What Train runs on: WebGPU, the wasm backend where there is no WebGPU (and the page may share memory with workers), or nothing. */
+  backend: 'pending' | 'webgpu' | 'wasm' | 'none';
+  /** The wasm backend's worker threads. */
+  threads?: number;
   diagnostics: EditorDiagnostic[];
   losses: number[];
   valLosses: { step: number; loss: number }[];
@@ -34,7 +39,7 @@ interface PlaygroundState {
   error?: string;
 }
 
-const state: PlaygroundState = { phase: 'idle', webgpu: 'pending', diagnostics: [], losses: [], valLosses: [], samples: [], tokensPerSecond: 0, sample: '' };
+const state: PlaygroundState = { phase: 'idle', webgpu: 'pending', backend: 'pending', diagnostics: [], losses: [], valLosses: [], samples: [], tokensPerSecond: 0, sample: '' };
 (window as unknown as { mdlcPlayground: PlaygroundState }).mdlcPlayground = state;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -174,16 +179,17 @@ let gpu: GpuContext | undefined;
 async function openWebGpu(): Promise<void> {
   const status = $('gpu-status');
   if (!('gpu' in navigator) || !navigator.gpu) {
-    unavailable('this browser has no WebGPU (navigator.gpu is missing)');
+    await unavailable('this browser has no WebGPU (navigator.gpu is missing)');
     return;
   }
   try {
     gpu = await acquireDevice({ gpu: navigator.gpu });
   } catch (e) {
-    unavailable((e as Error).message.replace(/ On Linux without a GPU.*$/s, ''));
+    await unavailable((e as Error).message.replace(/ On Linux without a GPU.*$/s, ''));
     return;
   }
   state.webgpu = 'available';
+  state.backend = 'webgpu';
   state.adapter = gpu.description;
   status.textContent = `WebGPU: ${gpu.description}${gpu.isSoftware ? ' (a CPU adapter: training is slow)' : ''}`;
   status.className = 'good';
@@ -193,10 +199,22 @@ async function openWebGpu(): Promise<void> {
   });
 }
 
-function unavailable(why: string): void {
-  state.webgpu = 'unavailable';
+async function unavailable(why: string): Promise<void> {
   const status = $('gpu-status');
-  status.textContent = `No WebGPU: ${why}. Models are still checked as you type; training needs a browser with WebGPU (Chrome or Edge 113+, Safari 26, Firefox 141+ on Windows).`;
+  // The wasm backend's threads share one memory, which a page may do only when it is
+  // cross-origin isolated (mdlc playground serves it so).
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated && typeof SharedArrayBuffer === 'function') {
+    state.threads = await availableThreads();
+    state.backend = 'wasm';
+    state.webgpu = 'unavailable';
+    status.textContent = `No WebGPU: ${why}. Training runs as WebAssembly on ${state.threads} thread${state.threads === 1 ? '' : 's'} instead (the wasm backend of mdlc train).`;
+    status.className = 'good';
+    $<HTMLButtonElement>('train').disabled = false;
+    return;
+  }
+  state.backend = 'none';
+  state.webgpu = 'unavailable';
+  status.textContent = `No WebGPU: ${why}. Models are still checked as you type; training needs a browser with WebGPU (Chrome or Edge 113+, Safari 26, Firefox 141+ on Windows), or a page that may share memory with its workers (cross-origin isolated) to train as WebAssembly.`;
   status.className = 'bad';
   $<HTMLButtonElement>('train').disabled = true;
 }
@@ -212,7 +230,7 @@ function setPhase(phase: Phase): void {
   state.phase = phase;
   document.body.dataset.phase = phase;
   const busy = phase === 'loading data' || phase === 'compiling' || phase === 'training';
-  $<HTMLButtonElement>('train').disabled = busy || state.webgpu !== 'available';
+  $<HTMLButtonElement>('train').disabled = busy || (state.backend !== 'webgpu' && state.backend !== 'wasm');
   $<HTMLButtonElement>('stop').disabled = phase !== 'training';
   const trained = (phase === 'done' || phase === 'stopped') && !!trainer;
   $<HTMLButtonElement>('sample').disabled = !trained || trainer?.run.spec.task !== 'next-token';
@@ -278,7 +296,7 @@ function showProgress(e: StepEvent): void {
 }
 
 async function train(): Promise<void> {
-  if (!gpu) return;
+  if (!gpu && state.backend !== 'wasm') return;
   lastStep = undefined;
   trainer?.destroy();
   trainer = undefined;
@@ -299,18 +317,20 @@ async function train(): Promise<void> {
     setPhase('loading data');
     const corpus = await trainingText();
     setPhase('compiling');
-    const prepared = await prepareRun(editor.text(), settings(), corpus, targetFor(gpu));
+    const prepared = await prepareRun(editor.text(), settings(), corpus, gpu ? targetFor(gpu) : 'wasm');
     if (!prepared.ok) {
       state.diagnostics = editorDiagnostics(prepared.diagnostics, editor.text().length);
       editor.show(state.diagnostics);
       throw new Error(prepared.message ?? `the model does not compile for this text: ${prepared.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
     }
     const run = prepared.run;
-    log(`compiled ${run.spec.model}: ${run.kernels} kernels (for a ${run.target.name.toUpperCase()}, ${run.target.gemm} GEMMs), a training step is ${run.dispatches} dispatches; ${run.spec.params.reduce((n, p) => n + p.axes.reduce((m, a) => m * a.size, 1), 0).toLocaleString('en-US')} parameters; compiling the pipelines…`);
+    const params = run.spec.params.reduce((n, p) => n + p.axes.reduce((m, a) => m * a.size, 1), 0).toLocaleString('en-US');
+    if (run.target === 'wasm') log(`compiled ${run.spec.model}: ${run.kernels} WebAssembly functions, a training step is ${run.dispatches} calls; ${params} parameters; compiling the module…`);
+    else log(`compiled ${run.spec.model}: ${run.kernels} kernels (for a ${run.target.name.toUpperCase()}, ${run.target.gemm} GEMMs), a training step is ${run.dispatches} dispatches; ${params} parameters; compiling the pipelines…`);
     const t0 = performance.now();
-    trainer = await PageTrainer.open(run, gpu);
+    trainer = await PageTrainer.open(run, gpu ? { gpu } : { threads: state.threads ?? 1 });
     state.pipelineSeconds = (performance.now() - t0) / 1000;
-    log(`pipelines ready in ${state.pipelineSeconds.toFixed(1)} s; training ${run.spec.steps} steps of ${run.spec.batch} × ${run.spec.window} characters (seed ${run.spec.seed})`);
+    log(`${run.target === 'wasm' ? `${trainer.description} ready` : 'pipelines ready'} in ${state.pipelineSeconds.toFixed(1)} s; training ${run.spec.steps} steps of ${run.spec.batch} × ${run.spec.window} characters (seed ${run.spec.seed})`);
     setPhase('training');
     const result = await trainer.train({
       shouldStop: () => stopRequested,
