@@ -44,6 +44,19 @@ describe.runIf(gpu)('mdlc train --backend webgpu', () => {
     expect(r.stdout).toMatch(/overfit: ok, the loss reached 0\.0\d+ < 0\.05/);
   }, 600_000);
 
+  it('without --backend, trains on a GPU, and on wasm where the adapter is a software one, saying why', () => {
+    const r = mdlc(['train', join(root, 'models/transformer.mdl'), '--data', data, '--steps', '2', '--samples', '0', '--threads', '2', '--run-dir', join(tmp, 'auto'), ...TINY]);
+    expect(r.status).toBe(0);
+    const backend = JSON.parse(readFileSync(join(tmp, 'auto', 'config.json'), 'utf8')).backend;
+    if (backend === 'wasm') {
+      expect(r.stderr).toMatch(/^mdlc: the WebGPU adapter is a software one \(.+\); the wasm backend is faster on CPUs \(--backend webgpu uses the adapter\); training on the wasm backend \(WebAssembly SIMD on 2 threads\)\n$/);
+      expect(r.stdout).toMatch(/on wasm: WebAssembly SIMD on 2 threads/);
+    } else {
+      expect(backend).toBe('webgpu');
+      expect(r.stderr).toBe('');
+    }
+  }, 600_000);
+
   it('gives the losses of the interpreter through the same loop, and resumes within 1e-6', () => {
     const common = ['train', join(root, 'models/transformer.mdl'), '--data', data, ...TINY, '--steps', '20', '--set', 'eval_every=10', '--set', 'eval_batches=2', '--samples', '1'];
     const g = mdlc([...common, '--backend', 'webgpu', '--run-dir', join(tmp, 'gpu')]);
