@@ -57,6 +57,32 @@ export function accessesOf(k: Kernel): Access[] {
   return out;
 }
 
+/** Every expression a kernel evaluates (stored values, reductions' operands, indices, epilogues), in no particular order. */
+export function exprsOf(k: Kernel): KExpr[] {
+  switch (k.kind) {
+    case 'map':
+      return k.stores.map((s) => s.value);
+    case 'reduce':
+      return [k.value, ...(k.siblings ?? []).map((s) => s.value)];
+    case 'softmax':
+      return [k.value, ...(k.extra ?? []).map((x) => x.value)];
+    case 'ce_rows':
+      return [k.logits, k.target];
+    case 'scatter':
+      return [k.value, k.index];
+    case 'gemm':
+      return [k.epilogue, ...(k.extra ?? []).map((x) => x.value)];
+    case 'sum_squares':
+      return [];
+    case 'rows':
+      return k.phases.flatMap(exprsOf);
+    case 'maps':
+      return k.parts.flatMap(exprsOf);
+    case 'segmented':
+      return k.stores.map((s) => s.value);
+  }
+}
+
 /** Whether kernel `k` accesses value `v` anywhere. */
 export function accessesValue(k: Kernel, v: ValueId): boolean {
   return accessesOf(k).some((a) => a.value === v);

@@ -8,7 +8,7 @@ export const add: BinaryPrim = {
   scalar: add2,
   int: add2,
   vjp: (_b, _x, _y, _out, g) => [g, g],
-  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'either' },
+  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'either', zero: 'both' },
   cost: 1,
   wgsl: (a, b) => `(${a} + ${b})`,
   torch: { operator: '+' },

@@ -27,6 +27,12 @@ export interface BinaryPrim {
      * (a power, max, min may turn it finite). What masks of -inf survive.
      */
     nonFinite: 'either' | 'left' | 'neither';
+    /**
+     * Where the result is exactly 0: where `either` operand is (×, for finite operands), where
+     * the `left` one is (÷), where `both` are (+, −, max, min), or `never` for sure (a power:
+     * 0^0 = 1). The leak analysis and the causal GEMMs follow zeros through it.
+     */
+    zero: 'either' | 'left' | 'both' | 'never';
   };
   /** Inlined work per element (see unary/def.ts). */
   cost: number;

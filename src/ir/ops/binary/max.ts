@@ -7,7 +7,7 @@ export const max: BinaryPrim = {
   scalar: Math.max,
   int: Math.max,
   vjp: selectedOperand('ge'),
-  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither' },
+  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither', zero: 'both' },
   cost: 1,
   wgsl: (a, b) => `max(${a}, ${b})`,
   torch: { call: 'torch.maximum', clamp: 'min' },

@@ -7,7 +7,7 @@ export const min: BinaryPrim = {
   scalar: Math.min,
   int: Math.min,
   vjp: selectedOperand('le'),
-  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither' },
+  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither', zero: 'both' },
   cost: 1,
   wgsl: (a, b) => `min(${a}, ${b})`,
   torch: { call: 'torch.minimum', clamp: 'max' },

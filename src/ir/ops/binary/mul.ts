@@ -7,7 +7,7 @@ export const mul: BinaryPrim = {
   scalar: (a, b) => a * b,
   int: Math.imul,
   vjp: (b, x, y, _out, g, want) => [want(0) ? bin(b, 'mul', g, y) : undefined, want(1) ? bin(b, 'mul', g, x) : undefined],
-  facts: { nonZeroIfBoth: true, keepsDistribution: 'either', nonFinite: 'either' },
+  facts: { nonZeroIfBoth: true, keepsDistribution: 'either', nonFinite: 'either', zero: 'either' },
   cost: 1,
   wgsl: (a, b) => `(${a} * ${b})`,
   torch: { operator: '*' },

@@ -11,7 +11,7 @@ export const pow: BinaryPrim = {
     want(0) ? bin(b, 'mul', g, bin(b, 'mul', y, bin(b, 'pow', x, bin(b, 'sub', y, b.constant(1))))) : undefined,
     want(1) ? bin(b, 'mul', g, bin(b, 'mul', out, un(b, 'log', x))) : undefined,
   ],
-  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither' },
+  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'neither', zero: 'never' },
   cost: 2,
   wgsl: (a, b) => `pow(${a}, ${b})`,
   torch: { operator: '**' },

@@ -9,7 +9,7 @@ export const sub: BinaryPrim = {
   scalar: sub2,
   int: sub2,
   vjp: (b, _x, _y, _out, g, want) => [g, want(1) ? un(b, 'neg', g) : undefined],
-  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'either' },
+  facts: { nonZeroIfBoth: false, keepsDistribution: 'no', nonFinite: 'either', zero: 'both' },
   cost: 1,
   wgsl: (a, b) => `(${a} - ${b})`,
   torch: { operator: '-' },
