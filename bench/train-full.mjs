@@ -58,7 +58,7 @@ mkdirSync(join(root, 'docs'), { recursive: true });
 copyFileSync(join(runDir, 'loss.svg'), join(root, 'docs', `${model}-loss.svg`));
 writeFileSync(join(root, 'docs', `${model}-run.txt`), train.stdout.replace(new RegExp(runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), `runs/${model}-…`) + (sample ? `\n$ mdlc sample runs/${model}-…\n${sample}` : ''));
 
-const line = `${model}: whole validation split ${whole.loss.toFixed(4)} nats per character (${whole.bitsPerChar.toFixed(3)} bits, ${(100 * whole.accuracy).toFixed(1)}% of next characters right) over ${whole.characters.toLocaleString('en-US')} characters`;
+const line = `${model}: whole validation split ${whole.loss.toFixed(5)} nats per character (${whole.bitsPerChar.toFixed(3)} bits, ${(100 * whole.accuracy).toFixed(1)}% of next characters right) over ${whole.characters.toLocaleString('en-US')} characters`;
 console.log(line);
 writeSection(
   `train-full-${model}`,
@@ -71,7 +71,7 @@ Measured by \`node bench/train-full.mjs\`${model !== 'transformer' ? ` with MODE
 | steps | ${lastTrain.step} (batch ${spec.batch}, window ${spec.window}) |
 | final training loss | ${lastTrain.loss.toFixed(4)} |
 | validation loss, ${spec.evalBatches} fixed batches (as logged) | ${lastVal ? lastVal.val_loss.toFixed(4) : '–'} |
-| **validation loss, whole split** (${whole.windows.toLocaleString('en-US')} windows, every character once) | **${whole.loss.toFixed(4)}** (${whole.bitsPerChar.toFixed(3)} bits per character; ${(100 * whole.accuracy).toFixed(1)}% right) |
+| **validation loss, whole split** (${whole.windows.toLocaleString('en-US')} windows, every character once) | **${whole.loss.toFixed(5)}** (${whole.bitsPerChar.toFixed(3)} bits per character; ${(100 * whole.accuracy).toFixed(1)}% right) |
 | training throughput (logged at the last step) | ${speeds.at(-1)?.toLocaleString('en-US') ?? '–'} tokens/s |
 | wall time, start to end of \`mdlc train\` | ${minutes.toFixed(1)} min |
 

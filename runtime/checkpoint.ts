@@ -11,10 +11,10 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.js';
+import { CHECKPOINT_FORMAT, encodeModelFile, encodeStateFile, encodeTrainerFile, MODEL_FILE, parseMeta, STATE_FILE, TRAINER_FILE, type ModelMeta, type TrainerState } from './checkpoint-files.js';
 
 export { CheckpointError, decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.js';
-
-export const CHECKPOINT_FORMAT = 'mdlc/1';
+export { CHECKPOINT_FORMAT, decodeModelFile, encodeModelFile, encodeStateFile, encodeTrainerFile, type ModelMeta, type TrainerState } from './checkpoint-files.js';
 
 /** Suffix of the temporary files and directories mdlc writes before renaming them. */
 const TMP_MARK = '.tmp-';
@@ -71,33 +71,6 @@ export function loadSafetensors(path: string): { tensors: Map<string, StoredTens
   return decodeSafetensors(bytes, path);
 }
 
-/** What the model file's metadata says, so that a checkpoint alone can rebuild its model. */
-export interface ModelMeta {
-  model: string;
-  /** SHA-256 of the source and the overrides: which model (and sizes) these weights are for. */
-  modelHash: string;
-  /** The vocabulary's characters: token i is vocab[i]. */
-  vocab: string[];
-  /** Declared axis names of each parameter. */
-  axes: Record<string, string[]>;
-  /** The .mdl source and the `--set` overrides it was trained with. */
-  source: string;
-  overrides: Record<string, number>;
-}
-
-export interface TrainerState {
-  format: typeof CHECKPOINT_FORMAT;
-  /** Completed steps. */
-  step: number;
-  /** Batches the training sampler has drawn (resuming skips as many). */
-  batchesDrawn: number;
-  seed: number;
-  modelHash: string;
-  valLoss: number | null;
-  bestValLoss: number | null;
-  elapsedSeconds: number;
-}
-
 export interface Checkpoint {
   meta: ModelMeta;
   /** Weights by parameter name with their shapes. */
@@ -105,38 +78,6 @@ export interface Checkpoint {
   /** `m.<param>` and `v.<param>`; absent in a weights-only checkpoint. */
   state?: Map<string, StoredTensor>;
   trainer?: TrainerState;
-}
-
-const MODEL_FILE = 'model.safetensors';
-const STATE_FILE = 'optimizer.safetensors';
-const TRAINER_FILE = 'trainer.json';
-
-function metaStrings(meta: ModelMeta, step: number): Record<string, string> {
-  return {
-    format: CHECKPOINT_FORMAT,
-    model: meta.model,
-    model_hash: meta.modelHash,
-    step: String(step),
-    axes: JSON.stringify(meta.axes),
-    vocab: JSON.stringify(meta.vocab),
-    source: meta.source,
-    overrides: JSON.stringify(meta.overrides),
-  };
-}
-
-function parseMeta(m: Record<string, string>, path: string): ModelMeta {
-  const json = (key: string): unknown => {
-    try {
-      return JSON.parse(m[key]);
-    } catch {
-      throw new CheckpointError(`${path} is not an mdlc checkpoint (its metadata has no valid \`${key}\`)`);
-    }
-  };
-  if (m.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${path} is not an mdlc checkpoint (format ${m.format === undefined ? 'missing' : `'${m.format}'`}, expected '${CHECKPOINT_FORMAT}')`);
-  const vocab = json('vocab');
-  if (!Array.isArray(vocab) || !vocab.every((c) => typeof c === 'string')) throw new CheckpointError(`${path}: the vocabulary in its metadata is malformed`);
-  if (typeof m.model !== 'string' || typeof m.source !== 'string' || typeof m.model_hash !== 'string') throw new CheckpointError(`${path}: its metadata lacks the model, its source or its hash`);
-  return { model: m.model, modelHash: m.model_hash, vocab, axes: json('axes') as Record<string, string[]>, source: m.source, overrides: json('overrides') as Record<string, number> };
 }
 
 /**
@@ -150,18 +91,10 @@ export function writeCheckpoint(dir: string, c: { meta: ModelMeta; params: Reado
   const tmp = `${dir}${TMP_MARK}${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  const shaped = (m: ReadonlyMap<string, Float32Array>) =>
-    new Map<string, StoredTensor>(
-      [...m].map(([name, data]) => {
-        const shape = c.shapes.get(name.replace(/^[mv]\./, ''));
-        if (!shape) throw new CheckpointError(`internal: no shape for ${name}`);
-        return [name, { dtype: 'F32', shape, data }];
-      }),
-    );
   try {
-    writeAndSync(join(tmp, MODEL_FILE), encodeSafetensors(shaped(c.params), metaStrings(c.meta, c.trainer.step)));
-    if (c.state) writeAndSync(join(tmp, STATE_FILE), encodeSafetensors(shaped(c.state), { format: CHECKPOINT_FORMAT, optimizer: 'adamw', step: String(c.trainer.step) }));
-    writeAndSync(join(tmp, TRAINER_FILE), JSON.stringify(c.trainer, null, 2) + '\n');
+    writeAndSync(join(tmp, MODEL_FILE), encodeModelFile(c.meta, c.params, c.shapes, c.trainer.step));
+    if (c.state) writeAndSync(join(tmp, STATE_FILE), encodeStateFile(c.state, c.shapes, c.trainer.step));
+    writeAndSync(join(tmp, TRAINER_FILE), encodeTrainerFile(c.trainer));
     fsyncPath(tmp);
     if (existsSync(dir)) {
       const old = `${dir}${TMP_MARK}old-${process.pid}`;

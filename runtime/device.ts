@@ -389,7 +389,7 @@ export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise
   }
   if (!adapter) {
     throw new WebGpuUnavailableError(
-      !options.gpu && typeof process !== 'undefined' && process.platform === 'linux'
+      !options.gpu && (globalThis as { process?: { platform?: string } }).process?.platform === 'linux'
         ? 'Dawn found no Vulkan driver'
         : 'requestAdapter returned null',
     );

@@ -32,3 +32,5 @@ export * from './plot.js';
 export * from './run.js';
 export * from './webgpu.js';
 export * from './program.js';
+export * from './plan.js';
+export * from './text.js';

@@ -6,9 +6,9 @@
  * Browser-safe: no Node imports.
  */
 import { tokensPerStep, type Feeds, type LrRates, type StepResult, type StepScalars, type TrainBackend, type TrainSpec } from './backend.js';
-import { sliceWindows, WindowSampler, type TokenArray } from './data.js';
+import { sliceWindows, WindowSampler, type TokenArray } from './text.js';
 import { makeRng } from './random.js';
-import { validationSamples, type Sample } from './sampling.js';
+import { scoreWindows, validationSamples, type Sample } from './sampling.js';
 import { learningRateAt } from './schedule.js';
 
 /** The loss became NaN or infinite: training stops at that step. */
@@ -53,6 +53,8 @@ export interface StepEvent {
 export interface EvalEvent {
   step: number;
   valLoss: number;
+  /** Share of validation target characters the model's most likely guess gets right. */
+  valAccuracy?: number;
   samples: Sample[];
 }
 
@@ -74,8 +76,11 @@ export interface LoopOptions {
   targetLoss?: number;
   /** Save a checkpoint every N steps (0: only at the end); default: at every evaluation. */
   checkpointEvery?: number;
-  /** Validation samples at every evaluation: how many, and characters per completion. */
-  samples?: { count: number; length: number };
+  /**
+   * Validation samples at every evaluation: how many, characters per completion, and the
+   * temperature they are drawn at (0: greedy); the same seed at every evaluation.
+   */
+  samples?: { count: number; length: number; temperature?: number };
   /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
   onStep?: (e: StepEvent) => void;
@@ -112,10 +117,16 @@ export function stepScalars(spec: TrainSpec, rates: LrRates, t: number): StepSca
   };
 }
 
-/** The sampler of validation batches: the same `evalBatches` batches at every evaluation. */
+/** Window starts of the validation batches: the same `evalBatches` batches at every evaluation. */
+export function validationStarts(spec: TrainSpec, val: TokenArray): Int32Array[] {
+  const sampler = new WindowSampler(val, spec.window, spec.seed ^ 0x5eed);
+  return Array.from({ length: spec.evalBatches }, () => sampler.starts(spec.batch));
+}
+
+/** The validation batches as feeds. */
 export function validationBatches(spec: TrainSpec, val: TokenArray): Feeds[] {
   const sampler = new WindowSampler(val, spec.window, spec.seed ^ 0x5eed);
-  return Array.from({ length: spec.evalBatches }, () => feedsOf(spec, sampler.nextBatch(spec.batch)));
+  return validationStarts(spec, val).map((starts) => feedsOf(spec, sampler.windowsAt(starts)));
 }
 
 /** Mean loss over the fixed validation batches. */
@@ -131,6 +142,7 @@ export async function trainLoop(backend: TrainBackend, spec: TrainSpec, data: Tr
   const sampler = new WindowSampler(data.train, spec.window, spec.seed);
   sampler.skip(start.batchesDrawn, spec.batch);
   const fixed = options.overfit ? (start.batchesDrawn > 0 ? sampler.windowsAt(firstStarts(spec, data.train)) : sampler.nextBatch(spec.batch)) : undefined;
+  const valStarts = options.overfit ? [] : validationStarts(spec, data.val);
   const valBatches = options.overfit ? [] : validationBatches(spec, data.val);
   const checkpointEvery = options.checkpointEvery ?? spec.evalEvery;
   const stop = options.shouldStop ?? (() => false);
@@ -208,10 +220,16 @@ export async function trainLoop(backend: TrainBackend, spec: TrainSpec, data: Tr
     if (evaluatesAfter(t)) {
       lastVal = await evaluate(backend, valBatches);
       valLosses.push({ step: done, loss: lastVal });
+      // The share of characters right, over the same windows (one forward pass per batch).
+      let valAccuracy: number | undefined;
+      if (spec.target && spec.task !== 'other') {
+        const scores = await scoreWindows(backend, spec, data.val, valStarts.flatMap((b) => Array.from(b)));
+        valAccuracy = scores.reduce((n, x) => n + x.correct, 0) / scores.reduce((n, x) => n + x.count, 0);
+      }
       const samples = options.samples?.count
         ? await validationSamples(backend, spec, data.val, data.decode, { ...options.samples, rng: makeRng(spec.seed, 'samples') })
         : [];
-      await options.onEval?.({ step: done, valLoss: lastVal, samples });
+      await options.onEval?.({ step: done, valLoss: lastVal, valAccuracy, samples });
     }
     if (options.targetLoss !== undefined && result.loss < options.targetLoss) {
       stopped = 'target';

@@ -64,7 +64,7 @@ export async function runProgram(module: GeneratedModule, spec: TrainSpec, rates
       rates,
       overfit: options.overfit,
       targetLoss: options.targetLoss,
-      samples: { count: options.samples ?? 2, length: 64 },
+      samples: { count: options.samples ?? 2, length: 64, temperature: 0.8 },
       checkpointEvery: 0,
       onStep: (e) => {
         if (e.step === e.steps || e.step - lastLogged >= Math.max(1, Math.floor(e.steps / 20))) {

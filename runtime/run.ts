@@ -31,6 +31,7 @@ export interface MetricsLine {
   step: number;
   loss?: number;
   val_loss?: number;
+  val_accuracy?: number;
   lr?: number;
   grad_norm?: number;
   tokens_per_s?: number;

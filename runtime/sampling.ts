@@ -6,7 +6,7 @@
  */
 import type { TrainBackend, TrainSpec } from './backend.js';
 import type { Rng } from './random.js';
-import type { TokenArray } from './data.js';
+import type { TokenArray } from './text.js';
 
 /** Where element (row, position, token) of `forward`'s logits lies: row-major strides per role. */
 export interface LogitsLayout {
@@ -177,15 +177,16 @@ export function fixedStarts(length: number, window: number, count: number): numb
 
 /**
  * Validation samples: for a next-token model, prompts cut from fixed places of the
- * validation text, continued by the model (greedy) beside the true continuation; for an
- * autoencoder, fixed validation windows beside their reconstructions.
+ * validation text, continued by the model beside the true continuation (drawn at
+ * `temperature` from `rng`, greedy at 0: greedy text of a small model loops on its most
+ * likely words); for an autoencoder, fixed validation windows beside their reconstructions.
  */
 export async function validationSamples(
   backend: TrainBackend,
   spec: TrainSpec,
   val: TokenArray,
   decode: (tokens: ArrayLike<number>) => string,
-  options: { count: number; length: number; rng: Rng },
+  options: { count: number; length: number; rng: Rng; temperature?: number },
 ): Promise<Sample[]> {
   const layout = logitsLayout(spec);
   const count = Math.min(options.count, layout.rows);
@@ -205,7 +206,7 @@ export async function validationSamples(
   const starts = fixedStarts(val.length, promptLength + options.length, count);
   if (!starts.length) return [];
   const prompts = starts.map((s) => val.slice(s, s + promptLength));
-  const outputs = await generate(backend, spec, prompts, options.length, { temperature: 0, rng: options.rng });
+  const outputs = await generate(backend, spec, prompts, options.length, { temperature: options.temperature ?? 0, rng: options.rng });
   return starts.map((s, i) => ({
     kind: 'completion' as const,
     prompt: decode(prompts[i]),

@@ -4,7 +4,7 @@
  * carries more information: its score is higher. Browser-safe.
  */
 import type { TrainBackend, TrainSpec } from './backend.js';
-import type { TokenArray } from './data.js';
+import type { TokenArray } from './text.js';
 import { niceTicks } from './plot.js';
 import { scoreWindows } from './sampling.js';
 

@@ -31,6 +31,7 @@ Usage:
   mdlc score RUN_DIR|CHECKPOINT (--data FILE | --text TEXT | < FILE) [--stride N]
                       [--format text|json|csv] [--plot FILE.svg] [--backend webgpu|cpu] [--best]
   mdlc export FILE    --target pytorch [--data FILE] [--out DIR] [--set NAME=VALUE]...
+  mdlc playground     [--port N] [--host H] [--data FILE]
   mdlc --help | --version
 
 Commands:
@@ -44,6 +45,8 @@ Commands:
           trained model (the autoencoder), a summary, and a plot of density along the text
   export  write the model as PyTorch code that trains without mdlc (model.py, train.py, model.mdl)
           into export/<model>-pytorch/; train.py runs alone or under torchrun
+  playground  serve a page (http://127.0.0.1:8017/ by default) that checks models as you type and
+          trains them on WebGPU in the browser: loss plot, completions, sampling, checkpoints
 
 Options:
   --format FMT        diagnostics as human text (default), json, or github (Actions annotations)
@@ -61,6 +64,7 @@ Options:
   --prompt TEXT       (sample) the text to continue; --tokens N characters (default 500);
                       --temperature T (default 0.8; 0 is greedy); --top-k K; --best: the best checkpoint
   --out DIR           (build) where the build goes
+  --port N, --host H  (playground) where to serve the page (default 127.0.0.1:8017)
 
 Exit codes: 0 ok, 1 errors in a model or its data, 2 usage error, 130 interrupted (checkpoint saved).`;
 
@@ -117,8 +121,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         const { EXPORT_FLAGS, runExport } = await import('./export.js');
         return await runExport(parseArgs(rest, { ...COMMON, ...EXPORT_FLAGS }), io, mdlcVersion());
       }
+      case 'playground': {
+        const { PLAYGROUND_FLAGS, runPlayground } = await import('./playground.js');
+        return await runPlayground(parseArgs(rest, { help: {}, ...PLAYGROUND_FLAGS }), io);
+      }
       default:
-        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample, score, export)`);
+        throw new UsageError(`unknown command '${command}' (commands: check, build, train, sample, score, export, playground)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

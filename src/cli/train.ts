@@ -57,6 +57,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
 /** The loss --overfit must reach: memorising one batch is the first sanity check of a model. */
 export const OVERFIT_TARGET = 0.05;
 
+/** Validation completions are drawn at this temperature (as `mdlc sample`'s default), with the same seed at every evaluation. */
+export const SAMPLE_TEMPERATURE = 0.8;
+
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), after its checkpoint is saved. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -368,17 +371,18 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
         overfit: c.overfit,
         targetLoss: c.overfit ? OVERFIT_TARGET : undefined,
         checkpointEvery: c.checkpointEvery,
-        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)) },
+        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)), temperature: SAMPLE_TEMPERATURE },
         shouldStop: () => interrupted,
         onStep: (e) => {
           progress!.step(e);
           run.appendMetrics({ step: e.step, loss: e.loss, lr: e.lr, grad_norm: e.gradNorm, tokens_per_s: Math.round(e.tokensPerSecond), elapsed_s: +(elapsedBefore + e.elapsedSeconds).toFixed(3) });
         },
         onEval: (e) => {
-          run.appendMetrics({ step: e.step, val_loss: e.valLoss });
+          run.appendMetrics({ step: e.step, val_loss: e.valLoss, ...(e.valAccuracy !== undefined ? { val_accuracy: e.valAccuracy } : {}) });
           run.appendSamples(e.step, e.samples);
           run.writePlot(`${s.model.name}: loss per token`);
-          const line = `step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character)`;
+          const right = e.valAccuracy !== undefined ? `, ${(100 * e.valAccuracy).toFixed(1)}% of characters right` : '';
+          const line = `step ${e.step}: validation loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits per character${right})`;
           progress!.log(line);
           if (e.samples.length) progress!.log(formatSamples(e.step, e.samples, { color: !!io.color }));
           lastLines.splice(0, lastLines.length, line);

@@ -1,61 +1,20 @@
 /**
  * The compiler driver: source file → AST → IR → checked model, collecting every stage's
  * diagnostics. The CLI and tests go through here; stages never call each other directly.
+ * (compile.ts is the part without files, which a browser page uses.)
  */
 import { createHash } from 'node:crypto';
-import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
-import { parseModel, readSourceFile } from '../parser/index.js';
-import { elaborate, type DataBindings, type ElaboratedModel } from '../ir/elaborate/index.js';
-import { checkModel, checkPartialGraph } from '../ir/check/index.js';
+import { readSourceFile } from '../parser/index.js';
+import { compileSource, modelHashInput, type CompileOptions, type CompileResult } from './compile.js';
 
-export interface CompileOptions {
-  data?: DataBindings;
-  overrides?: ReadonlyMap<string, number>;
-}
-
-export interface CompileResult {
-  source?: SourceFile;
-  model?: ElaboratedModel;
-  diagnostics: Diagnostic[];
-  /** True when there is a model and no errors. */
-  ok: boolean;
-}
-
-/** Parse, elaborate and check source text. Never throws on bad input. */
-export function compileSource(source: SourceFile, options: CompileOptions = {}): CompileResult {
-  const parsed = parseModel(source);
-  if (!parsed.ast || hasErrors(parsed.diagnostics)) {
-    return { source, diagnostics: sortDiagnostics(parsed.diagnostics), ok: false };
-  }
-  try {
-    const elab = elaborate(parsed.ast, options);
-    const diagnostics = [...parsed.diagnostics, ...elab.diagnostics];
-    // Every node in the graph is well-typed (failed ones are left out), so the semantic rules
-    // run even after errors; on a partial graph the rules that need the whole model (dead
-    // parameters, leaks) would mislead, and only parameters never referenced are unused.
-    // Appended one by one: spreading tens of thousands of arguments overflows the stack.
-    const checked = elab.model && !hasErrors(diagnostics) ? checkModel(elab.model) : elab.graph ? checkPartialGraph(elab.graph, elab.referencedParams ?? new Set()) : [];
-    for (const d of checked) diagnostics.push(d);
-    const ok = !!elab.model && !hasErrors(diagnostics);
-    return { source, model: elab.model, diagnostics: sortDiagnostics(diagnostics), ok };
-  } catch (e) {
-    // Each limit (expression depth, block depth) is far from the stack's end, but deep
-    // expressions inside deeply nested blocks multiply: still a diagnostic, not a crash.
-    if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
-    const d = diagnostic('E0211', 'the model nests expressions and blocks too deeply to compile', fileSpan(source.path), {
-      help: 'split long expressions into named steps, and call fewer blocks inside one another',
-    });
-    return { source, diagnostics: sortDiagnostics([...parsed.diagnostics, d]), ok: false };
-  }
-}
+export { compileSource, modelHashInput, type CompileOptions, type CompileResult } from './compile.js';
 
 /**
  * SHA-256 identifying a model: its source text and the `--set` overrides (sorted by name).
  * Checkpoints and exported programs carry it, to tell which model (at which sizes) they are.
  */
 export function modelHash(sourceText: string, overrides: ReadonlyMap<string, number>): string {
-  const sets = [...overrides].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(sourceText).update('\0').update(JSON.stringify(sets)).digest('hex');
+  return createHash('sha256').update(modelHashInput(sourceText, overrides)).digest('hex');
 }
 
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {

@@ -13,6 +13,15 @@ import { LineMap } from './lines.js';
 
 const { createToken, createTokenInstance, Lexer } = chevrotain;
 
+/**
+ * Whether Chevrotain validates the grammar when the lexer and parser are built: in the tests
+ * (MDL_VALIDATE_GRAMMAR=1), not at run time (it slows `mdlc check`'s start-up). There is no
+ * `process` in a browser page.
+ */
+export function validateGrammar(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MDL_VALIDATE_GRAMMAR === '1';
+}
+
 // ---------------------------------------------------------------- token types
 
 export const WhiteSpace = createToken({
@@ -247,7 +256,7 @@ export function getLexer(): LexerType {
     recoveryEnabled: true,
     // The token set is validated by the tests (MDL_VALIDATE_GRAMMAR=1); skipping it at run
     // time keeps \`mdlc check\` start-up fast.
-    skipValidations: process.env.MDL_VALIDATE_GRAMMAR !== '1',
+    skipValidations: !validateGrammar(),
   });
   return lexerInstance;
 }

@@ -99,7 +99,7 @@ export class MdlParser extends CstParser {
       maxLookahead: 3,
       errorMessageProvider: messages,
       // The grammar is validated by the tests; skipping validation keeps start-up fast.
-      skipValidations: process.env.MDL_VALIDATE_GRAMMAR !== '1',
+      skipValidations: !T.validateGrammar(),
     });
     this.performSelfAnalysis();
   }

@@ -3,10 +3,11 @@
  * bound to `data.vocab`, overrides applied, checker re-run), load and split the text, and
  * describe the recipe as the runtime's `TrainSpec`.
  */
-import { hasErrors, type Diagnostic, type SourceFile } from '../diagnostics/index.js';
+import type { Diagnostic, SourceFile } from '../diagnostics/index.js';
 import { compileSource, modelHash, type CompileResult } from '../driver/index.js';
+import { compileForTraining, modelMetaWithHash } from './compile.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
-import { buildTrainStep, lrRatesOf, trainSpecOf, type TrainStep } from '../ir/optimizer/index.js';
+import type { TrainStep } from '../ir/optimizer/index.js';
 import { DataError, splitTokens, Vocab, type Split } from '../../runtime/data.js';
 import { loadCorpus } from '../../runtime/corpus.js';
 import { feedsOf, stepScalars as scalarsOf } from '../../runtime/loop.js';
@@ -45,35 +46,11 @@ export interface TrainSession {
 export type SessionResult = { ok: true; session: TrainSession; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
 
 export { modelHash };
-
-export type TrainedModel = { ok: true; model: ElaboratedModel; step: TrainStep; spec: TrainSpec; rates: LrRates; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
-
-/** Compile `source` for a vocabulary of `vocab` characters, and build its training step. */
-export function compileForTraining(source: SourceFile, options: { overrides?: ReadonlyMap<string, number>; vocab: number; overfit?: boolean }): TrainedModel {
-  const compiled = compileSource(source, { overrides: options.overrides, data: { vocab: options.vocab } });
-  if (!compiled.ok || !compiled.model || hasErrors(compiled.diagnostics)) return { ok: false, diagnostics: compiled.diagnostics, compile: compiled };
-  const model = compiled.model;
-  if (model.loss === undefined) return { ok: false, diagnostics: compiled.diagnostics };
-  if (!model.batch) throw new DataError(`${source.path}: the model needs a batch dim to train: name it in \`text(..., batch: DIM)\``);
-  if (options.overfit) {
-    model.train.schedule = { kind: 'constant' };
-    model.train.optimizer = { ...model.train.optimizer, weightDecay: 0 };
-    model.train.groups = model.train.groups.filter((g) => g.setting !== 'weight_decay');
-  }
-  const step = buildTrainStep(model);
-  return { ok: true, model, step, spec: trainSpecOf(model, step), rates: lrRatesOf(step), diagnostics: compiled.diagnostics };
-}
+export { compileForTraining, type TrainedModel } from './compile.js';
 
 /** The metadata checkpoints carry, so that a checkpoint alone can rebuild its model. */
 export function modelMeta(source: SourceFile, overrides: ReadonlyMap<string, number>, model: ElaboratedModel, vocab: Vocab): ModelMeta {
-  return {
-    model: model.name,
-    modelHash: modelHash(source.text, overrides),
-    vocab: [...vocab.chars],
-    axes: Object.fromEntries(model.graph.params.map((p) => [p.name, p.type.axes.map((a) => a.name)])),
-    source: source.text,
-    overrides: Object.fromEntries(overrides),
-  };
+  return modelMetaWithHash(modelHash(source.text, overrides), source, overrides, model, vocab.chars);
 }
 
 /**

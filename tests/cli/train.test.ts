@@ -53,7 +53,7 @@ describe('mdlc train (cpu)', () => {
     expect(first.out).toMatch(/total: [\d,]+ parameters in 16 tensors/);
     // Plain progress lines every 5 steps, validation with completions beside the truth.
     expect(first.out.match(/^step +\d+\/20 +loss/gm)).toHaveLength(5); // steps 1, 5, 10, 15, 20
-    expect(first.out).toMatch(/step 10: validation loss \d\.\d{4} \(\d\.\d{3} bits per character\)/);
+    expect(first.out).toMatch(/step 10: validation loss \d\.\d{4} \(\d\.\d{3} bits per character, \d+\.\d% of characters right\)/);
     expect(first.out).toMatch(/── validation completions at step 20 ──\n\[1\] prompt │ .{6}\n    model  │ .+\n    truth  │ .+\n\[2\]/);
     expect(first.out).toMatch(/sample with: mdlc sample /);
 
@@ -68,6 +68,7 @@ describe('mdlc train (cpu)', () => {
     const m = metrics(dir);
     expect(m.filter((x) => x.loss !== undefined).map((x) => x.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(m.filter((x) => x.val_loss !== undefined).map((x) => x.step)).toEqual([10, 20]);
+    for (const x of m.filter((y) => y.val_loss !== undefined)) expect((x as { val_accuracy?: number }).val_accuracy).toBeGreaterThan(0);
     for (const x of m.filter((y) => y.loss !== undefined)) {
       expect(Number.isFinite(x.lr) && Number.isFinite(x.grad_norm)).toBe(true);
     }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from '../../runtime/safetensors.js';
 import { CheckpointError, checkpointName, pruneCheckpoints, readCheckpoint, readPointer, writeCheckpoint, writeFileAtomic, writePointer, type ModelMeta } from '../../runtime/checkpoint.js';
+import { decodeModelFile, encodeModelFile, encodeStateFile, encodeTrainerFile } from '../../runtime/checkpoint-files.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-ckpt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -119,6 +120,21 @@ describe('checkpoint directories', () => {
     expect(alone.meta.source).toBe('model toy\n');
     expect(alone.state).toBeUndefined();
     expect(checkpointName(20)).toBe('step-00000020');
+  });
+
+  it('are the bytes of the checkpoint files a page encodes without a file system', () => {
+    const dir = join(tmp, 'c-bytes', checkpointName(7));
+    const c = contents(7, 9);
+    writeCheckpoint(dir, c);
+    const model = encodeModelFile(c.meta, c.params, c.shapes, 7);
+    expect([...readFileSync(join(dir, 'model.safetensors'))]).toEqual([...model]);
+    expect([...readFileSync(join(dir, 'optimizer.safetensors'))]).toEqual([...encodeStateFile(c.state, c.shapes, 7)]);
+    expect(readFileSync(join(dir, 'trainer.json'), 'utf8')).toBe(encodeTrainerFile(c.trainer));
+    const decoded = decodeModelFile(model, 'model.safetensors');
+    expect(decoded.meta).toEqual(meta);
+    expect([...decoded.params.get('blocks.0.w')!.data]).toEqual([9, 2, 3, 4, 5, 6]);
+    expect(() => decodeModelFile(encodeSafetensors(tensors(), { format: 'other' }), 'x.safetensors')).toThrow("x.safetensors is not an mdlc checkpoint (format 'other', expected 'mdlc/1')");
+    expect(() => encodeModelFile(meta, new Map([['nope', Float32Array.of(1)]]), c.shapes, 1)).toThrow('internal: no shape for nope');
   });
 
   it('replaces a checkpoint of the same step only once the new one is complete, leaving no temporaries', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorpusEncoder, loadCorpus, readCorpus } from '../../runtime/corpus.js';
+import { CorpusEncoder, encodeCorpus, loadCorpus, readCorpus } from '../../runtime/corpus.js';
 import { DataError, decodeText, readTextFile, Vocab, WindowSampler } from '../../runtime/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mdlc-corpus-'));
@@ -147,5 +147,18 @@ describe('readCorpus and loadCorpus', () => {
     const wide = new WindowSampler(Int32Array.from(c.tokens), 9, 5).nextBatch(4);
     expect(narrow).toBeInstanceOf(Int32Array);
     expect(narrow).toEqual(wide);
+  });
+
+  it("a text given as bytes (a page's dropped file or fetched dataset) gives what reading its file gives", () => {
+    const f = join(dir, 'bytes.txt');
+    const bytes = new TextEncoder().encode('\ufeffÉtienne: to be, or not to be?\n'.repeat(3));
+    writeFileSync(f, bytes);
+    const fromFile = readCorpus(f);
+    const fromBytes = encodeCorpus(bytes, 'file bytes.txt');
+    expect(fromBytes.vocab.chars).toEqual(fromFile.vocab.chars);
+    expect(fromBytes.tokens).toEqual(fromFile.tokens);
+    expect(fromBytes.tokens[0]).toBe(fromFile.vocab.index.get('É'));
+    expect(() => encodeCorpus(Uint8Array.of(0x61, 0xff), 'file x.txt')).toThrow('file x.txt is not valid UTF-8 text (bad byte at offset 1)');
+    expect(() => encodeCorpus(new Uint8Array(0), 'file x.txt')).toThrow('file x.txt is empty');
   });
 });

@@ -47,8 +47,10 @@ describe('trainLoop', () => {
     const spec = tinySpec({ steps: 10 });
     const backend = new FakeBackend();
     const evals: EvalEvent[] = [];
-    await trainLoop(backend, spec, data(), { rates, samples: { count: 2, length: 3 }, onEval: (e) => void evals.push(e) });
+    await trainLoop(backend, spec, data(), { rates, samples: { count: 2, length: 3, temperature: 0 }, onEval: (e) => void evals.push(e) });
     expect(evals.map((e) => e.step)).toEqual([4, 8, 10]);
+    // The fake model always guesses the next character of the cycle: every validation character right.
+    for (const e of evals) expect(e.valAccuracy).toBe(1);
     expect(backend.evals).toBe(3 * spec.evalBatches);
     for (const e of evals) {
       expect(e.samples).toHaveLength(2);

@@ -1,6 +1,6 @@
 /** Elaborating the `train { }` section: data contract, optimizer, schedule, parameter groups. */
 import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.js';
-import { DATASETS } from '../../../runtime/data.js';
+import { DATASETS } from '../../../runtime/text.js';
 import type { Call, Expr, TrainSection, TrainSetting } from '../../parser/ast.js';
 import { editDistance, evalConstExpr, suggest } from './dims.js';
 import { DEFAULT_TRAIN, type DataSource, type DimValue, type TrainConfig, type WindowSlice } from './model.js';
