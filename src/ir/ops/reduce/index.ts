@@ -8,12 +8,13 @@ import { alloc, contiguousStrides, Rows, sizesOf, stridesAlong } from '../../ten
 import type { ReducePrim } from './def.js';
 import { max } from './max.js';
 import { mean } from './mean.js';
+import { prod } from './prod.js';
 import { sum } from './sum.js';
 
 export type { ReducePrim } from './def.js';
 
 /** Every reduction, by the name IR nodes use. */
-export const REDUCE = { sum, mean, max } satisfies Record<string, ReducePrim>;
+export const REDUCE = { sum, mean, max, prod } satisfies Record<string, ReducePrim>;
 
 export type ReduceFn = keyof typeof REDUCE;
 

@@ -15,6 +15,7 @@ import { recip } from './recip.js';
 import { relu } from './relu.js';
 import { rsqrt } from './rsqrt.js';
 import { sigmoid } from './sigmoid.js';
+import { silu } from './silu.js';
 import { sqrt } from './sqrt.js';
 import { square } from './square.js';
 import { step } from './step.js';
@@ -42,6 +43,7 @@ export const UNARY = {
   sigmoid,
   abs,
   recip,
+  silu,
 } satisfies Record<string, UnaryPrim>;
 
 export type UnaryFn = keyof typeof UNARY;
