@@ -9,7 +9,7 @@ import { schedule } from '../../src/codegen/passes/index.js';
 import type { Schedule } from '../../src/codegen/kernel-ir/types.js';
 import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
 import { renderKernel } from '../../src/codegen/wgsl/kernels.js';
-import { segmentTable } from '../../src/codegen/passes/segment-updates.js';
+import { segmentTable } from '../../src/codegen/kernel-ir/kernel.js';
 import { CPU_TARGET, GPU_TARGET, type GemmVariant } from '../../src/codegen/target.js';
 import { interpret, makeRng, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import type { GpuContext } from '../../runtime/device.js';

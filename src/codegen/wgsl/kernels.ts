@@ -7,10 +7,9 @@
 import { REDUCE } from '../../ir/ops/index.js';
 import type { Axis, ReduceFn } from '../../ir/types.js';
 import { exprType, mapExpr, subexpressions, variesAlong } from '../kernel-ir/expr.js';
-import { exprsOf, iterationAxes } from '../kernel-ir/kernel.js';
+import { exprsOf, iterationAxes, segmentRowWidth } from '../kernel-ir/kernel.js';
 import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../kernel-ir/types.js';
 import { OFFSETS_DECLARATION, offsetTerm } from '../offsets.js';
-import { segmentRowWidth } from '../passes/segment-updates.js';
 import type { Target } from '../target.js';
 import { accessIndex, axisNames, emitExpr, emitExpr4, extraHelpers, f32Literal, F32_VIEW, PRELUDE, store4, storeValue, vec4Readable, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
 import { gemmWgsl } from './gemm.js';
