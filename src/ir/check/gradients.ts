@@ -5,7 +5,7 @@
  * its gradient is structurally zero and training never changes it.
  */
 import { diagnostic, type Diagnostic } from '../../diagnostics/index.js';
-import type { Graph, IRNode, ParamInfo } from '../types.js';
+import type { Graph, ParamInfo } from '../types.js';
 import type { NodeFacts } from './facts.js';
 import { isMaskConstant } from './masks.js';
 import { reach } from '../graph.js';

@@ -6,10 +6,10 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics/index.
 import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser/ast.js';
 import type { GraphBuilder } from '../graph.js';
 import { BINARY, COMPARE, forwardFunctions, OPS, REDUCE, UNARY, type BinaryPrim, type ComparePrim, type ReducePrim, type TypeResult, type UnaryPrim } from '../ops/index.js';
-import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type ReduceFn, type ScopeInfo, type UnaryFn } from '../types.js';
+import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type OpAttrs, type ReduceFn, type ScopeInfo, type UnaryFn } from '../types.js';
 import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
-import { evalConstExpr, suggest } from './dims.js';
+import { suggest } from './dims.js';
 import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
 import { elabInit, type PendingInit } from './init.js';
 import type { DimValue } from './model.js';

@@ -4,7 +4,7 @@
  */
 import { ok, plainFacts, unionAxes, noInputs, unitCost, type OpDef } from './def.js';
 import { numElements } from '../types.js';
-import { broadcastRows } from '../tensor/index.js';
+import { zipBroadcast } from '../tensor/index.js';
 import { numericPair } from './binary/index.js';
 
 export interface ComparePrim {
@@ -36,18 +36,7 @@ export const compareOp: OpDef<'compare'> = {
   evaluate: ([a, b], attrs, out) => {
     const f: (a: number, b: number) => boolean = COMPARE[attrs.fn].scalar;
     const O = new Uint8Array(numElements(out));
-    const A = a.data;
-    const B = b.data;
-    const it = broadcastRows(out.axes, [a.type.axes, b.type.axes]);
-    const n = it.n;
-    const sa = it.step[1];
-    const sb = it.step[2];
-    for (let r = it.count; r > 0; r--, it.next()) {
-      const o = it.offs[0];
-      let pa = it.offs[1];
-      let pb = it.offs[2];
-      for (let j = 0; j < n; j++, pa += sa, pb += sb) O[o + j] = f(A[pa], B[pb]) ? 1 : 0;
-    }
+    zipBroadcast(out.axes, a, b, O, (x, y) => (f(x, y) ? 1 : 0));
     return { type: out, data: O };
   },
   differentiable: noInputs,

@@ -17,35 +17,25 @@ export const constOp: OpDef<'const'> = {
 };
 
 /**
- * A trained parameter. Its type is fixed at creation by the builder (leafType), the rule
- * here only documents that it takes no inputs.
+ * A leaf the interpreter is fed (a trained parameter, an input). Its type is fixed at
+ * creation by the builder (leafType); the rule here only documents that it takes no inputs.
  */
-export const paramOp: OpDef<'param'> = {
-  op: 'param',
-  arity: 0,
-  type: () => ok({ dtype: 'f32', axes: [] }),
-  evaluate: (_inputs, attrs) => {
-    throw new Error(`internal: parameter \`${attrs.name}\` is fed by the interpreter, not evaluated`);
-  },
-  differentiable: noInputs,
-  vjp: 'none',
-  facts: (n) => ({ varies: new Set(n.type.axes.map((x) => x.id)), mayBeInfinite: false, nonZero: false }),
-  fusion: 'leaf',
-  cost: unitCost,
-  surface: [],
-};
+function fedLeaf<K extends 'param' | 'input'>(op: K, what: string): OpDef<K> {
+  return {
+    op,
+    arity: 0,
+    type: () => ok({ dtype: 'f32', axes: [] }),
+    evaluate: (_inputs, attrs: { name: string }) => {
+      throw new Error(`internal: ${what} \`${attrs.name}\` is fed by the interpreter, not evaluated`);
+    },
+    differentiable: noInputs,
+    vjp: 'none',
+    facts: (n) => ({ varies: new Set(n.type.axes.map((x) => x.id)), mayBeInfinite: false, nonZero: false }),
+    fusion: 'leaf',
+    cost: unitCost,
+    surface: [],
+  };
+}
 
-export const inputOp: OpDef<'input'> = {
-  op: 'input',
-  arity: 0,
-  type: () => ok({ dtype: 'f32', axes: [] }),
-  evaluate: (_inputs, attrs) => {
-    throw new Error(`internal: input \`${attrs.name}\` is fed by the interpreter, not evaluated`);
-  },
-  differentiable: noInputs,
-  vjp: 'none',
-  facts: (n) => ({ varies: new Set(n.type.axes.map((x) => x.id)), mayBeInfinite: false, nonZero: false }),
-  fusion: 'leaf',
-  cost: unitCost,
-  surface: [],
-};
+export const paramOp = fedLeaf('param', 'parameter');
+export const inputOp = fedLeaf('input', 'input');

@@ -4,5 +4,5 @@
  * ops and the interpreter that runs them.
  */
 export * from './tensor.js';
-export { broadcastRows, contiguousStrides, copyStrided, Rows, sizesOf, stridesAlong } from './strided.js';
+export { broadcastRows, contiguousStrides, copyStrided, Rows, sizesOf, stridesAlong, zipBroadcast } from './strided.js';
 export { matmulAccumulate } from './matmul.js';

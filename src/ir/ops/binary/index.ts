@@ -5,7 +5,7 @@
  */
 import { describeDtype, fail, ok, unionAxes, type OpDef } from '../def.js';
 import { numElements, type TensorType } from '../../types.js';
-import { alloc, broadcastRows } from '../../tensor/index.js';
+import { alloc, zipBroadcast } from '../../tensor/index.js';
 import type { BinaryPrim } from './def.js';
 import { add } from './add.js';
 import { div } from './div.js';
@@ -53,18 +53,7 @@ export const binaryOp: OpDef<'binary'> = {
     const p = BINARY[attrs.fn];
     const f = out.dtype === 'i32' && p.int !== 'float only' ? p.int : p.scalar;
     const O = alloc(out.dtype, numElements(out), ctx.precision);
-    const A = a.data;
-    const B = b.data;
-    const it = broadcastRows(out.axes, [a.type.axes, b.type.axes]);
-    const n = it.n;
-    const sa = it.step[1];
-    const sb = it.step[2];
-    for (let r = it.count; r > 0; r--, it.next()) {
-      const o = it.offs[0];
-      let pa = it.offs[1];
-      let pb = it.offs[2];
-      for (let j = 0; j < n; j++, pa += sa, pb += sb) O[o + j] = f(A[pa], B[pb]);
-    }
+    zipBroadcast(out.axes, a, b, O, f);
     return { type: out, data: O };
   },
   differentiable: () => [0, 1],
