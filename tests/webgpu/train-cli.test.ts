@@ -99,4 +99,28 @@ describe.runIf(gpu)('mdlc train --backend webgpu', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--steps must be a whole number >= 1, got "2\.5"/);
   }, 600_000);
+
+  it('scores the density of a text with an autoencoder as the interpreter does', () => {
+    const dir = join(tmp, 'autoencoder');
+    const small = ['--set', 'embed=16', '--set', 'seq=8', '--set', 'layers=1', '--set', 'heads=2', '--set', 'latent=2', '--set', 'code=4', '--batch', '4'];
+    const t = mdlc(['train', join(root, 'models/autoencoder.mdl'), '--backend', 'webgpu', '--data', data, ...small, '--steps', '40', '--set', 'lr=0.01', '--set', 'warmup=5', '--set', 'eval_every=40', '--samples', '0', '--run-dir', dir]);
+    expect(t.status, t.stderr).toBe(0);
+    const text = 'First Citizen:\nBefore we proceed any further, hear me.';
+    const score = (backend: string) => {
+      const r = mdlc(['score', dir, '--text', text, '--stride', '5', '--format', 'json', '--backend', backend]);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { windows: { offset: number; bits_per_char: number; accuracy: number }[] };
+    };
+    const g = score('webgpu');
+    const c = score('cpu');
+    // 54 characters: windows of 8 every 5, and one more that ends at the end of the text.
+    expect(g.windows.map((w) => w.offset)).toEqual([0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 46]);
+    expect(c.windows.map((w) => w.offset)).toEqual(g.windows.map((w) => w.offset));
+    g.windows.forEach((w, i) => {
+      expect(Math.abs(w.bits_per_char - c.windows[i].bits_per_char), `window at ${w.offset}`).toBeLessThan(1e-4);
+      expect(w.accuracy).toBe(c.windows[i].accuracy);
+    });
+    // Trained for 40 steps on this text it rebuilds its windows better than chance (log2 of the vocabulary).
+    expect(g.windows.reduce((s, w) => s + w.bits_per_char, 0) / g.windows.length).toBeLessThan(Math.log2(new Set(readFileSync(data, 'utf8')).size));
+  }, 600_000);
 });
