@@ -6,6 +6,7 @@ import type { ProgramPlan } from './codegen/program.js';
 import { MAX_OFFSET_SLOTS } from './codegen/offsets.js';
 import type { ModelPlan } from '../runtime/plan.js';
 
+export { builtinFunctions } from './ir/elaborate/builtins.js';
 export { compileSource, modelHashInput, type CompileOptions, type CompileResult } from './driver/compile.js';
 export { compileForTraining, modelMetaWithHash, type TrainedModel } from './train/compile.js';
 export { planProgram, type ProgramPlan } from './codegen/program.js';

@@ -6,11 +6,15 @@ import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic, type
 import { parseModel } from '../parser/parse.js';
 import { elaborate, type DataBindings, type ElaboratedModel } from '../ir/elaborate/index.js';
 import { checkModel, checkPartialGraph } from '../ir/check/index.js';
+import { DATASETS } from '../../runtime/text.js';
 
 export interface CompileOptions {
   data?: DataBindings;
   overrides?: ReadonlyMap<string, number>;
 }
+
+/** The datasets a model can name, from the runtime's registry (the elaborator does not import the runtime). */
+const DATASET_NAMES: readonly string[] = Object.keys(DATASETS);
 
 export interface CompileResult {
   source?: SourceFile;
@@ -27,7 +31,7 @@ export function compileSource(source: SourceFile, options: CompileOptions = {}):
     return { source, diagnostics: sortDiagnostics(parsed.diagnostics), ok: false };
   }
   try {
-    const elab = elaborate(parsed.ast, options);
+    const elab = elaborate(parsed.ast, { ...options, datasets: DATASET_NAMES });
     const diagnostics = [...parsed.diagnostics, ...elab.diagnostics];
     // Every node in the graph is well-typed (failed ones are left out), so the semantic rules
     // run even after errors; on a partial graph the rules that need the whole model (dead

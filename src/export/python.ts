@@ -3,6 +3,7 @@
  * axes in the order of its type. Broadcasting by axis name becomes a permute and `None`
  * indexing; contractions become torch.einsum with one letter per axis.
  */
+import { BINARY, COMPARE, REDUCE, UNARY } from '../ir/ops/index.js';
 import type { Axis, IRNode, TensorType } from '../ir/types.js';
 
 /** A Python expression and how tightly it binds (to know when it needs parentheses). */
@@ -120,21 +121,8 @@ export function dimArg(ds: readonly number[]): string {
   return ds.length === 1 ? String(ds[0]) : `(${ds.join(', ')})`;
 }
 
-const UNARY_CALLS: Record<string, string> = {
-  exp: 'torch.exp',
-  log: 'torch.log',
-  sqrt: 'torch.sqrt',
-  rsqrt: 'torch.rsqrt',
-  tanh: 'torch.tanh',
-  relu: 'torch.relu',
-  sigmoid: 'torch.sigmoid',
-  abs: 'torch.abs',
-  square: 'torch.square',
-  recip: 'torch.reciprocal',
-};
-
-const BINARY_OPS: Record<string, [string, Prec]> = { add: ['+', Prec.Add], sub: ['-', Prec.Add], mul: ['*', Prec.Mul], div: ['/', Prec.Mul] };
-const COMPARE_OPS: Record<string, string> = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' };
+/** Precedence of the Python operators the op tables name (src/ir/ops: each function's `torch`). */
+const OPERATOR_PREC: Record<'+' | '-' | '*' | '/', Prec> = { '+': Prec.Add, '-': Prec.Add, '*': Prec.Mul, '/': Prec.Mul };
 
 /** An input of a node as the emitter has it: its expression, its type, and whether it is a Python number. */
 export interface Operand {
@@ -156,11 +144,10 @@ export function opExpr(node: IRNode, inputs: readonly Operand[], letters: Readon
   const aligned = (i: number) => align(args[i], types[i].axes, out);
   switch (a.op) {
     case 'unary': {
-      if (a.fn === 'neg') return { text: `-${operand(args[0], Prec.Unary)}`, prec: Prec.Unary };
-      if (a.fn === 'gelu') return atom(`F.gelu(${args[0].text}, approximate='tanh')`);
-      const f = UNARY_CALLS[a.fn];
-      if (!f) throw new Error(`internal: \`${a.fn}\` appears only in gradients, not in a forward pass`);
-      return atom(`${f}(${args[0].text})`);
+      const t = UNARY[a.fn].torch;
+      if (t === 'gradient only') throw new Error(`internal: \`${a.fn}\` appears only in gradients, not in a forward pass`);
+      if ('operator' in t) return { text: `-${operand(args[0], Prec.Unary)}`, prec: Prec.Unary };
+      return atom(`${t.call}(${args[0].text}${t.args ? `, ${t.args}` : ''})`);
     }
     case 'cast':
       if (a.to === 'f32') return atom(`${operand(args[0], Prec.Atom)}.to(torch.get_default_dtype())`);
@@ -168,26 +155,29 @@ export function opExpr(node: IRNode, inputs: readonly Operand[], letters: Readon
       return { text: `${operand(args[0], Prec.Compare + 1)} != 0`, prec: Prec.Compare };
     case 'binary': {
       const [l, r] = [aligned(0), aligned(1)];
-      if (a.fn === 'pow') return { text: `${operand(l, Prec.Atom)} ** ${operand(r, Prec.Unary)}`, prec: Prec.Power };
-      if (a.fn === 'max' || a.fn === 'min') {
-        // A scalar bound is a clamp; two tensors take the elementwise maximum (both propagate NaN).
-        const bound = a.fn === 'max' ? 'min' : 'max';
-        if (inputs[1].literal) return atom(`torch.clamp(${l.text}, ${bound}=${r.text})`);
-        if (inputs[0].literal) return atom(`torch.clamp(${r.text}, ${bound}=${l.text})`);
-        return atom(`torch.${a.fn === 'max' ? 'maximum' : 'minimum'}(${l.text}, ${r.text})`);
+      const t = BINARY[a.fn].torch;
+      if ('call' in t) {
+        // A number for a bound is a clamp; two tensors take the elementwise function (both propagate NaN).
+        if (inputs[1].literal) return atom(`torch.clamp(${l.text}, ${t.clamp}=${r.text})`);
+        if (inputs[0].literal) return atom(`torch.clamp(${r.text}, ${t.clamp}=${l.text})`);
+        return atom(`${t.call}(${l.text}, ${r.text})`);
       }
-      const [op, p] = BINARY_OPS[a.fn];
-      return { text: `${operand(l, p)} ${op} ${operand(r, p + 1)}`, prec: p };
+      if (t.operator === '**') return { text: `${operand(l, Prec.Atom)} ** ${operand(r, Prec.Unary)}`, prec: Prec.Power };
+      const p = OPERATOR_PREC[t.operator];
+      return { text: `${operand(l, p)} ${t.operator} ${operand(r, p + 1)}`, prec: p };
     }
     case 'compare': {
       const [l, r] = [aligned(0), aligned(1)];
-      return { text: `${operand(l, Prec.Add)} ${COMPARE_OPS[a.fn]} ${operand(r, Prec.Add)}`, prec: Prec.Compare };
+      return { text: `${operand(l, Prec.Add)} ${COMPARE[a.fn].operator} ${operand(r, Prec.Add)}`, prec: Prec.Compare };
     }
     case 'where':
       return atom(`torch.where(${aligned(0).text}, ${aligned(1).text}, ${aligned(2).text})`);
     case 'reduce': {
-      const method = a.fn === 'max' ? 'amax' : a.fn;
-      return atom(`${operand(args[0], Prec.Atom)}.${method}(dim=${dimArg(dims(types[0], a.axes))})`);
+      const t = REDUCE[a.fn].torch;
+      const ds = dims(types[0], a.axes);
+      if (!t.oneDim) return atom(`${operand(args[0], Prec.Atom)}.${t.method}(dim=${dimArg(ds)})`);
+      // One dim at a time, the last first, so that the others keep their positions.
+      return atom([...ds].sort((x, y) => y - x).reduce((text, d) => `${text}.${t.method}(dim=${d})`, operand(args[0], Prec.Atom)));
     }
     case 'contract': {
       const sub = (axes: readonly Axis[]) => axes.map((x) => letters.get(x.id)!).join('');
@@ -214,7 +204,21 @@ export function opExpr(node: IRNode, inputs: readonly Operand[], letters: Readon
       const targets = align(args[1], types[1].axes, rest);
       return atom(`F.cross_entropy(${logits}.flatten(0, -2), ${operand(targets, Prec.Atom)}.flatten())`);
     }
-    default:
+    case 'const':
+    case 'param':
+    case 'input':
+    case 'iota':
+      throw new Error(`internal: the caller resolves the leaf \`${a.op}\``);
+    case 'expand': {
+      // `broadcast(x, over: A)`: the new axes after x's own.
+      const sizes = a.axes.map((x) => x.size).join(', ');
+      if (inputs[0].literal) return atom(`torch.full((${sizes},), ${args[0].text})`);
+      const index = [...types[0].axes.map(() => ':'), ...a.axes.map(() => 'None')].join(', ');
+      return atom(`${operand(args[0], Prec.Atom)}[${index}].expand(${[...types[0].axes.map(() => '-1'), sizes].join(', ')})`);
+    }
+    case 'scatter_add':
       throw new Error(`internal: \`${a.op}\` does not appear in a forward pass`);
+    default:
+      return a satisfies never;
   }
 }

@@ -1,7 +1,7 @@
 /** Building IR graphs: every node is type-checked by its op's rule as it is added. */
 import type { Span } from '../diagnostics/span.js';
 import { OPS } from './ops/index.js';
-import type { TypeResult } from './ops/def.js';
+import type { TypeResult } from './ops/index.js';
 import type { Graph, Init, IRNode, OpAttrs, TensorType } from './types.js';
 
 export class GraphBuilder {

@@ -5,6 +5,14 @@
  * never something the .mdl author sees or depends on.
  */
 import type { Span } from '../diagnostics/span.js';
+// The functions of the elementwise and reduction ops are named by their tables (src/ir/ops):
+// a new function is a file there, not an edit here.
+import type { BinaryFn } from './ops/binary/index.js';
+import type { CompareFn } from './ops/compare.js';
+import type { ReduceFn } from './ops/reduce/index.js';
+import type { UnaryFn } from './ops/unary/index.js';
+
+export type { BinaryFn, CompareFn, ReduceFn, UnaryFn };
 
 export interface Axis {
   /** Identity: two axes are the same axis iff their ids are equal. */
@@ -21,11 +29,6 @@ export interface TensorType {
   /** For index tensors (dtype i32): the axis whose positions the values are, e.g. `vocab`. */
   indexOf?: Axis;
 }
-
-export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'gelu' | 'gelu_grad' | 'relu' | 'step' | 'sigmoid' | 'abs' | 'square' | 'recip';
-export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min';
-export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
-export type ReduceFn = 'sum' | 'max' | 'mean';
 
 /** Operation-specific attributes, discriminated by `op`. */
 export type OpAttrs =

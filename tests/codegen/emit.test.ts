@@ -14,7 +14,7 @@ import type { ProgramIR } from '../../src/codegen/passes/index.js';
 import type { GemmKernel, Kernel } from '../../src/codegen/kernel-ir/types.js';
 import { isGroupAxis } from '../../src/codegen/kernel-ir/ids.js';
 import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
-import { segmentRowWidth } from '../../src/codegen/passes/segment-updates.js';
+import { segmentRowWidth } from '../../src/codegen/kernel-ir/kernel.js';
 
 const outDir = resolve('build', `test-emit-${process.pid}`);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));

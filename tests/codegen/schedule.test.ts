@@ -67,7 +67,8 @@ describe('schedule', () => {
     const a = b.param('a', f32(x, y), { kind: 'zeros' }, span);
     const c = b.param('c', f32(x, y), { kind: 'zeros' }, span);
     const m1 = b.add({ op: 'unary', fn: 'exp' }, [a]);
-    const r = b.add({ op: 'reduce', fn: 'max', axes: [y] }, [c]); // a kernel in between, unrelated to m2
+    // A kernel in between, unrelated to m2 (to a scalar: a row kernel would take m3 in below).
+    const r = b.add({ op: 'reduce', fn: 'max', axes: [x, y] }, [c]);
     const m2 = b.add({ op: 'unary', fn: 'log' }, [c]);
     expect(schedule(b.graph, { outputs: [m1, r, m2] }).kernels.map((k) => k.kind)).toEqual(['map', 'reduce']);
     // m3 reads the reduction's output: it cannot move above it.

@@ -3,14 +3,15 @@
  * WebGPU device in one pass, and return the requested outputs, so kernels can be compared
  * with the reference interpreter on the same graph and inputs.
  */
-import type { Graph } from '../../src/ir/types.js';
+import { expect } from 'vitest';
+import type { Graph, TensorType } from '../../src/ir/types.js';
 import { schedule } from '../../src/codegen/passes/index.js';
 import type { Schedule } from '../../src/codegen/kernel-ir/types.js';
 import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
 import { renderKernel } from '../../src/codegen/wgsl/kernels.js';
-import { segmentTable } from '../../src/codegen/passes/segment-updates.js';
+import { segmentTable } from '../../src/codegen/kernel-ir/kernel.js';
 import { CPU_TARGET, GPU_TARGET, type GemmVariant } from '../../src/codegen/target.js';
-import type { Tensor } from '../../src/ir/interpret/index.js';
+import { interpret, makeRng, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import type { GpuContext } from '../../runtime/device.js';
 
 export interface DeviceRun {
@@ -131,4 +132,44 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number 
     if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
   }
   return worst;
+}
+
+/** Random values for every parameter and input of `g`: normal floats, indices below their axis's size (or `indexRanges`' bound, or 4). */
+export function randomFeeds(g: Graph, seed: number, indexRanges: ReadonlyMap<string, number> = new Map()) {
+  const rng = makeRng(seed, 'feeds');
+  const params = new Map<string, Tensor>();
+  const inputs = new Map<string, Tensor>();
+  const fill = (t: TensorType, name: string) => {
+    const n = t.axes.reduce((s, a) => s * a.size, 1);
+    if (t.dtype === 'i32') {
+      const hi = indexRanges.get(name) ?? t.indexOf?.size ?? 4;
+      return tensor(t, Int32Array.from({ length: n }, () => rng.int(hi)));
+    }
+    return tensor(t, Float32Array.from({ length: n }, () => rng.normal()));
+  };
+  for (const p of g.params) params.set(p.name, fill(p.type, p.name));
+  for (const i of g.inputs) inputs.set(i.name, fill(i.type, i.name));
+  return { params, inputs };
+}
+
+export interface CompareOptions {
+  seed?: number;
+  variant?: GemmVariant;
+  /** Largest maxRelError accepted (1e-4). */
+  tol?: number;
+  transform?: (s: Schedule) => Schedule;
+}
+
+/** Run `outputs` of `g` on the device and in the interpreter (f32) on the same random feeds, and expect them to agree. */
+export async function compareWithInterpreter(gpu: GpuContext, g: Graph, outputs: readonly number[], opts: CompareOptions = {}): Promise<DeviceRun> {
+  const feeds = randomFeeds(g, opts.seed ?? 1);
+  const want = interpret(g, feeds, { precision: 'f32', outputs });
+  const got = await runOnDevice(gpu, g, outputs, feeds, opts.variant, opts.transform);
+  for (const o of outputs) {
+    const w = want.get(o)!.data;
+    const d = got.outputs.get(o)!;
+    expect(d.length).toBe(w.length);
+    expect(maxRelError(d, w as ArrayLike<number>)).toBeLessThan(opts.tol ?? 1e-4);
+  }
+  return got;
 }

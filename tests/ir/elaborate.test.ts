@@ -237,6 +237,17 @@ describe('forward and loss', () => {
 });
 
 describe('train section', () => {
+  it('calls a bare name near a dataset of the registry it is handed a typo (E0703), and nothing else', () => {
+    const text = minimal('dim embed = 8').replace('text("tinyshakespeare"', 'text("tinyshakespear"');
+    const codes = (datasets?: readonly string[]) => elab(text, { datasets }).diagnostics.map((d) => `${d.code}@${d.span.line}`);
+    expect(codes(['tinyshakespeare'])).toEqual(['E0703@12']);
+    expect(elab(text, { datasets: ['tinyshakespeare'] }).diagnostics[0].help).toContain('did you mean `tinyshakespeare`');
+    // Another registry, or none: the name is a file name like any other.
+    expect(codes(['wikitext'])).toEqual([]);
+    expect(codes()).toEqual([]);
+    expect(model(text, { datasets: ['wikitext'] }).train.data).toMatchObject({ name: 'tinyshakespear' });
+  });
+
   it('reads every setting of the transformer', () => {
     const t = model(transformer).train;
     expect(t.data).toMatchObject({ kind: 'text', name: 'tinyshakespeare', window: 65 });

@@ -4,10 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileGrammar, styleOf, tokenizeLine, type Grammar } from '../../web/src/highlight.js';
+import { builtinFunctions } from '../../src/browser.js';
+import { BUILTIN_SCOPE, compileGrammar, styleOf, tokenizeLine, withBuiltins, type Grammar } from '../../web/src/highlight.js';
 
 const grammar = JSON.parse(readFileSync('grammar/mdl.tmLanguage.json', 'utf8')) as Grammar;
-const rules = compileGrammar(grammar);
+// As the page's editor builds its rules: the builtin functions from the compiler's tables.
+const rules = compileGrammar(withBuiltins(grammar, builtinFunctions()));
 
 /** The line's scoped pieces as `text=scope`. */
 const pieces = (line: string) => tokenizeLine(rules, line).map((s) => `${line.slice(s.from, s.to)}=${s.scope.replace(/\.mdl$/, '')}`);
@@ -50,6 +52,29 @@ describe('tokenizeLine with the project grammar', () => {
         }
       }
     }
+  });
+
+  it('scopes silu and prod, and every function of the compiler\'s tables, as builtins', () => {
+    expect(pieces('  g = prod(silu(h), over: group)')).toEqual([
+      '==keyword.operator.assignment',
+      'prod=support.function.builtin',
+      '(=punctuation.section.parens',
+      'silu=support.function.builtin',
+      '(=punctuation.section.parens',
+      ')=punctuation.section.parens',
+      ',=punctuation.separator.comma',
+      'over=keyword.other',
+      ':=punctuation.separator.colon',
+      ')=punctuation.section.parens',
+    ]);
+    for (const f of builtinFunctions()) expect(tokenizeLine(rules, `${f}(x)`)[0], f).toEqual({ from: 0, to: f.length, scope: BUILTIN_SCOPE });
+  });
+
+  it('takes its builtins from the list it is given, not from the grammar file', () => {
+    const only = compileGrammar(withBuiltins(grammar, ['prod']));
+    expect(tokenizeLine(only, 'prod(x)')[0].scope).toBe(BUILTIN_SCOPE);
+    expect(tokenizeLine(only, 'softmax(x)').map((s) => s.scope)).not.toContain(BUILTIN_SCOPE);
+    expect(() => withBuiltins({ patterns: [], repository: { builtins: { patterns: [{ name: 'other.mdl', match: 'x' }] } } }, ['prod'])).toThrow(`grammar: no pattern of scope ${BUILTIN_SCOPE}`);
   });
 
   it('refuses a grammar that includes a pattern it does not have', () => {

@@ -6,11 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
 import { AxisTable, type Axis, type Graph, type TensorType } from '../../src/ir/types.js';
-import { interpret, tensor, makeRng, type Tensor } from '../../src/ir/interpret/index.js';
 import { gradients } from '../../src/ir/autodiff/index.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
-import { maxRelError, runOnDevice } from '../helpers/program.js';
-import type { GemmVariant } from '../../src/codegen/target.js';
+import { compareWithInterpreter, type CompareOptions } from '../helpers/program.js';
 import { Groups } from '../../src/codegen/buffers.js';
 import { combineMaps } from '../../src/codegen/passes/combine-maps.js';
 import { segmentUpdates } from '../../src/codegen/passes/segment-updates.js';
@@ -24,37 +22,9 @@ afterAll(releaseTestDevice);
 
 const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
 
-function randomFeeds(g: Graph, seed: number, indexRanges: Map<string, number> = new Map()) {
-  const rng = makeRng(seed, 'feeds');
-  const params = new Map<string, Tensor>();
-  const inputs = new Map<string, Tensor>();
-  const fill = (t: TensorType, name: string) => {
-    const n = t.axes.reduce((s, a) => s * a.size, 1);
-    if (t.dtype === 'i32') {
-      const hi = indexRanges.get(name) ?? t.indexOf?.size ?? 4;
-      return tensor(t, Int32Array.from({ length: n }, () => rng.int(hi)));
-    }
-    return tensor(t, Float32Array.from({ length: n }, () => rng.normal()));
-  };
-  for (const p of g.params) params.set(p.name, fill(p.type, p.name));
-  for (const i of g.inputs) inputs.set(i.name, fill(i.type, i.name));
-  return { params, inputs };
-}
-
 const span = { file: 'test.mdl', line: 1, column: 1, endLine: 1, endColumn: 1, start: 0, end: 0 };
 
-async function compare(g: Graph, outputs: number[], opts: { seed?: number; variant?: GemmVariant; tol?: number; transform?: (s: Schedule) => Schedule } = {}) {
-  const feeds = randomFeeds(g, opts.seed ?? 1);
-  const want = interpret(g, feeds, { precision: 'f32', outputs });
-  const got = await runOnDevice(gpu!, g, outputs, feeds, opts.variant, opts.transform);
-  for (const o of outputs) {
-    const w = want.get(o)!.data;
-    const d = got.outputs.get(o)!;
-    expect(d.length).toBe(w.length);
-    expect(maxRelError(d, w as ArrayLike<number>)).toBeLessThan(opts.tol ?? 1e-4);
-  }
-  return got;
-}
+const compare = (g: Graph, outputs: number[], opts: CompareOptions = {}) => compareWithInterpreter(gpu!, g, outputs, opts);
 
 function axes(...spec: [string, number][]): Axis[] {
   const t = new AxisTable();

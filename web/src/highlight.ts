@@ -37,6 +37,28 @@ export interface Segment {
   scope: string;
 }
 
+/** The scope of the language's builtin functions. */
+export const BUILTIN_SCOPE = 'support.function.builtin.mdl';
+
+/**
+ * `grammar` with its builtin-function pattern matching exactly `names` as whole words. The
+ * names come from the compiler's tables (builtinFunctions()), so that a function added there
+ * is highlighted without editing the grammar.
+ */
+export function withBuiltins(grammar: Grammar, names: readonly string[]): Grammar {
+  let found = false;
+  const visit = (p: GrammarPattern): GrammarPattern => {
+    if (p.name === BUILTIN_SCOPE && p.match !== undefined) {
+      found = true;
+      return { ...p, match: `\\b(?:${names.join('|')})\\b` };
+    }
+    return p.patterns ? { ...p, patterns: p.patterns.map(visit) } : p;
+  };
+  const repository = Object.fromEntries(Object.entries(grammar.repository).map(([k, p]) => [k, visit(p)]));
+  if (!found) throw new Error(`grammar: no pattern of scope ${BUILTIN_SCOPE}`);
+  return { ...grammar, repository };
+}
+
 /** The grammar's patterns in order, includes expanded. */
 export function compileGrammar(grammar: Grammar): Rule[] {
   const rules: Rule[] = [];

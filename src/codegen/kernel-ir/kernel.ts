@@ -5,7 +5,7 @@
  */
 import type { Axis } from '../../ir/types.js';
 import { subexpressions } from './expr.js';
-import type { Access, Kernel, KExpr, ValueId } from './types.js';
+import type { Access, Kernel, KExpr, SegmentedMapKernel, ValueId } from './types.js';
 
 /** Every Access in a kernel (stores, loads, gathers, GEMM operands), in a fixed order: its offset slots are numbered by it. */
 export function accessesOf(k: Kernel): Access[] {
@@ -57,14 +57,13 @@ export function accessesOf(k: Kernel): Access[] {
   return out;
 }
 
-/** Every expression a kernel computes (store values, epilogues, indices), the kernels of a fused one included. */
+/** Every expression a kernel evaluates (stored values, reductions' operands, indices, epilogues), in no particular order. */
 export function exprsOf(k: Kernel): KExpr[] {
   switch (k.kind) {
     case 'map':
-    case 'segmented':
-      return k.stores.map((st) => st.value);
+      return k.stores.map((s) => s.value);
     case 'reduce':
-      return [k, ...(k.siblings ?? [])].map((r) => r.value);
+      return [k.value, ...(k.siblings ?? []).map((s) => s.value)];
     case 'softmax':
       return [k.value, ...(k.extra ?? []).map((x) => x.value)];
     case 'ce_rows':
@@ -73,12 +72,14 @@ export function exprsOf(k: Kernel): KExpr[] {
       return [k.value, k.index];
     case 'gemm':
       return [k.epilogue, ...(k.extra ?? []).map((x) => x.value)];
+    case 'sum_squares':
+      return [];
     case 'rows':
       return k.phases.flatMap(exprsOf);
     case 'maps':
       return k.parts.flatMap(exprsOf);
-    case 'sum_squares':
-      return [];
+    case 'segmented':
+      return k.stores.map((s) => s.value);
   }
 }
 
@@ -163,4 +164,32 @@ export function iterationAxes(k: Kernel): Axis[] {
     }
   })();
   return [...new Map(all.map((a) => [a.id, a])).values()];
+}
+
+/*
+ * A segmented kernel's table (the segment-updates pass makes such kernels; the renderer reads
+ * the table, the program uploads it).
+ */
+
+/** u32s in one segment's table row: first invocation, slot offsets, constants, rows, cols. */
+export function segmentRowWidth(k: SegmentedMapKernel): number {
+  return 3 + k.segments[0].slots.length + k.segments[0].consts.length;
+}
+
+/** The dispatch's table: one row per segment (see segmentRowWidth). Offsets must be resolved. */
+export function segmentTable(k: SegmentedMapKernel): number[] {
+  const out: number[] = [];
+  const bits = new Uint32Array(new Float32Array(1).buffer);
+  const f32 = new Float32Array(bits.buffer);
+  let start = 0;
+  for (const s of k.segments) {
+    out.push(start, ...s.slots.map((a) => a.offset));
+    for (const c of s.consts) {
+      f32[0] = c;
+      out.push(bits[0]);
+    }
+    out.push(s.rows, s.cols);
+    start += s.size / k.lanes;
+  }
+  return out;
 }

@@ -4,13 +4,12 @@
  * node 12, `%12ᵀ` a parameter's transposed copy, `%12'` an activation in another layout,
  * `tmp#40` a temporary).
  */
+import { BINARY, COMPARE } from '../../ir/ops/index.js';
 import type { Axis, Graph } from '../../ir/types.js';
 import { foldExpr } from './expr.js';
 import type { ValueTable } from './ids.js';
 import { iterationAxes } from './kernel.js';
 import type { Access, Kernel, KExpr, Schedule, ValueId } from './types.js';
-
-const OPS: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' };
 
 const axes = (xs: readonly Axis[]) => `[${xs.map((a) => `${a.name}=${a.size}`).join(', ')}]`;
 
@@ -40,9 +39,13 @@ export function exprText(e: KExpr, values: ValueTable, names: ReadonlyMap<number
         return x.name;
       case 'unary':
         return x.fn === 'neg' ? `-${kids[0]}` : `${x.fn}(${kids[0]})`;
-      case 'binary':
+      case 'binary': {
+        // As .mdl writes it: `(a + b)`, `max(a, b)`.
+        const s = BINARY[x.fn].surface;
+        return 'operator' in s ? `(${kids[0]} ${s.operator} ${kids[1]})` : `${s.call}(${kids.join(', ')})`;
+      }
       case 'compare':
-        return OPS[x.fn] ? `(${kids[0]} ${OPS[x.fn]} ${kids[1]})` : `${x.fn}(${kids.join(', ')})`;
+        return `(${kids[0]} ${COMPARE[x.fn].operator} ${kids[1]})`;
       case 'where':
         return `where(${kids.join(', ')})`;
       case 'cast':

@@ -11,7 +11,7 @@
  * the buffer planner guarantees that a kernel never writes a region it also reads (except
  * the same element, for in-place parameter updates).
  */
-import type { Axis, BinaryFn, CompareFn, DType, UnaryFn } from '../../ir/types.js';
+import type { Axis, BinaryFn, CompareFn, DType, ReduceFn, UnaryFn } from '../../ir/types.js';
 import type { ValueTable } from './ids.js';
 
 export type Arena = 'f32' | 'i32';
@@ -104,11 +104,11 @@ export interface ReduceKernel extends KernelBase {
   kind: 'reduce';
   axes: Axis[];
   over: Axis[];
-  fn: 'sum' | 'max' | 'mean';
+  fn: ReduceFn;
   value: KExpr;
   out: Access;
   /** Sibling reductions over the same axes, computed in the same loop (one accumulator each). */
-  siblings?: { fn: 'sum' | 'max' | 'mean'; value: KExpr; out: Access; nodes: number[] }[];
+  siblings?: { fn: ReduceFn; value: KExpr; out: Access; nodes: number[] }[];
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * Causal GEMMs: the k range of GEMMs whose operand is zero on one side of a diagonal. Attention under a causal mask multiplies matrices that are zero
- * on one side of the diagonal: p = softmax(where(key > seq, -inf, s)) is exactly 0 where
+ * Causal GEMMs: the k range of GEMMs whose operand is zero on one side of a diagonal.
+ * Attention under a causal mask multiplies matrices that are zero on one side of the diagonal: p = softmax(where(key > seq, -inf, s)) is exactly 0 where
  * key > seq, and so is the gradient through the mask. A contraction over `key` with such an
  * operand needs, for output row `seq`, only the k positions key ≤ seq (and over `seq`, for
  * output row `key`, only seq ≥ key): `kRange` on the GEMM lets the generator stop (or start)
  * the k loop at the row block's edge, skipping about half of the attention GEMMs' work.
  */
+import { BINARY, preservesZero, REDUCE, reducesZerosToZero, UNARY } from '../../ir/ops/index.js';
 import type { Graph } from '../../ir/types.js';
 import { layoutStrides } from '../kernel-ir/layout.js';
 import type { GemmKernel, Schedule } from '../kernel-ir/types.js';
@@ -58,23 +59,27 @@ export function zeroPatterns(g: Graph): (id: number) => ZeroPattern | undefined 
         break;
       }
       case 'unary':
-        if (n.attrs.fn === 'neg') p = zero(x);
+        // f(0) = 0 (neg, relu, gelu, ...): zeros stay zeros.
+        if (preservesZero(UNARY[n.attrs.fn])) p = zero(x);
         break;
       case 'cast':
         p = zero(x);
         break;
-      case 'binary':
+      case 'binary': {
         // 0·y and 0/y are 0 for finite y (nonzero for the quotient): a skipped term can only
         // differ from the interpreter where the other factor is already inf or NaN.
-        if (n.attrs.fn === 'mul') p = zero(x) ?? zero(y);
-        else if (n.attrs.fn === 'div') p = zero(x);
-        else if ((n.attrs.fn === 'add' || n.attrs.fn === 'sub') && same(zero(x), zero(y))) p = zero(x);
+        const z = BINARY[n.attrs.fn].facts.zero;
+        if (z === 'either') p = zero(x) ?? zero(y);
+        else if (z === 'left') p = zero(x);
+        else if (z === 'both' && same(zero(x), zero(y))) p = zero(x);
         break;
+      }
       case 'expand':
         p = zero(x);
         break;
       case 'reduce': {
-        const z = zero(x);
+        // Reducing zeros along other axes gives zeros (sum, mean, max, prod).
+        const z = reducesZerosToZero(REDUCE[n.attrs.fn]) ? zero(x) : undefined;
         const over = new Set(n.attrs.axes.map((a) => a.id));
         if (z && !over.has(z.above) && !over.has(z.below)) p = z;
         break;

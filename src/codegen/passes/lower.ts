@@ -11,34 +11,14 @@
  *   materialised once (a `map` kernel), except cheap ones (RECOMPUTE_COST), which each
  *   reader recomputes.
  * - Reductions, softmax, cross-entropy, scatter-add and contractions are kernels of their own.
- * The fusion decisions are the table FUSION below, consulted per op. The passes after this
+ * How each op takes part is its `fusion` class (src/ir/ops), and its inlined work its `cost`. The passes after this
  * one merge these kernels further (see passes/index.ts).
  */
+import { OPS, UNARY, type OpDef } from '../../ir/ops/index.js';
 import type { Axis, Graph, IRNode, OpName } from '../../ir/types.js';
 import { ValueTable } from '../kernel-ir/ids.js';
 import { layoutStrides, sameAxisSet } from '../kernel-ir/layout.js';
 import type { Access, Kernel, KExpr, Schedule, Value } from '../kernel-ir/types.js';
-
-/** How each op takes part in fusion. */
-export const FUSION: Record<OpName, 'leaf' | 'free' | 'view' | 'elementwise' | 'kernel'> = {
-  param: 'leaf',
-  input: 'leaf',
-  const: 'free',
-  iota: 'free',
-  rename: 'view',
-  expand: 'view',
-  unary: 'elementwise',
-  binary: 'elementwise',
-  compare: 'elementwise',
-  where: 'elementwise',
-  cast: 'elementwise',
-  gather: 'elementwise',
-  reduce: 'kernel',
-  contract: 'kernel',
-  softmax: 'kernel',
-  cross_entropy: 'kernel',
-  scatter_add: 'kernel',
-};
 
 /**
  * Elementwise work (in `opCost` units) worth recomputing in every kernel that reads a value
@@ -57,12 +37,26 @@ export const RECOMPUTE_COST = 8;
  */
 export const MAX_INLINE_DEPTH = 96;
 
-/** Rough cost of one elementwise node when inlined: transcendental functions count more. */
+/** Rough cost of one elementwise node when inlined (its op's, src/ir/ops: transcendental functions count more). */
 function opCost(n: IRNode): number {
-  const a = n.attrs;
-  if (a.op === 'unary') return a.fn === 'gelu' || a.fn === 'gelu_grad' ? 8 : a.fn === 'exp' || a.fn === 'log' || a.fn === 'tanh' || a.fn === 'sigmoid' || a.fn === 'rsqrt' || a.fn === 'sqrt' ? 2 : 1;
-  if (a.op === 'binary' && (a.fn === 'pow' || a.fn === 'div')) return 2;
-  return 1;
+  return (OPS[n.attrs.op] as OpDef<OpName>).cost(n.attrs as never);
+}
+
+/**
+ * The brackets an elementwise node's WGSL puts around its operands (a sigmoid is
+ * `(1.0 / (1.0 + exp(-x)))`: 3), counted in its unary function's WGSL form.
+ */
+function nesting(n: IRNode): number {
+  if (n.attrs.op !== 'unary') return 1;
+  const text = UNARY[n.attrs.fn].wgsl.scalar('@'); // '@' stands for the operand
+  let depth = 0;
+  let deepest = 0;
+  for (const c of text) {
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '@') deepest = Math.max(deepest, depth);
+  }
+  return deepest;
 }
 
 /**
@@ -87,7 +81,7 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
   const consumers: number[][] = nodes.map(() => []);
   for (const n of nodes) if (needed[n.id]) for (const i of n.inputs) consumers[i].push(n.id);
 
-  const kindOf = (n: IRNode) => FUSION[n.attrs.op];
+  const kindOf = (n: IRNode) => OPS[n.attrs.op].fusion;
   /** Follow views back to the node whose storage they describe. */
   const viewBase = (id: number): number => {
     while (kindOf(nodes[id]) === 'view') id = nodes[id].inputs[0];
@@ -109,8 +103,7 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
       inlineCost.set(n.id, own + n.inputs.reduce((c, i) => c + (materialized.has(i) ? 0 : (inlineCost.get(i) ?? 0)), 0));
       // Views (renames, broadcasts) add no nesting to the expression; elementwise nodes add
       // their WGSL's brackets (a sigmoid is `(1.0 / (1.0 + exp(-x)))`).
-      const nesting = k === 'view' ? 0 : n.attrs.op === 'unary' && n.attrs.fn === 'sigmoid' ? 3 : 1;
-      inlineDepth.set(n.id, nesting + n.inputs.reduce((d, i) => Math.max(d, materialized.has(i) ? 0 : (inlineDepth.get(i) ?? 0)), 0));
+      inlineDepth.set(n.id, (k === 'view' ? 0 : nesting(n)) + n.inputs.reduce((d, i) => Math.max(d, materialized.has(i) ? 0 : (inlineDepth.get(i) ?? 0)), 0));
     }
     if (k === 'elementwise' && distinctConsumers(n.id) > 1 && inlineCost.get(n.id)! > RECOMPUTE_COST) materialized.add(n.id);
     if (k === 'elementwise' && inlineDepth.get(n.id)! >= MAX_INLINE_DEPTH) materialized.add(n.id);
@@ -203,8 +196,17 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
         return { k: 'cast', to: a.to, from: nodes[n.inputs[0]].type.dtype, x: rec(0) };
       case 'gather':
         return { k: 'gather', access: viewAccess(n.inputs[0], sub, cx.reads), dtype: n.type.dtype, axis: a.axis, index: rec(1) };
-      default:
+      case 'param':
+      case 'input':
+      case 'reduce':
+      case 'contract':
+      case 'scatter_add':
+      case 'softmax':
+      case 'cross_entropy':
+        // Stored (leaves and kernels are always materialised): reached only by a compiler bug.
         throw new Error(`internal: ${a.op} cannot be inlined`);
+      default:
+        return a satisfies never;
     }
   }
 
@@ -219,7 +221,7 @@ export function lower(graph: Graph, outputs: readonly number[], values: ValueTab
   function viewAccess(id: number, sub: ReadonlyMap<number, Axis>, reads: Set<number>): Access {
     let cur = id;
     let s: ReadonlyMap<number, Axis> = sub;
-    while (FUSION[nodes[cur].attrs.op] === 'view') {
+    while (OPS[nodes[cur].attrs.op].fusion === 'view') {
       const a = nodes[cur].attrs;
       if (a.op === 'rename') s = renameSub(a.pairs, s);
       cur = nodes[cur].inputs[0];

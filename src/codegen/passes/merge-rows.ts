@@ -1,6 +1,6 @@
 /**
- * Row fusion: a sum or mean over one axis A starts a row kernel over its output axes R; each
- * following kernel joins while it is a sum or mean over A to R, or a map over R ∪ {A}, and
+ * Row fusion: a reduction over one axis A starts a row kernel over its output axes R; each
+ * following kernel joins while it is a reduction over A to R, or a map over R ∪ {A}, and
  * reads what the group wrote only within the same row, at the element it was written
  * (per-row values broadcast along A). One invocation per row then runs the phases in order,
  * so a layernorm (mean, centre, variance, normalise) or a softmax backward (sum, then scale)
@@ -19,7 +19,7 @@ export function mergeRows(s: Schedule, aliases: ReadonlyMap<ValueId, ValueId>): 
   const storesOf = (k: Phase): Access[] => (k.kind === 'reduce' ? [k.out] : k.stores.map((x) => x.access));
   const exprsOf = (k: Phase): KExpr[] => (k.kind === 'reduce' ? [k.value] : k.stores.map((x) => x.value));
   const fits = (g: RowKernel, k: Kernel): k is Phase =>
-    (k.kind === 'reduce' && k.fn !== 'max' && k.over.length === 1 && k.over[0].id === g.axis.id && sameAxisSet(k.axes, g.rows)) ||
+    (k.kind === 'reduce' && k.over.length === 1 && k.over[0].id === g.axis.id && sameAxisSet(k.axes, g.rows)) ||
     (k.kind === 'map' && sameAxisSet(k.axes, [...g.rows, g.axis]));
 
   const out: Kernel[] = [];
@@ -30,9 +30,9 @@ export function mergeRows(s: Schedule, aliases: ReadonlyMap<ValueId, ValueId>): 
       absorb(prev, k);
       continue;
     }
-    // A single-axis sum or mean starts a candidate group (a lone one is unwrapped below).
+    // A single-axis reduction starts a candidate group (a lone one is unwrapped below).
     // (Not reductions to a scalar: one invocation would then do the whole group's work.)
-    if (k.kind === 'reduce' && k.fn !== 'max' && k.over.length === 1 && k.axes.length > 0 && !k.writes.some((w) => aliases.has(w))) {
+    if (k.kind === 'reduce' && k.over.length === 1 && k.axes.length > 0 && !k.writes.some((w) => aliases.has(w))) {
       out.push({ kind: 'rows', name: k.name, nodes: [...k.nodes], lines: [...k.lines], reads: [...k.reads], writes: [...k.writes], rows: [...k.axes], axis: k.over[0], phases: [k] });
       continue;
     }

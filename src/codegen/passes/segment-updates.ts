@@ -25,29 +25,6 @@ export interface ParamUpdate {
   copy?: { value: number; of: number };
 }
 
-/** u32s in one segment's table row: first invocation, slot offsets, constants, rows, cols. */
-export function segmentRowWidth(k: SegmentedMapKernel): number {
-  return 3 + k.segments[0].slots.length + k.segments[0].consts.length;
-}
-
-/** The dispatch's table: one row per segment (see segmentRowWidth). Offsets must be resolved. */
-export function segmentTable(k: SegmentedMapKernel): number[] {
-  const out: number[] = [];
-  const bits = new Uint32Array(new Float32Array(1).buffer);
-  const f32 = new Float32Array(bits.buffer);
-  let start = 0;
-  for (const s of k.segments) {
-    out.push(start, ...s.slots.map((a) => a.offset));
-    for (const c of s.consts) {
-      f32[0] = c;
-      out.push(bits[0]);
-    }
-    out.push(s.rows, s.cols);
-    start += s.size / k.lanes;
-  }
-  return out;
-}
-
 /** A parameter's update in canonical form: its structure as text, its slots and constants, and the body over the segment's position. */
 interface Canonical {
   key: string;

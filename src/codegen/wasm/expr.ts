@@ -182,6 +182,15 @@ export function scalarExpr(e: KExpr, cx: ExprContext, depth = 0): void {
           f.tee(t).get(t).op('f32_mul');
           return;
         }
+        case 'silu': {
+          // x / (1 + exp(-x)), x evaluated once.
+          const t = scratch(cx, 'f32', depth);
+          go(e.x);
+          f.tee(t).f32(1).get(t).op('f32_neg');
+          viaVector(cx, cx.math.exp);
+          f.op('f32_add').op('f32_div');
+          return;
+        }
       }
       return unrendered(e);
     }
@@ -360,6 +369,12 @@ export function vectorExpr(e: KExpr, cx: ExprContext, lane: Axis, depth = 0): vo
           const s = scratch(cx, 'v128', depth);
           go(e.x);
           f.tee(s).get(s).op('f32x4_mul');
+          return;
+        }
+        case 'silu': {
+          const s = scratch(cx, 'v128', depth);
+          go(e.x);
+          f.tee(s).f32x4(1).get(s).op('f32x4_neg').call(cx.math.exp).op('f32x4_add').op('f32x4_div');
           return;
         }
       }

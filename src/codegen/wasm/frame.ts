@@ -135,6 +135,13 @@ export function horizontalSum(f: FunctionBuilder, v: number): void {
   f.op('f32_add');
 }
 
+/** Horizontal product of the f32x4 in local `v`. */
+export function horizontalProduct(f: FunctionBuilder, v: number): void {
+  f.get(v).lane('f32x4_extract', 0).get(v).lane('f32x4_extract', 1).op('f32_mul');
+  f.get(v).lane('f32x4_extract', 2).get(v).lane('f32x4_extract', 3).op('f32_mul');
+  f.op('f32_mul');
+}
+
 /** Horizontal maximum of the f32x4 in local `v` (NaN-propagating, as f32.max). */
 export function horizontalMax(f: FunctionBuilder, v: number): void {
   f.get(v).lane('f32x4_extract', 0).get(v).lane('f32x4_extract', 1).op('f32_max');
@@ -151,4 +158,5 @@ export const REDUCTIONS: Record<ReduceFn, { init: number; scalar: SimpleOp; vect
   sum: { init: 0, scalar: 'f32_add', vector: 'f32x4_add', horizontal: horizontalSum, averages: false },
   mean: { init: 0, scalar: 'f32_add', vector: 'f32x4_add', horizontal: horizontalSum, averages: true },
   max: { init: -Infinity, scalar: 'f32_max', vector: 'f32x4_max', horizontal: horizontalMax, averages: false },
+  prod: { init: 1, scalar: 'f32_mul', vector: 'f32x4_mul', horizontal: horizontalProduct, averages: false },
 };

@@ -11,8 +11,8 @@
  */
 import type { Axis } from '../../ir/types.js';
 import { exprType, mapExpr, variesAlong } from '../kernel-ir/expr.js';
+import { segmentRowWidth, segmentTable } from '../kernel-ir/kernel.js';
 import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../kernel-ir/types.js';
-import { segmentRowWidth, segmentTable } from '../passes/segment-updates.js';
 import type { FunctionBuilder } from './encoder.js';
 import { scalarExpr, storedType, storeScalar, storeVector, vectorExpr, type ExprContext } from './expr.js';
 import { Frame, horizontalMax, horizontalSum, REDUCTIONS, TABLE, type RenderContext } from './frame.js';

@@ -2,7 +2,8 @@
  * Rendering kernel expressions (KExpr) as WGSL. Every kernel binds the f32 arena as `arena`
  * and the i32 arena as `iarena`; axis positions are u32 variables the kernel declares.
  */
-import type { Axis } from '../../ir/types.js';
+import { BINARY, COMPARE, UNARY, type UnaryPrim } from '../../ir/ops/index.js';
+import type { Axis, UnaryFn } from '../../ir/types.js';
 import { exprType, someExpr } from '../kernel-ir/expr.js';
 import type { Access, KExpr } from '../kernel-ir/types.js';
 import { offsetAligned4, offsetRef } from '../offsets.js';
@@ -145,65 +146,12 @@ export function emitExpr(e: KExpr, cx: EmitContext): string {
       if (!v) throw new Error(`internal: unknown local ${e.name}`);
       return v;
     }
-    case 'unary': {
-      const x = emitExpr(e.x, cx);
-      switch (e.fn) {
-        case 'neg':
-          return `(-${x})`;
-        case 'exp':
-          return `exp(${x})`;
-        case 'log':
-          return `log(${x})`;
-        case 'sqrt':
-          return `sqrt(${x})`;
-        case 'rsqrt':
-          return `inverseSqrt(${x})`;
-        case 'tanh':
-          return `safe_tanh(${x})`;
-        case 'gelu':
-          return `gelu(${x})`;
-        case 'gelu_grad':
-          return `gelu_grad(${x})`;
-        case 'relu':
-          return `max(${x}, 0.0)`;
-        case 'step':
-          return `select(0.0, 1.0, ${x} > 0.0)`;
-        case 'sigmoid':
-          return `(1.0 / (1.0 + exp(-${x})))`;
-        case 'abs':
-          return `abs(${x})`;
-        case 'square':
-          return `sq(${x})`;
-        case 'recip':
-          return `(1.0 / ${x})`;
-      }
-      break;
-    }
-    case 'binary': {
-      const a = emitExpr(e.a, cx);
-      const b = emitExpr(e.b, cx);
-      switch (e.fn) {
-        case 'add':
-          return `(${a} + ${b})`;
-        case 'sub':
-          return `(${a} - ${b})`;
-        case 'mul':
-          return `(${a} * ${b})`;
-        case 'div':
-          return `(${a} / ${b})`;
-        case 'pow':
-          return `pow(${a}, ${b})`;
-        case 'max':
-          return `max(${a}, ${b})`;
-        case 'min':
-          return `min(${a}, ${b})`;
-      }
-      break;
-    }
-    case 'compare': {
-      const op = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' }[e.fn];
-      return `(${emitExpr(e.a, cx)} ${op} ${emitExpr(e.b, cx)})`;
-    }
+    case 'unary':
+      return UNARY[e.fn].wgsl.scalar(emitExpr(e.x, cx));
+    case 'binary':
+      return BINARY[e.fn].wgsl(emitExpr(e.a, cx), emitExpr(e.b, cx));
+    case 'compare':
+      return `(${emitExpr(e.a, cx)} ${COMPARE[e.fn].operator} ${emitExpr(e.b, cx)})`;
     case 'where':
       return `select(${emitExpr(e.b, cx)}, ${emitExpr(e.a, cx)}, ${emitExpr(e.c, cx)})`;
     case 'cast': {
@@ -223,34 +171,28 @@ export function storeValue(e: KExpr, dtype: 'f32' | 'i32' | 'bool', cx: EmitCont
   return dtype === 'bool' ? `select(0i, 1i, ${v})` : v;
 }
 
-/** tanh, GELU and its derivative for one WGSL type (`f32`, or `vec4f` with the suffix 4). */
-function activations(sfx: string, T: string): string {
-  return `fn safe_tanh${sfx}(x: ${T}) -> ${T} {
-  let e = exp(-2.0 * abs(x));
-  return sign(x) * (1.0 - e) / (1.0 + e);
-}
-fn gelu${sfx}(x: ${T}) -> ${T} {
-  return 0.5 * x * (1.0 + safe_tanh${sfx}(0.7978845608 * (x + 0.044715 * x * x * x)));
-}
-fn gelu_grad${sfx}(x: ${T}) -> ${T} {
-  let u = 0.7978845608 * (x + 0.044715 * x * x * x);
-  let t = safe_tanh${sfx}(u);
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608 * (1.0 + 3.0 * 0.044715 * x * x);
-}
-`;
+/** The helper functions of the unary functions (unary/<fn>.ts's `wgsl.helpers`), `every` kernel's or those of `fns`, for f32 and then for vec4f. */
+function helpers(pick: (fn: UnaryFn, everyKernel: boolean) => boolean): string {
+  const all = Object.entries(UNARY) as [UnaryFn, UnaryPrim][];
+  const chosen = all.filter(([fn, p]) => p.wgsl.helpers && pick(fn, p.wgsl.helpers.everyKernel === true));
+  return [...chosen.map(([, p]) => p.wgsl.helpers!.code('f32', '')), ...chosen.map(([, p]) => p.wgsl.helpers!.code('vec4f', '4'))].join('');
 }
 
 /**
- * Helper functions every kernel may call. tanh is computed from exp(-2|x|) so that large
- * arguments give ±1 instead of inf/inf = NaN (some WGSL tanh implementations overflow).
+ * What every kernel declares first: infinities and NaN (WGSL has no literals for them), and
+ * the helper functions of the unary functions that mdlc has always emitted into every kernel
+ * (sq, safe_tanh, gelu, gelu_grad).
  */
 export const PRELUDE = `
 var<private> INF_BITS: u32 = 0x7f800000u;
 fn pos_inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn nan() -> f32 { return bitcast<f32>(INF_BITS | 0x400000u); }
-fn sq(x: f32) -> f32 { return x * x; }
-${activations('', 'f32')}${activations('4', 'vec4f')}`;
+${helpers((_fn, every) => every)}`;
 
+/** The helper functions a kernel that applies `fns` needs besides the PRELUDE's ('' when none). */
+export function extraHelpers(fns: ReadonlySet<UnaryFn>): string {
+  return helpers((fn, every) => !every && fns.has(fn));
+}
 
 const VEC4_TYPE = { f32: 'vec4f', i32: 'vec4i', bool: 'vec4<bool>' } as const;
 
@@ -326,33 +268,14 @@ export function emitExpr4(e: KExpr, cx: EmitContext, v: Vec4Emit): string {
       case 'acc':
         return v.acc4 ?? perComponent(x);
       case 'unary': {
-        const a = go(x.x);
-        switch (x.fn) {
-          case 'tanh':
-            return `safe_tanh4(${a})`;
-          case 'gelu':
-            return `gelu4(${a})`;
-          case 'gelu_grad':
-            return `gelu_grad4(${a})`;
-          case 'square':
-            return `(${a} * ${a})`;
-          case 'relu':
-            return `max(${a}, vec4f(0.0))`;
-          case 'step':
-            return `select(vec4f(0.0), vec4f(1.0), ${a} > vec4f(0.0))`;
-          case 'sigmoid':
-            return `(vec4f(1.0) / (vec4f(1.0) + exp(-${a})))`;
-          case 'recip':
-            return `(vec4f(1.0) / ${a})`;
-          default:
-            // neg, exp, log, sqrt, rsqrt, abs: the scalar spelling is component-wise.
-            return emitExpr({ ...x, x: { k: 'local', name: '__v' } }, { ...cx, locals: new Map([['__v', a]]) });
-        }
+        const w = UNARY[x.fn].wgsl;
+        return (w.vec4 ?? w.scalar)(go(x.x));
       }
+      // WGSL applies these componentwise: the scalar spelling serves vec4 operands.
       case 'binary':
-        return emitExpr({ ...x, a: { k: 'local', name: '__a' }, b: { k: 'local', name: '__b' } }, { ...cx, locals: new Map([['__a', go(x.a)], ['__b', go(x.b)]]) });
+        return BINARY[x.fn].wgsl(go(x.a), go(x.b));
       case 'compare':
-        return emitExpr({ ...x, a: { k: 'local', name: '__a' }, b: { k: 'local', name: '__b' } }, { ...cx, locals: new Map([['__a', go(x.a)], ['__b', go(x.b)]]) });
+        return `(${go(x.a)} ${COMPARE[x.fn].operator} ${go(x.b)})`;
       case 'where':
         return `select(${go(x.b)}, ${go(x.a)}, ${go(x.c)})`;
       case 'cast': {

@@ -4,14 +4,14 @@
  * row, with loops for the reduced axes: barrier-free, which is what lavapipe runs fast, and
  * correct (if not optimal) on GPUs.
  */
-import type { Axis } from '../../ir/types.js';
-import { exprType, mapExpr, variesAlong } from '../kernel-ir/expr.js';
-import { iterationAxes } from '../kernel-ir/kernel.js';
+import { REDUCE } from '../../ir/ops/index.js';
+import type { Axis, ReduceFn } from '../../ir/types.js';
+import { exprType, mapExpr, subexpressions, variesAlong } from '../kernel-ir/expr.js';
+import { exprsOf, iterationAxes, segmentRowWidth } from '../kernel-ir/kernel.js';
 import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../kernel-ir/types.js';
 import { OFFSETS_DECLARATION, offsetTerm } from '../offsets.js';
-import { segmentRowWidth } from '../passes/segment-updates.js';
 import type { Target } from '../target.js';
-import { accessIndex, axisNames, emitExpr, emitExpr4, f32Literal, F32_VIEW, PRELUDE, store4, storeValue, vec4Readable, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
+import { accessIndex, axisNames, emitExpr, emitExpr4, extraHelpers, f32Literal, F32_VIEW, PRELUDE, store4, storeValue, vec4Readable, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
 import { gemmWgsl } from './gemm.js';
 
 const MAX_GROUPS = 65535;
@@ -207,6 +207,11 @@ function exprDtype(e: KExpr): 'i32' | 'bool' {
   return exprType(e) === 'bool' ? 'bool' : 'i32';
 }
 
+/** What follows a reduction's accumulator to make its result: the mean's scale by 1 / the count of `over`. */
+function finish(fn: ReduceFn, over: readonly Axis[]): string {
+  return REDUCE[fn].averages ? ` * ${f32Literal(1 / count(over))}` : '';
+}
+
 function reduceKernel(k: ReduceKernel, t: Target, ix: Names): RenderedKernel {
   const vec = vec4Reduce(k, t, ix);
   if (vec) return vec;
@@ -214,9 +219,9 @@ function reduceKernel(k: ReduceKernel, t: Target, ix: Names): RenderedKernel {
   // One accumulator per reduction (siblings share the loop and its position variables).
   const parts = [{ fn: k.fn, value: k.value, out: k.out }, ...(k.siblings ?? [])];
   const acc = (j: number) => (parts.length === 1 ? 'acc' : `acc${j}`);
-  const inits = parts.map((p, j) => `  var ${acc(j)}: f32 = ${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'};`).join('\n');
-  const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${emitExpr(p.value, cx)});` : `${acc(j)} = ${acc(j)} + ${emitExpr(p.value, cx)};`)).join('\n');
-  const stores = parts.map((p, j) => `  arena[${accessIndex(p.out, cx)}] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
+  const inits = parts.map((p, j) => `  var ${acc(j)}: f32 = ${REDUCE[p.fn].wgsl.init};`).join('\n');
+  const steps = parts.map((p, j) => `${acc(j)} = ${REDUCE[p.fn].wgsl.combine(acc(j), emitExpr(p.value, cx))};`).join('\n');
+  const stores = parts.map((p, j) => `  arena[${accessIndex(p.out, cx)}] = ${acc(j)}${finish(p.fn, k.over)};`).join('\n');
   return flatKernel(t, count(k.axes), F32_VIEW, `${decompose(ix, k.axes)}\n${inits}\n${loops(ix, k.over, steps)}${stores}\n`);
 }
 
@@ -230,10 +235,10 @@ function vec4Reduce(k: ReduceKernel, t: Target, ix: Names): RenderedKernel | und
   if (!lane || lane.size % 4 !== 0 || !parts.every((p) => vec4Readable(p.out, lane) && exprType(p.value) === 'f32')) return undefined;
   const cx = cxFor(ix, VEC4_VIEW);
   const acc = (j: number) => `acc${j}`;
-  const inits = parts.map((p, j) => `  var ${acc(j)} = vec4f(${p.fn === 'max' ? f32Literal(-Infinity) : '0.0'});`).join('\n');
+  const inits = parts.map((p, j) => `  var ${acc(j)} = vec4f(${REDUCE[p.fn].wgsl.init});`).join('\n');
   const value = (e: KExpr) => emitExpr4(e, cx, { lane });
-  const steps = parts.map((p, j) => (p.fn === 'max' ? `${acc(j)} = max(${acc(j)}, ${value(p.value)});` : `${acc(j)} = ${acc(j)} + ${value(p.value)};`)).join('\n');
-  const stores = parts.map((p, j) => `  arena[(${accessIndex(p.out, cx)}) >> 2u] = ${acc(j)}${p.fn === 'mean' ? ` * ${f32Literal(1 / count(k.over))}` : ''};`).join('\n');
+  const steps = parts.map((p, j) => `${acc(j)} = ${REDUCE[p.fn].wgsl.combine(acc(j), value(p.value))};`).join('\n');
+  const stores = parts.map((p, j) => `  arena[(${accessIndex(p.out, cx)}) >> 2u] = ${acc(j)}${finish(p.fn, k.over)};`).join('\n');
   return flatKernel(t, count(k.axes) / 4, VEC4_VIEW, `${lanePositions(ix, k.axes)}\n${inits}\n${loops(ix, k.over, steps)}${stores}\n`);
 }
 
@@ -386,12 +391,12 @@ function rowKernel(k: RowKernel, t: Target, ix: Names): RenderedKernel {
   const phases = k.phases.map((p, j) => {
     const before: string[] = [];
     if (p.kind === 'reduce') {
-      const fin = p.fn === 'mean' ? ` * ${f32Literal(1 / k.axis.size)}` : '';
+      const r = REDUCE[p.fn].wgsl;
       const value = prepare(p.value, before);
       const name = `row${j}`;
       locals.set(name, name);
       rowValues.set(accessKey(p.out), name);
-      return `${before.join('\n')}${before.length ? '\n' : ''}  var acc${j}: f32 = 0.0;\n${loops(ix, [k.axis], `acc${j} = acc${j} + ${emitExpr(value, cx)};`)}  let ${name} = acc${j}${fin};\n  arena[${accessIndex(p.out, cx)}] = ${name};`;
+      return `${before.join('\n')}${before.length ? '\n' : ''}  var acc${j}: f32 = ${r.init};\n${loops(ix, [k.axis], `acc${j} = ${r.combine(`acc${j}`, emitExpr(value, cx))};`)}  let ${name} = acc${j}${finish(p.fn, [k.axis])};\n  arena[${accessIndex(p.out, cx)}] = ${name};`;
     }
     const stores = p.stores.map((st) => {
       const arena = st.access.arena === 'f32' ? 'arena' : 'iarena';
@@ -414,7 +419,11 @@ function accessKey(a: Access): string {
  */
 export function renderKernel(k: Kernel, target: Target, options: { offsetsUniform?: boolean } = {}): RenderedKernel {
   const r = render(k, target, axisNames(iterationAxes(k)));
-  return options.offsetsUniform ? { ...r, code: OFFSETS_DECLARATION + r.code } : r;
+  // Helper functions beyond the prelude's, for the unary functions the kernel applies.
+  const fns = new Set(exprsOf(k).flatMap(subexpressions).flatMap((e) => (e.k === 'unary' ? [e.fn] : [])));
+  const helpers = extraHelpers(fns);
+  const code = `${options.offsetsUniform ? OFFSETS_DECLARATION : ''}${r.code}${helpers ? `\n${helpers}` : ''}`;
+  return { ...r, code };
 }
 
 function render(k: Kernel, t: Target, ix: Names): RenderedKernel {

@@ -1,12 +1,11 @@
 /**
- * Reverse-mode automatic differentiation over the IR. Gradients are IR nodes added to the
- * same graph, so they are type-checked by the same op rules, evaluated by the same
- * interpreter and lowered by the same code generator.
+ * Reverse-mode automatic differentiation over the IR, by each op's backward rule (its `vjp`,
+ * src/ir/ops). Gradients are IR nodes added to the same graph, so they are type-checked by
+ * the same op rules, evaluated by the same interpreter and lowered by the same code generator.
  */
 import type { GraphBuilder } from '../graph.js';
-import { differentiableInputs } from '../check/gradients.js';
-import { hasAxis, type IRNode, type TensorType } from '../types.js';
-import { VJP } from './rules.js';
+import { differentiableInputs, OPS, type OpDef } from '../ops/index.js';
+import { hasAxis, type IRNode, type OpName, type TensorType } from '../types.js';
 
 /**
  * Add the gradients of scalar `output` with respect to `wrt` to the graph.
@@ -44,8 +43,8 @@ export function gradients(b: GraphBuilder, output: number, wrt: readonly number[
     const n = nodes[id];
     const ins = differentiableInputs(n).filter((i) => dependsOnWrt[n.inputs[i]]);
     if (ins.length === 0) continue;
-    const rule = VJP[n.attrs.op];
-    if (!rule) throw new Error(`internal: no backward rule for ${n.attrs.op}`);
+    const rule = (OPS[n.attrs.op] as OpDef<OpName>).vjp;
+    if (rule === 'none') throw new Error(`internal: ${n.attrs.op} has differentiable inputs but no backward rule`);
     const grads = rule(b, n as never, g, ins);
     for (const i of ins) {
       const gi = grads[i];

@@ -49,7 +49,8 @@ export function checkDistributions(graph: Graph, facts: readonly NodeFacts[], ma
         }
       });
     }
-    if (n.attrs.op === 'reduce' && n.attrs.fn !== 'max') {
+    // Sums and means (linear: a softmax's weights sum to 1 under them); not max or prod.
+    if (n.attrs.op === 'reduce' && (n.attrs.fn === 'sum' || n.attrs.fn === 'mean')) {
       const axes = n.attrs.axes;
       // sum(p, over: A) is 1 everywhere, mean(p, over: A) is 1/|A|: spent before it is used.
       const own = facts[n.inputs[0]].distribution;

@@ -5,34 +5,11 @@
  * its gradient is structurally zero and training never changes it.
  */
 import { diagnostic, type Diagnostic } from '../../diagnostics/index.js';
-import type { Graph, IRNode, ParamInfo } from '../types.js';
+import type { Graph, ParamInfo } from '../types.js';
 import type { NodeFacts } from './facts.js';
 import { isMaskConstant } from './masks.js';
 import { reach } from '../graph.js';
-
-/** Which inputs of a node carry gradient. */
-export function differentiableInputs(n: IRNode): number[] {
-  const a = n.attrs;
-  switch (a.op) {
-    case 'compare':
-    case 'cast':
-    case 'iota':
-    case 'const':
-    case 'param':
-    case 'input':
-      return [];
-    case 'unary':
-      return a.fn === 'step' ? [] : [0];
-    case 'where':
-      return [1, 2];
-    case 'gather':
-    case 'scatter_add':
-    case 'cross_entropy':
-      return [0];
-    default:
-      return n.inputs.map((_, i) => i);
-  }
-}
+import { differentiableInputs } from '../ops/index.js';
 
 /**
  * The nodes the loss's gradient reaches. Below a softmax over an axis A, a term that is

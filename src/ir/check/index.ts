@@ -14,7 +14,6 @@ import { MaskAnalysis } from './masks.js';
 import { checkNanHazards } from './nan.js';
 
 export { computeFacts, type NodeFacts } from './facts.js';
-export { differentiableInputs } from './gradients.js';
 
 /** Rules that are sound on any well-typed (possibly partial) graph. */
 export function checkGraph(graph: Graph): Diagnostic[] {

@@ -20,6 +20,7 @@
  */
 import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index.js';
 import type { ElaboratedModel, WindowSlice } from '../elaborate/model.js';
+import { BINARY, preservesZero, UNARY } from '../ops/index.js';
 import type { Axis, Graph, IRNode } from '../types.js';
 import { add as addSets, ALL_INTS, has, intersect, isEmpty, maxOf, minOf, point, range, sameSet, union, type IntSet } from './intsets.js';
 import { maskingWheres, type MaskAnalysis } from './masks.js';
@@ -90,7 +91,7 @@ export class Dependencies {
       case 'const':
         return [[], a.value === 0 ? NOWHERE : EVERYWHERE];
       case 'unary':
-        return [all(), ZERO_PRESERVING.has(a.fn) ? sup(0) : EVERYWHERE];
+        return [all(), preservesZero(UNARY[a.fn]) ? sup(0) : EVERYWHERE];
       case 'cast': {
         const isMask = this.graph.nodes[n.inputs[0]].type.dtype === 'bool';
         return [all(), isMask ? (forms.regionOf(n.inputs[0]) ?? EVERYWHERE) : sup(0)];
@@ -98,10 +99,17 @@ export class Dependencies {
       case 'compare':
         return [all(), EVERYWHERE];
       case 'binary': {
-        if (a.fn === 'mul') return [all(), and(sup(0), sup(1)) ?? sup(0)];
-        if (a.fn === 'div') return [all(), sup(0)];
-        if (a.fn === 'pow') return [all(), EVERYWHERE];
-        return [all(), or(sup(0), sup(1)) ?? EVERYWHERE];
+        // Where the value can be nonzero, from where its operands can be.
+        switch (BINARY[a.fn].facts.zero) {
+          case 'either':
+            return [all(), and(sup(0), sup(1)) ?? sup(0)];
+          case 'left':
+            return [all(), sup(0)];
+          case 'both':
+            return [all(), or(sup(0), sup(1)) ?? EVERYWHERE];
+          case 'never':
+            return [all(), EVERYWHERE];
+        }
       }
       case 'where': {
         const c = forms.regionOf(n.inputs[0]);
@@ -219,9 +227,6 @@ export class Dependencies {
     return { ...t, d: intersect(t.d, range(lo - (size - 1), lo + n - 1)) };
   }
 }
-
-/** Unary functions with f(0) = 0. */
-const ZERO_PRESERVING = new Set(['neg', 'abs', 'square', 'sqrt', 'tanh', 'gelu', 'relu', 'step']);
 
 /** One term per (source, kind, axis, approx), offsets united. */
 function merge(terms: readonly Term[]): Term[] {

@@ -5,6 +5,7 @@
  * along the softmax axis other than through such masks (uniform weights, E0504; zero
  * gradients, W0803). Every answer errs on the side that reports less.
  */
+import { BINARY, keepsNonFinite, UNARY } from '../ops/index.js';
 import type { Graph, IRNode } from '../types.js';
 import { bottomUp } from '../graph.js';
 import type { NodeFacts } from './facts.js';
@@ -118,13 +119,14 @@ export class MaskAnalysis {
         return { region: l && r && or(l, r), wheres };
       }
       case 'unary':
-        return a.fn === 'neg' || a.fn === 'abs' || a.fn === 'square' ? rec(n.inputs[0]) : none;
+        return keepsNonFinite(UNARY[a.fn]) ? rec(n.inputs[0]) : none;
       case 'binary': {
-        if (!['add', 'sub', 'mul', 'div'].includes(a.fn)) return none;
+        const passes = BINARY[a.fn].facts.nonFinite;
+        if (passes === 'neither') return none;
         const [x, y] = n.inputs;
         // inf ± finite, inf × finite (NaN if 0: still not finite), inf / finite.
         if (!mayInf(y)) return rec(x);
-        if (!mayInf(x) && a.fn !== 'div') return rec(y);
+        if (!mayInf(x) && passes === 'either') return rec(y);
         return none;
       }
       case 'rename': {

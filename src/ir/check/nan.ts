@@ -8,6 +8,7 @@
  * budget (past it, nothing is reported).
  */
 import { diagnostic, type Diagnostic, type Label } from '../../diagnostics/index.js';
+import { BINARY, COMPARE, keepsNonFinite, UNARY } from '../ops/index.js';
 import type { Axis, Graph, IRNode } from '../types.js';
 import type { NodeFacts } from './facts.js';
 import { MaskAnalysis } from './masks.js';
@@ -142,12 +143,13 @@ function evalNonFinite(nodes: readonly IRNode[], facts: readonly NodeFacts[], id
       return evalNonFinite(nodes, facts, n.inputs[c ? 1 : 2], pos);
     }
     case 'unary':
-      return a.fn === 'neg' || a.fn === 'abs' || a.fn === 'square' ? evalNonFinite(nodes, facts, n.inputs[0], pos) : false;
+      return keepsNonFinite(UNARY[a.fn]) ? evalNonFinite(nodes, facts, n.inputs[0], pos) : false;
     case 'binary': {
-      if (!['add', 'sub', 'mul', 'div'].includes(a.fn)) return false;
+      const passes = BINARY[a.fn].facts.nonFinite;
+      if (passes === 'neither') return false;
       const [x, y] = n.inputs;
       if (!facts[y].mayBeInfinite) return evalNonFinite(nodes, facts, x, pos);
-      if (!facts[x].mayBeInfinite && a.fn !== 'div') return evalNonFinite(nodes, facts, y, pos);
+      if (!facts[x].mayBeInfinite && passes === 'either') return evalNonFinite(nodes, facts, y, pos);
       return false;
     }
     case 'rename':
@@ -193,19 +195,22 @@ function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>
       return ev(0);
     case 'rename':
       return evalMask(nodes, n.inputs[0], renamedBack(nodes, n, pos), depth + 1);
-    case 'unary':
-      return a.fn === 'neg' ? mapU(ev(0), (x) => -x) : a.fn === 'abs' ? mapU(ev(0), Math.abs) : a.fn === 'square' ? mapU(ev(0), (x) => x * x) : undefined;
+    // The functions' own semantics (src/ir/ops), as the interpreter computes them.
+    case 'unary': {
+      const x = ev(0);
+      return x === undefined ? undefined : UNARY[a.fn].scalar(x);
+    }
     case 'binary': {
       const x = ev(0);
       const y = ev(1);
       if (x === undefined || y === undefined) return undefined;
-      return { add: x + y, sub: x - y, mul: x * y, div: x / y, pow: x ** y, max: Math.max(x, y), min: Math.min(x, y) }[a.fn];
+      return BINARY[a.fn].scalar(x, y);
     }
     case 'compare': {
       const x = ev(0);
       const y = ev(1);
       if (x === undefined || y === undefined) return undefined;
-      return +{ lt: x < y, le: x <= y, gt: x > y, ge: x >= y, eq: x === y, ne: x !== y }[a.fn];
+      return +COMPARE[a.fn].scalar(x, y);
     }
     case 'where': {
       const c = ev(0);
@@ -215,8 +220,4 @@ function evalMask(nodes: readonly IRNode[], id: number, pos: Map<number, number>
     default:
       return undefined;
   }
-}
-
-function mapU(x: number | undefined, f: (v: number) => number) {
-  return x === undefined ? undefined : f(x);
 }

@@ -5,11 +5,11 @@
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics/index.js';
 import type { BlockDecl, Call, Expr, Ident, ParamDecl, Stmt } from '../../parser/ast.js';
 import type { GraphBuilder } from '../graph.js';
-import type { TypeResult } from '../ops/def.js';
-import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type Init, type OpAttrs, type ScopeInfo, type UnaryFn } from '../types.js';
+import { BINARY, COMPARE, forwardFunctions, OPS, REDUCE, UNARY, type BinaryPrim, type ComparePrim, type ReducePrim, type TypeResult, type UnaryPrim } from '../ops/index.js';
+import { formatAxes, formatType, hasAxis, type Axis, type BinaryFn, type CompareFn, type OpAttrs, type ReduceFn, type ScopeInfo, type UnaryFn } from '../types.js';
 import { findGrowth, growthDiagnostic, maskBrings } from './broadcasts.js';
 import { renameSuggestion } from './contractions.js';
-import { evalConstExpr, suggest } from './dims.js';
+import { suggest } from './dims.js';
 import { formatCount, MAX_BLOCK_DEPTH, MAX_GRAPH_NODES, MAX_REPEAT } from './limits.js';
 import { elabInit, type PendingInit } from './init.js';
 import type { DimValue } from './model.js';
@@ -90,34 +90,16 @@ function inScope<T>(cx: ElabContext, info: Omit<ScopeInfo, 'parent'>, body: () =
   }
 }
 
-/** Unary builtins by .mdl name. */
-const UNARY: Record<string, UnaryFn> = {
-  exp: 'exp',
-  log: 'log',
-  sqrt: 'sqrt',
-  rsqrt: 'rsqrt',
-  tanh: 'tanh',
-  gelu: 'gelu',
-  relu: 'relu',
-  sigmoid: 'sigmoid',
-  abs: 'abs',
-};
+/** The .mdl functions and operators, by name, from the op tables (src/ir/ops). */
+const UNARY_CALLS = new Map((Object.entries(UNARY) as [UnaryFn, UnaryPrim][]).flatMap(([fn, p]) => (p.surface ? [[p.surface, fn] as const] : [])));
+const REDUCE_CALLS = new Map((Object.entries(REDUCE) as [ReduceFn, ReducePrim][]).map(([fn, p]) => [p.surface, fn] as const));
+const BINARY_CALLS = new Map((Object.entries(BINARY) as [BinaryFn, BinaryPrim][]).flatMap(([fn, p]) => ('call' in p.surface ? [[p.surface.call, fn] as const] : [])));
+const BINARY_OPERATORS = new Map((Object.entries(BINARY) as [BinaryFn, BinaryPrim][]).flatMap(([fn, p]) => ('operator' in p.surface ? [[p.surface.operator as string, fn] as const] : [])));
+const COMPARE_OPERATORS = new Map((Object.entries(COMPARE) as [CompareFn, ComparePrim][]).map(([fn, p]) => [p.operator as string, fn] as const));
+const OP_CALLS = new Map(Object.values(OPS).flatMap((d) => d.surface.map((name) => [name, d.op] as const)));
 
-const CONST_UNARY: Partial<Record<UnaryFn, (v: number) => number>> = {
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (v) => 1 / Math.sqrt(v),
-  tanh: Math.tanh,
-  abs: Math.abs,
-  neg: (v) => -v,
-  square: (v) => v * v,
-};
-
-const BINARY: Record<string, BinaryFn> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '^': 'pow' };
-const COMPARE: Record<string, CompareFn> = { '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne' };
-
-export const BUILTINS = new Set([...Object.keys(UNARY), 'mean', 'sum', 'max', 'min', 'softmax', 'where', 'cross_entropy', 'float', 'broadcast']);
+/** Every function of the forward pass's language. */
+export const BUILTINS: ReadonlySet<string> = new Set(forwardFunctions());
 
 /** Elaborate a body; returns the node of its `return` (undefined if none or on error). */
 export function elabBody(cx: ElabContext, scope: Scope, body: readonly Stmt[]): { ret?: number; returned: boolean } {
@@ -351,15 +333,8 @@ function foldConstant(cx: ElabContext, attrs: OpAttrs, inputs: number[]): number
   const dtype = nodes[0].type.dtype;
   if (dtype !== 'f32') return undefined;
   if (!nodes.every((n) => n.type.dtype === 'f32')) return undefined;
-  if (attrs.op === 'unary') {
-    const f = CONST_UNARY[attrs.fn];
-    return f ? cx.b.constant(f(vals[0])) : undefined;
-  }
-  if (attrs.op === 'binary') {
-    const [a, b] = vals;
-    const r = { add: a + b, sub: a - b, mul: a * b, div: a / b, pow: a ** b, max: Math.max(a, b), min: Math.min(a, b) }[attrs.fn];
-    return cx.b.constant(r);
-  }
+  if (attrs.op === 'unary') return cx.b.constant(UNARY[attrs.fn].scalar(vals[0]));
+  if (attrs.op === 'binary') return cx.b.constant(BINARY[attrs.fn].scalar(vals[0], vals[1]));
   return undefined;
 }
 
@@ -403,14 +378,14 @@ export function elabExpr(cx: ElabContext, scope: Scope, e: Expr, positions: bool
       const [li, ri] = matchIntLiterals(cx, l, r);
       if (e.op === '^' && cx.b.node(ri).attrs.op === 'const' && (cx.b.node(ri).attrs as { value: number }).value === 2 && cx.b.type(li).dtype === 'f32')
         return add(cx, { op: 'unary', fn: 'square' }, [li], e.span, [e.left]);
-      return add(cx, { op: 'binary', fn: BINARY[e.op] }, [li, ri], e.span, [e.left, e.right]);
+      return add(cx, { op: 'binary', fn: BINARY_OPERATORS.get(e.op)! }, [li, ri], e.span, [e.left, e.right]);
     }
     case 'Compare': {
       const l = elabExpr(cx, scope, e.left, true);
       const r = elabExpr(cx, scope, e.right, true);
       if (l === undefined || r === undefined) return undefined;
       const [li, ri] = matchIntLiterals(cx, l, r);
-      return add(cx, { op: 'compare', fn: COMPARE[e.op] }, [li, ri], e.span, [e.left, e.right]);
+      return add(cx, { op: 'compare', fn: COMPARE_OPERATORS.get(e.op)! }, [li, ri], e.span, [e.left, e.right]);
     }
     case 'Contract': {
       const l = elabExpr(cx, scope, e.left, false);
@@ -618,13 +593,42 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
   const block = cx.blocks.get(f);
   if (block) return inlineBlock(cx, scope, block, call);
   const arg = (i: number) => elabExpr(cx, scope, call.args[i], positions);
-  if (UNARY[f]) {
+  const unary = UNARY_CALLS.get(f);
+  if (unary) {
     if (!checkArgs(cx, scope, call, 1, [])) return undefined;
     const x = arg(0);
-    return x === undefined ? undefined : add(cx, { op: 'unary', fn: UNARY[f] }, [x], call.span, call.args);
+    return x === undefined ? undefined : add(cx, { op: 'unary', fn: unary }, [x], call.span, call.args);
   }
-  switch (f) {
-    case 'float': {
+  const reduce = REDUCE_CALLS.get(f);
+  const binary = BINARY_CALLS.get(f);
+  if (reduce || binary) {
+    // `max(a, b)` of two values, `max(x, over: A)` a reduction; `min(x, over: A)` is -max(-x).
+    const overMin = f === 'min';
+    const hasOver = call.named.some((a) => a.name.name === 'over');
+    if (binary && !(hasOver && (reduce || overMin))) {
+      if (!checkArgs(cx, scope, call, 2, [])) return undefined;
+      const a = arg(0);
+      const b = arg(1);
+      if (a === undefined || b === undefined) return undefined;
+      return add(cx, { op: 'binary', fn: binary }, [a, b], call.span, call.args);
+    }
+    if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
+    const x = arg(0);
+    const axes = overAxes(cx, call);
+    if (x === undefined || !axes) return undefined;
+    if (!reduce) {
+      // min over axes = -max(-x)
+      const neg = add(cx, { op: 'unary', fn: 'neg' }, [x], call.span, call.args);
+      if (neg === undefined) return undefined;
+      const m = add(cx, { op: 'reduce', fn: 'max', axes }, [neg], call.span, call.args);
+      return m === undefined ? undefined : add(cx, { op: 'unary', fn: 'neg' }, [m], call.span);
+    }
+    return add(cx, { op: 'reduce', fn: reduce, axes }, [x], call.span, call.args);
+  }
+  const op = OP_CALLS.get(f);
+  switch (op) {
+    case 'cast': {
+      // `float(x)`.
       if (!checkArgs(cx, scope, call, 1, [])) return undefined;
       const x = arg(0);
       if (x === undefined) return undefined;
@@ -635,33 +639,8 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
         cx.diags.push(diagnostic('E0402', `\`float\` of ${formatType(t)} treats token ids as numbers`, call.span, { help: 'gather with the index instead: `table[index]`' }));
       return add(cx, { op: 'cast', to: 'f32' }, [x], call.span, call.args);
     }
-    case 'mean':
-    case 'sum':
-    case 'max':
-    case 'min': {
-      const hasOver = call.named.some((a) => a.name.name === 'over');
-      if ((f === 'max' || f === 'min') && !hasOver) {
-        if (!checkArgs(cx, scope, call, 2, [])) return undefined;
-        const a = arg(0);
-        const b = arg(1);
-        if (a === undefined || b === undefined) return undefined;
-        return add(cx, { op: 'binary', fn: f }, [a, b], call.span, call.args);
-      }
-      if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
-      const x = arg(0);
-      const axes = overAxes(cx, call);
-      if (x === undefined || !axes) return undefined;
-      if (f === 'min') {
-        // min over axes = -max(-x)
-        const neg = add(cx, { op: 'unary', fn: 'neg' }, [x], call.span, call.args);
-        if (neg === undefined) return undefined;
-        const m = add(cx, { op: 'reduce', fn: 'max', axes }, [neg], call.span, call.args);
-        return m === undefined ? undefined : add(cx, { op: 'unary', fn: 'neg' }, [m], call.span);
-      }
-      return add(cx, { op: 'reduce', fn: f, axes }, [x], call.span, call.args);
-    }
-    case 'broadcast': {
-      // The explicit form of what `+` does implicitly: the same value along more axes.
+    case 'expand': {
+      // `broadcast(x, over: A)`: the explicit form of what `+` does implicitly, the same value along more axes.
       if (!checkArgs(cx, scope, call, 1, ['over'])) return undefined;
       const x = arg(0);
       const axes = overAxes(cx, call);
@@ -699,6 +678,11 @@ function elabCall(cx: ElabContext, scope: Scope, call: Call, positions: boolean)
       }
       return add(cx, { op: 'cross_entropy', axis: axes[0] }, [logits, targets], call.span, call.args);
     }
+    case undefined:
+      break;
+    default:
+      // An op that declares a function name (OpDef.surface) needs its case above.
+      throw new Error(`internal: the elaborator has no case for \`${f}\` (op ${op})`);
   }
   const candidates = chain(cx.blocks.keys(), BUILTINS);
   markUsed(scope, call, cx);

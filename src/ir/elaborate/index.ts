@@ -27,6 +27,11 @@ export interface ElaborateOptions {
   data?: DataBindings;
   /** `--set NAME=VALUE`: dims and scalar train settings. */
   overrides?: ReadonlyMap<string, number>;
+  /**
+   * The datasets `text("NAME", ...)` can name (the runtime's registry, which the driver hands
+   * over): a bare name a letter or two from one of them is a typo (E0703). None: no such check.
+   */
+  datasets?: readonly string[];
 }
 
 export interface ElaborateResult {
@@ -144,7 +149,7 @@ export function elaborate(ast: ModelFile, options: ElaborateOptions = {}): Elabo
     return { diagnostics: diags };
   }
 
-  const train = elaborateTrain(trains[0], dims, trainOverrides, diags, file);
+  const train = elaborateTrain(trains[0], dims, trainOverrides, diags, file, options.datasets ?? []);
 
   // Forward inputs.
   const fscope = new Scope('');

@@ -1,6 +1,5 @@
 /** Elaborating the `train { }` section: data contract, optimizer, schedule, parameter groups. */
 import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.js';
-import { DATASETS } from '../../../runtime/text.js';
 import type { Call, Expr, TrainSection, TrainSetting } from '../../parser/ast.js';
 import { editDistance, evalConstExpr, suggest } from './dims.js';
 import { DEFAULT_TRAIN, type DataSource, type DimValue, type TrainConfig, type WindowSlice } from './model.js';
@@ -56,6 +55,8 @@ export function elaborateTrain(
   diags: Diagnostic[],
   /** The model file, where invalid `--set` values are reported. */
   file: string = section?.span.file ?? '',
+  /** The datasets `text(NAME)` can name (ElaborateOptions.datasets). */
+  datasets: readonly string[] = [],
 ): TrainElaboration {
   const cfg = cloneDefault();
   const typed = new Map<string, TrainSetting>();
@@ -94,7 +95,7 @@ export function elaborateTrain(
     }
     switch (name) {
       case 'data': {
-        const d = elabData(s.value, dims, diags);
+        const d = elabData(s.value, dims, diags, datasets);
         if (d) cfg.data = d;
         break;
       }
@@ -231,7 +232,7 @@ function elabSlice(s: TrainSetting, dims: ReadonlyMap<string, DimValue>, diags: 
   return { name: s.name.name, start, end, span: s.span };
 }
 
-function elabData(e: Expr, dims: ReadonlyMap<string, DimValue>, diags: Diagnostic[]): TrainConfig['data'] {
+function elabData(e: Expr, dims: ReadonlyMap<string, DimValue>, diags: Diagnostic[], datasets: readonly string[]): TrainConfig['data'] {
   if (e.kind !== 'Call' || e.callee.name !== 'text') {
     diags.push(diagnostic('E1002', '`data` must be a dataset such as `text("tinyshakespeare", window: seq + 1)`', e.span));
     return undefined;
@@ -243,8 +244,8 @@ function elabData(e: Expr, dims: ReadonlyMap<string, DimValue>, diags: Diagnosti
   }
   // A bare name (no path separator or extension) a letter or two from a known dataset is a typo:
   // it would otherwise be read as a file of that name when training starts.
-  const known = Object.keys(DATASETS);
-  if (!Object.hasOwn(DATASETS, src.value) && !/[./\\]/.test(src.value) && known.some((k) => editDistance(src.value, k) <= 2)) {
+  const known = datasets;
+  if (!known.includes(src.value) && !/[./\\]/.test(src.value) && known.some((k) => editDistance(src.value, k) <= 2)) {
     diags.push(diagnostic('E0703', `unknown dataset \`${src.value}\``, src.span, {
       help: `${suggest(src.value, known, '')} (known datasets: ${known.join(', ')}; a file needs a path such as \`./${src.value}.txt\`)`,
     }));

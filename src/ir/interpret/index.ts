@@ -9,10 +9,10 @@
  */
 import { OPS } from '../ops/index.js';
 import { formatAxes, formatType, numElements, type Axis, type Graph, type IRNode, type TensorType } from '../types.js';
-import { allocFloat, atPrecision, permute, type EvalContext, type Precision, type Tensor } from './tensor.js';
+import { allocFloat, atPrecision, permute, type EvalContext, type Precision, type Tensor } from '../tensor/index.js';
 import { initValues } from '../../../runtime/init.js';
 
-export * from './tensor.js';
+export * from '../tensor/index.js';
 export { makeRng, hashString, type Rng } from './random.js';
 
 export interface Feeds {

@@ -3,11 +3,9 @@
  * the `over` axes, which both operands must have. Axes both operands share but that are not
  * summed are batch axes; the result has a's remaining axes, then b's.
  */
-import { describeDtype, fail, ok, duplicateAxis, unionAxes, type OpDef } from './def.js';
+import { allInputs, bin, describeDtype, fail, ok, duplicateAxis, unionAxes, unitCost, type OpDef } from './def.js';
 import { formatAxes, hasAxis, type Axis } from '../types.js';
-import { allocFloat, permute, type FloatData, type Tensor } from '../interpret/tensor.js';
-import { copyStrided, sizesOf, stridesAlong } from '../interpret/strided.js';
-import { matmulAccumulate } from '../interpret/matmul.js';
+import { allocFloat, copyStrided, matmulAccumulate, permute, sizesOf, stridesAlong, type FloatData, type Tensor } from '../tensor/index.js';
 
 export const contractOp: OpDef<'contract'> = {
   op: 'contract',
@@ -70,6 +68,35 @@ export const contractOp: OpDef<'contract'> = {
     copyStrided(C, stridesAlong(cAxes, out.axes), sizesOf(out.axes), O);
     return { type: out, data: O };
   },
+  differentiable: allInputs(2),
+  /**
+   * out = Σ_over a·b. The gradient of a is g contracted with b over b's axes that a lacks
+   * (or a plain product when there are none); likewise for b.
+   */
+  vjp: (b, n, g, wanted) => {
+    const [x, y] = n.inputs;
+    const side = (other: number, self: number) => {
+      const ot = b.type(other);
+      const st = b.type(self);
+      const free = ot.axes.filter((a) => !hasAxis(st, a));
+      // The gradient comes out in its primal's layout, so updates read it element by element.
+      if (!free.length) return bin(b, 'mul', g, other);
+      const isFree = (a: { id: number }) => free.some((f) => f.id === a.id);
+      const axes = [...b.type(g).axes, ...ot.axes].filter((a, i, all) => !isFree(a) && all.findIndex((x) => x.id === a.id) === i);
+      const order = axes.length === st.axes.length && st.axes.every((a) => hasAxis({ axes }, a)) ? st.axes : undefined;
+      return b.add({ op: 'contract', over: free, order }, [g, other]);
+    };
+    return [wanted.includes(0) ? side(y, x) : undefined, wanted.includes(1) ? side(x, y) : undefined];
+  },
+  facts: (n, ins) => {
+    const v = new Set(ins.flatMap((x) => [...x.varies]));
+    for (const ax of n.attrs.over) v.delete(ax.id);
+    return { varies: v, mayBeInfinite: ins.some((x) => x.mayBeInfinite), nonZero: false };
+  },
+  fusion: 'kernel',
+  cost: unitCost,
+  // `a . b over AXES` is an operator of the language, not a function.
+  surface: [],
 };
 
 function floatData(t: Tensor): FloatData {

@@ -1,7 +1,7 @@
-/** Gather rows of a table by an index tensor (`wte[tokens]`), and its adjoint scatter-add. */
-import { describeDtype, fail, ok, type OpDef } from './def.js';
+/** Gather rows of a table by an index tensor (`wte[tokens]`); its adjoint is scatter-add.ts. */
+import { describeDtype, fail, ok, unitCost, type OpDef } from './def.js';
 import { formatAxes, hasAxis, numElements, type Axis } from '../types.js';
-import { alloc, permute, positionName, type Tensor } from '../interpret/tensor.js';
+import { alloc, permute, positionName, type Tensor } from '../tensor/index.js';
 
 /** An index value outside its axis: a data error, reported with the value and where it is. */
 export function indexOutOfRange(what: string, value: number, axis: Axis, index: Tensor, at: number): Error {
@@ -44,40 +44,17 @@ export const gatherOp: OpDef<'gather'> = {
     }
     return { type: out, data: O };
   },
-};
-
-/** values[I..., R...] summed into rows of a new table [axis, R...] at positions index[I...]. */
-export const scatterAddOp: OpDef<'scatter_add'> = {
-  op: 'scatter_add',
-  arity: 2,
-  type: ([values, index], attrs) => {
-    if (index.dtype !== 'i32' || !index.indexOf || index.indexOf.id !== attrs.axis.id)
-      return fail('E0401', `scatter-add along \`${attrs.axis.name}\` needs an index of \`${attrs.axis.name}\``, undefined, 1);
-    for (const a of index.axes) {
-      if (!hasAxis(values, a)) return fail('E0305', `scatter-add values lack the index axis \`${a.name}\``, undefined, 0);
-    }
-    const rest = values.axes.filter((a) => !hasAxis(index, a));
-    if (rest.some((a) => a.id === attrs.axis.id)) return fail('E0303', `axis \`${attrs.axis.name}\` would appear twice`);
-    return ok({ dtype: values.dtype, axes: [attrs.axis, ...rest] });
+  // The index carries no gradient.
+  differentiable: () => [0],
+  vjp: (b, n, g) => [b.add({ op: 'scatter_add', axis: n.attrs.axis }, [g, n.inputs[1]])],
+  facts: (n, [table, index]) => {
+    const v = new Set(table.varies);
+    v.delete(n.attrs.axis.id);
+    for (const x of index.varies) v.add(x);
+    return { varies: v, mayBeInfinite: table.mayBeInfinite, nonZero: table.nonZero };
   },
-  /**
-   * out[axis = index[i], r] += values[i, r], visiting i in the index's layout order (so the
-   * sums are deterministic), accumulating in the evaluation precision.
-   */
-  evaluate: ([values, index], attrs, out, ctx) => {
-    const axis = attrs.axis;
-    const rest = out.axes.slice(1);
-    const V = permute(values, [...index.type.axes, ...rest]).data;
-    const I = index.data;
-    const row = numElements({ axes: rest });
-    const O = alloc(out.dtype, numElements(out), ctx.precision);
-    for (let i = 0; i < I.length; i++) {
-      const v = I[i];
-      if (!(v >= 0 && v < axis.size)) throw indexOutOfRange('scatter_add', v, axis, index, i);
-      const dst = v * row;
-      const src = i * row;
-      for (let j = 0; j < row; j++) O[dst + j] += V[src + j];
-    }
-    return { type: out, data: O };
-  },
+  fusion: 'elementwise',
+  cost: unitCost,
+  // `table[index]` is syntax of the language, not a function.
+  surface: [],
 };

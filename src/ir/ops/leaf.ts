@@ -1,6 +1,6 @@
-/** Leaves of the graph: constants, parameters, inputs and axis positions (iota). */
-import { ok, type OpDef } from './def.js';
-import { scalar } from '../interpret/tensor.js';
+/** Leaves of the graph: constants, parameters and inputs (axis positions are iota.ts). */
+import { noInputs, ok, unitCost, type OpDef } from './def.js';
+import { scalar } from '../tensor/index.js';
 
 /** A scalar constant of the given dtype. */
 export const constOp: OpDef<'const'> = {
@@ -8,38 +8,34 @@ export const constOp: OpDef<'const'> = {
   arity: 0,
   type: (_inputs, attrs) => ok({ dtype: attrs.dtype, axes: [] }),
   evaluate: (_inputs, attrs, out, ctx) => ({ type: out, data: scalar(attrs.value, attrs.dtype, ctx.precision).data }),
+  differentiable: noInputs,
+  vjp: 'none',
+  facts: (n) => ({ varies: new Set(), mayBeInfinite: !Number.isFinite(n.attrs.value), nonZero: n.attrs.value !== 0 && !Number.isNaN(n.attrs.value) }),
+  fusion: 'free',
+  cost: unitCost,
+  surface: [],
 };
 
 /**
- * A trained parameter. Its type is fixed at creation by the builder (leafType), the rule
- * here only documents that it takes no inputs.
+ * A leaf the interpreter is fed (a trained parameter, an input). Its type is fixed at
+ * creation by the builder (leafType); the rule here only documents that it takes no inputs.
  */
-export const paramOp: OpDef<'param'> = {
-  op: 'param',
-  arity: 0,
-  type: () => ok({ dtype: 'f32', axes: [] }),
-  evaluate: (_inputs, attrs) => {
-    throw new Error(`internal: parameter \`${attrs.name}\` is fed by the interpreter, not evaluated`);
-  },
-};
+function fedLeaf<K extends 'param' | 'input'>(op: K, what: string): OpDef<K> {
+  return {
+    op,
+    arity: 0,
+    type: () => ok({ dtype: 'f32', axes: [] }),
+    evaluate: (_inputs, attrs: { name: string }) => {
+      throw new Error(`internal: ${what} \`${attrs.name}\` is fed by the interpreter, not evaluated`);
+    },
+    differentiable: noInputs,
+    vjp: 'none',
+    facts: (n) => ({ varies: new Set(n.type.axes.map((x) => x.id)), mayBeInfinite: false, nonZero: false }),
+    fusion: 'leaf',
+    cost: unitCost,
+    surface: [],
+  };
+}
 
-export const inputOp: OpDef<'input'> = {
-  op: 'input',
-  arity: 0,
-  type: () => ok({ dtype: 'f32', axes: [] }),
-  evaluate: (_inputs, attrs) => {
-    throw new Error(`internal: input \`${attrs.name}\` is fed by the interpreter, not evaluated`);
-  },
-};
-
-/** Positions 0..n-1 along an axis: the building block of masks (`key > seq`). */
-export const iotaOp: OpDef<'iota'> = {
-  op: 'iota',
-  arity: 0,
-  type: (_inputs, attrs) => ok({ dtype: 'i32', axes: [attrs.axis], indexOf: attrs.axis }),
-  evaluate: (_inputs, attrs, out) => {
-    const data = new Int32Array(attrs.axis.size);
-    for (let i = 0; i < data.length; i++) data[i] = i;
-    return { type: out, data };
-  },
-};
+export const paramOp = fedLeaf('param', 'parameter');
+export const inputOp = fedLeaf('input', 'input');

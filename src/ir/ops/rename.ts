@@ -1,5 +1,5 @@
 /** `x as [seq -> key]`: the same data viewed with an axis replaced by another of equal size. */
-import { fail, ok, type OpDef } from './def.js';
+import { allInputs, fail, ok, unitCost, type OpDef } from './def.js';
 import { formatAxes, hasAxis } from '../types.js';
 
 export const renameOp: OpDef<'rename'> = {
@@ -25,4 +25,21 @@ export const renameOp: OpDef<'rename'> = {
       throw new Error('internal: rename changed the layout');
     return { type: out, data: x.data };
   },
+  differentiable: allInputs(1),
+  /**
+   * The pairs apply in order (`[a -> b, b -> c]` renames a to c), so the inverse undoes them in
+   * reverse order: `[c -> b, b -> a]`.
+   */
+  vjp: (b, n, g) => [b.add({ op: 'rename', pairs: n.attrs.pairs.map(([from, to]) => [to, from] as const).reverse() }, [g])],
+  facts: (n, [x]) => {
+    const map = new Map(n.attrs.pairs.map(([from, to]) => [from.id, to]));
+    const v = new Set([...x.varies].map((id) => map.get(id)?.id ?? id));
+    const d = x.distribution;
+    const dist = d && { ...d, axis: map.get(d.axis.id) ?? d.axis };
+    return { varies: v, mayBeInfinite: x.mayBeInfinite, nonZero: x.nonZero, distribution: dist };
+  },
+  fusion: 'view',
+  cost: unitCost,
+  // `x as [a -> b]` is syntax of the language, not a function.
+  surface: [],
 };

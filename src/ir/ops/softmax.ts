@@ -1,11 +1,10 @@
-/** softmax over a named axis, and cross-entropy of logits against index targets. */
-import { describeDtype, fail, ok, type OpDef } from './def.js';
+/** `softmax(x, over: A)`: a distribution over A (what the checker's distribution rules track). */
+import { allInputs, bin, describeDtype, fail, ok, unitCost, type OpDef } from './def.js';
 import { axisIndex, formatAxes, hasAxis, type Axis } from '../types.js';
-import { alloc, permute } from '../interpret/tensor.js';
-import { indexOutOfRange } from './gather.js';
+import { alloc } from '../tensor/index.js';
 
 /** x's layout around `axis`: rows of `n` elements `inner` apart; `outer * inner` rows. */
-function rowsAround(axes: readonly Axis[], axis: Axis): { outer: number; n: number; inner: number } {
+export function rowsAround(axes: readonly Axis[], axis: Axis): { outer: number; n: number; inner: number } {
   const p = axisIndex({ axes }, axis);
   let outer = 1;
   let inner = 1;
@@ -49,66 +48,21 @@ export const softmaxOp: OpDef<'softmax'> = {
     }
     return { type: out, data: O };
   },
-};
-
-/**
- * Mean over all positions of -log softmax(logits, axis)[target]. The targets must index
- * `axis` and have exactly the logits' other axes.
- */
-export const crossEntropyOp: OpDef<'cross_entropy'> = {
-  op: 'cross_entropy',
-  arity: 2,
-  type: ([logits, targets], attrs) => {
-    if (logits.dtype !== 'f32') return fail('E0304', `cross-entropy logits must be floats, found ${describeDtype(logits)}`, undefined, 0);
-    if (!hasAxis(logits, attrs.axis))
-      return fail('E0305', `cannot take cross-entropy over \`${attrs.axis.name}\`: the logits have axes ${formatAxes(logits.axes)}`, `take it over one of ${formatAxes(logits.axes)}`, 0);
-    if (targets.dtype !== 'i32' || !targets.indexOf)
-      return fail('E0503', `cross-entropy targets must be an index tensor, found ${describeDtype(targets)}`, `declare the targets as \`index[...] of ${attrs.axis.name}\``, 1);
-    if (targets.indexOf.id !== attrs.axis.id)
-      return fail(
-        'E0503',
-        `cross-entropy over \`${attrs.axis.name}\`, but the targets are positions of \`${targets.indexOf.name}\``,
-        hasAxis(logits, targets.indexOf) ? `take it \`over: ${targets.indexOf.name}\`` : `the targets must index \`${attrs.axis.name}\``,
-        1,
-      );
-    const rest = logits.axes.filter((a) => a.id !== attrs.axis.id);
-    const same = rest.length === targets.axes.length && rest.every((a) => hasAxis(targets, a));
-    if (!same)
-      return fail('E0301', `the targets have axes ${formatAxes(targets.axes)} but the logits without \`${attrs.axis.name}\` have ${formatAxes(rest)}`, 'targets need one position per logits row', 1);
-    return ok({ dtype: 'f32', axes: [] });
+  differentiable: allInputs(1),
+  /** dx = y ⊙ (g − Σ_axis g ⊙ y) */
+  vjp: (b, n, g) => {
+    const y = n.id;
+    const s = b.add({ op: 'reduce', fn: 'sum', axes: [n.attrs.axis] }, [bin(b, 'mul', g, y)]);
+    return [bin(b, 'mul', y, bin(b, 'sub', g, s))];
   },
-  /**
-   * mean over rows of logsumexp(row) - row[target], in double; targets are aligned to the
-   * logits by axis identity. A target out of range throws.
-   */
-  evaluate: ([logits, targets], attrs, out, ctx) => {
-    const X = logits.data;
-    const axis = attrs.axis;
-    const rest = logits.type.axes.filter((a) => a.id !== axis.id);
-    const targetsAligned = permute(targets, rest);
-    const T = targetsAligned.data;
-    const { outer, n, inner } = rowsAround(logits.type.axes, axis);
-    let total = 0;
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        const row = o * inner + i;
-        const t = T[row];
-        if (!(t >= 0 && t < n)) throw indexOutOfRange('cross_entropy', t, axis, targetsAligned, row);
-        const base = o * n * inner + i;
-        const mx = rowMax(X, base, n, inner);
-        let sum = 0;
-        for (let k = 0, p = base; k < n; k++, p += inner) sum += Math.exp(X[p] - mx);
-        total += mx + Math.log(sum) - X[base + t * inner];
-      }
-    }
-    const data = alloc('f32', 1, ctx.precision);
-    data[0] = total / (outer * inner);
-    return { type: out, data };
-  },
+  facts: (n, [x]) => ({ varies: new Set(x.varies), mayBeInfinite: false, nonZero: false, distribution: { axis: n.attrs.axis, span: n.span, softmax: n.id } }),
+  fusion: 'kernel',
+  cost: unitCost,
+  surface: ['softmax'],
 };
 
 /** The maximum of a row (n values, `inner` apart from `base`); NaN if the row holds a NaN. */
-function rowMax(X: ArrayLike<number>, base: number, n: number, inner: number): number {
+export function rowMax(X: ArrayLike<number>, base: number, n: number, inner: number): number {
   let mx = -Infinity;
   for (let k = 0, p = base; k < n; k++, p += inner) {
     const v = X[p];

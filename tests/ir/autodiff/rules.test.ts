@@ -41,6 +41,7 @@ describe('unary rules', () => {
     abs: awayFromZero(0.05, 2),
     square: uniform(-1.5, 1.5),
     recip: awayFromZero(0.4, 2),
+    silu: uniform(-4, 4),
   };
   for (const [fn, values] of Object.entries(domains) as [UnaryFn, Values][]) {
     it(fn, () => {

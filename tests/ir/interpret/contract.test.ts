@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Axis } from '../../../src/ir/types.js';
-import { diffTensors, type Tensor } from '../../../src/ir/interpret/tensor.js';
+import { diffTensors, type Tensor } from '../../../src/ir/tensor/tensor.js';
 import { makeRng } from '../../../src/ir/interpret/random.js';
 import { F32, F64, axes, expectValues, f32, names, run } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { UnaryFn } from '../../../src/ir/types.js';
-import { get, scalar } from '../../../src/ir/interpret/tensor.js';
-import { gelu, geluGrad } from '../../../src/ir/ops/elementwise.js';
+import { get, scalar } from '../../../src/ir/tensor/tensor.js';
+import { gelu } from '../../../src/ir/ops/unary/gelu.js';
+import { geluGrad } from '../../../src/ir/ops/unary/gelu-grad.js';
 import { F32, F64, axes, bool, expectValues, f32, i32, names, run, values } from './helpers.js';
 
 describe('unary', () => {

@@ -1,7 +1,7 @@
 /** Shared helpers for the interpreter tests: axes, running one op through its type rule and evaluate. */
 import { OPS } from '../../../src/ir/ops/index.js';
 import { AxisTable, type Axis, type DType, type OpAttrs, type TensorType } from '../../../src/ir/types.js';
-import { tensor, type EvalContext, type Precision, type Tensor } from '../../../src/ir/interpret/tensor.js';
+import { tensor, type EvalContext, type Precision, type Tensor } from '../../../src/ir/tensor/tensor.js';
 import type { Span } from '../../../src/diagnostics/span.js';
 
 export const F64: EvalContext = { precision: 'f64' };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../src/ir/graph.js';
 import type { Axis, TensorType } from '../../../src/ir/types.js';
 import { diffTensors, get, initParams, interpret, permute, type Tensor } from '../../../src/ir/interpret/index.js';
-import { gelu } from '../../../src/ir/ops/elementwise.js';
+import { gelu } from '../../../src/ir/ops/unary/gelu.js';
 import { makeRng } from '../../../src/ir/interpret/random.js';
 import { SPAN, axes, expectValues, f32, i32 } from './helpers.js';
 

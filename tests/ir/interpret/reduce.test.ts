@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { get } from '../../../src/ir/interpret/tensor.js';
+import { get } from '../../../src/ir/tensor/tensor.js';
 import { F32, axes, expectValues, f32, i32, names, run } from './helpers.js';
 
 describe('reduce', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffTensors, get } from '../../../src/ir/interpret/tensor.js';
+import { diffTensors, get } from '../../../src/ir/tensor/tensor.js';
 import { makeRng } from '../../../src/ir/interpret/random.js';
 import { F32, axes, expectValues, f32, i32, names, run } from './helpers.js';
 

@@ -8,8 +8,8 @@ import {
   scalar,
   tensor,
   zerosLike,
-} from '../../../src/ir/interpret/tensor.js';
-import { Rows, broadcastRows, contiguousStrides, stridesAlong } from '../../../src/ir/interpret/strided.js';
+} from '../../../src/ir/tensor/tensor.js';
+import { Rows, broadcastRows, contiguousStrides, stridesAlong } from '../../../src/ir/tensor/strided.js';
 import { axes, f32, names, values } from './helpers.js';
 
 describe('tensor constructors', () => {

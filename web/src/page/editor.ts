@@ -10,10 +10,12 @@ import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/
 import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
 import { tags } from '@lezer/highlight';
 import grammar from '../../../grammar/mdl.tmLanguage.json' with { type: 'json' };
-import { compileGrammar, styleOf, tokenizeLine, type Grammar, type Segment } from '../highlight.js';
+import { builtinFunctions } from '../../../src/browser.js';
+import { compileGrammar, styleOf, tokenizeLine, withBuiltins, type Grammar, type Segment } from '../highlight.js';
 import type { EditorDiagnostic } from '../check.js';
 
-const rules = compileGrammar(grammar as Grammar);
+// The builtin functions from the compiler's tables, not the grammar file's list.
+const rules = compileGrammar(withBuiltins(grammar as Grammar, builtinFunctions()));
 
 /** Segments of recently seen lines: the stream parser asks for a line's tokens one at a time. */
 const lineCache = new Map<string, Segment[]>();

@@ -155,3 +155,22 @@ export function broadcastRows(out: readonly Axis[], inputs: readonly (readonly A
   const sizes = sizesOf(out);
   return new Rows(sizes, [contiguousStrides(sizes), ...inputs.map((axes) => stridesAlong(axes, out))]);
 }
+
+/**
+ * O[i] = f(a, b) at each position i of `out` (contiguous), the operands read in their own
+ * layouts and broadcast by axis identity: the loop of every binary elementwise op.
+ */
+export function zipBroadcast(out: readonly Axis[], a: { type: { axes: readonly Axis[] }; data: ArrayLike<number> }, b: { type: { axes: readonly Axis[] }; data: ArrayLike<number> }, O: Numeric, f: (x: number, y: number) => number): void {
+  const A = a.data;
+  const B = b.data;
+  const it = broadcastRows(out, [a.type.axes, b.type.axes]);
+  const n = it.n;
+  const sa = it.step[1];
+  const sb = it.step[2];
+  for (let r = it.count; r > 0; r--, it.next()) {
+    const o = it.offs[0];
+    let pa = it.offs[1];
+    let pb = it.offs[2];
+    for (let j = 0; j < n; j++, pa += sa, pb += sb) O[o + j] = f(A[pa], B[pb]);
+  }
+}
