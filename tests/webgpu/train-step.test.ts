@@ -10,9 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { compileFile } from '../../src/driver/index.js';
 import { build, CPU_TARGET } from '../../src/codegen/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
-import { initParams, interpret, tensor, type Tensor } from '../../src/ir/interpret/index.js';
+import { interpret, tensor, type Tensor } from '../../src/ir/interpret/index.js';
 import { makeRng } from '../../runtime/random.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
+import { againstInterpreter } from '../helpers/train-step.js';
 import { maxRelError } from '../helpers/program.js';
 
 const gpu = await getTestDevice();
@@ -40,76 +41,12 @@ describe.runIf(gpu)('generated training step vs the interpreter', () => {
   const g = step.graph;
   mkdirSync(outDir, { recursive: true });
 
-  /**
-   * `steps` training steps of `dev` (built from `model`) and of the interpreter on the same
-   * batches and scalars: losses within 1e-3 relative every step, every parameter within 1e-4
-   * after the steps in `checkAfter`. Returns the interpreter's parameters at the end.
-   */
-  async function againstInterpreter(dev: GeneratedModel, m: typeof model, steps: number, checkAfter: number[]) {
-    const trainStep = buildTrainStep(m);
-    const graph = trainStep.graph;
-    const V = m.graph.inputs.find((i) => i.name === 'tokens')!.type.indexOf!.size;
-    const [B, T] = m.graph.inputs.find((i) => i.name === 'tokens')!.type.axes.map((a) => a.size);
-    let params = initParams(graph, 7, 'f32');
-    dev.setParams(new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)])));
-    const mState = new Map<string, Tensor>();
-    const vState = new Map<string, Tensor>();
-    for (const p of graph.params) {
-      mState.set(p.name, tensor(p.type, new Float32Array(params.get(p.name)!.data.length)));
-      vState.set(p.name, tensor(p.type, new Float32Array(params.get(p.name)!.data.length)));
-    }
-    const rng = makeRng(3, 'batches');
-    const cfg = m.train.optimizer;
-    const outputs = [trainStep.loss, trainStep.gradNorm, ...trainStep.params.flatMap((p) => [p.newParam, p.newM, p.newV])];
-    for (let t = 0; t < steps; t++) {
-      const windows = Int32Array.from({ length: B * (T + 1) }, () => rng.int(V));
-      const tokens = Int32Array.from({ length: B * T }, (_, i) => windows[Math.floor(i / T) * (T + 1) + (i % T)]);
-      const targets = Int32Array.from({ length: B * T }, (_, i) => windows[Math.floor(i / T) * (T + 1) + (i % T) + 1]);
-      const lr = [0.01];
-      const bc1 = 1 / (1 - cfg.beta1 ** (t + 1));
-      const bc2 = 1 / (1 - cfg.beta2 ** (t + 1));
-      const { loss: gpuLoss, gradNorm: gpuNorm } = await dev.trainStep(new Map([['tokens', tokens], ['targets', targets]]), { lr, bc1, bc2 });
-
-      const inputs = new Map<string, Tensor>();
-      inputs.set('tokens', tensor(graph.inputs.find((i) => i.name === 'tokens')!.type, tokens));
-      inputs.set('targets', tensor(graph.inputs.find((i) => i.name === 'targets')!.type, targets));
-      const scalar = (x: number) => tensor({ dtype: 'f32', axes: [] }, [x]);
-      inputs.set('lr.0', scalar(lr[0]));
-      inputs.set('bc1', scalar(bc1));
-      inputs.set('bc2', scalar(bc2));
-      for (const p of graph.params) {
-        inputs.set(`m:${p.name}`, mState.get(p.name)!);
-        inputs.set(`v:${p.name}`, vState.get(p.name)!);
-      }
-      const out = interpret(graph, { params, inputs }, { precision: 'f32', outputs });
-      const cpuLoss = out.get(trainStep.loss)!.data[0];
-      expect(Math.abs(gpuLoss - cpuLoss) / Math.abs(cpuLoss), `loss at step ${t}`).toBeLessThan(1e-3);
-      const cpuNorm = out.get(trainStep.gradNorm)!.data[0];
-      expect(Math.abs(gpuNorm - cpuNorm) / cpuNorm, `gradient norm at step ${t}`).toBeLessThan(1e-3);
-      const next = new Map<string, Tensor>();
-      for (const p of trainStep.params) {
-        next.set(p.param.name, out.get(p.newParam)!);
-        mState.set(p.param.name, out.get(p.newM)!);
-        vState.set(p.param.name, out.get(p.newV)!);
-      }
-      params = next;
-      if (checkAfter.includes(t)) {
-        const got = await dev.getParams();
-        for (const p of graph.params) {
-          const want = params.get(p.name)!.data as Float32Array;
-          expect(maxRelError(got.get(p.name)!, want), `${p.name} after step ${t}`).toBeLessThan(1e-4);
-        }
-      }
-    }
-    return params;
-  }
-
   it('builds, matches parameters after one step and losses over 20 steps', async () => {
     const built = build(model, 'models/transformer.mdl', { outDir, target: CPU_TARGET });
     expect(built.diagnostics).toEqual([]);
     const mod = (await import(pathToFileURL(join(outDir, 'model.js')).href)) as { Model: { create(d: GPUDevice): Promise<GeneratedModel> } };
     const dev = await mod.Model.create(gpu!.device);
-    const params = await againstInterpreter(dev, model, 20, [0]);
+    const { params } = await againstInterpreter(dev, model, 20, [0]);
     const B = 3;
     const T = 8;
     // Forward and evaluation entry points agree too.

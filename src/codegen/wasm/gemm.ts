@@ -159,7 +159,6 @@ export function gemmKernel(k: GemmKernel, offsets: readonly number[], rc: Render
   // Scratch: a header (the column side packed last, see SCRATCH_HEADER), the finished tile,
   // the item's row panels, the batch element's column panels.
   const tileBytes = SCRATCH_HEADER + 4 * mr * nr;
-  const rowPanelBytes = 4 * mr * K;
   const colPanelBytes = 4 * nr * K;
   const rowPackAt = tileBytes;
   const colPackAt = rowPackAt + rowBlock * 4 * K;
@@ -238,7 +237,6 @@ export function gemmKernel(k: GemmKernel, offsets: readonly number[], rc: Render
   const zero = fr.local('i32');
   const colFirst = fr.local('i32');
   const rowAt = fr.local('i32');
-  const colAt = fr.local('i32');
   const kLo = fr.local('i32');
   const kHi = fr.local('i32');
   const pa = fr.local('i32');
