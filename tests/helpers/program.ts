@@ -28,6 +28,23 @@ function toArray(t: Tensor): Float32Array | Int32Array {
   return Int32Array.from(t.data as ArrayLike<number>);
 }
 
+/**
+ * The graph scheduled (and transformed) as codegen would, its buffers planned with the
+ * parameters, inputs and requested outputs kept alive, and every kernel's offsets resolved:
+ * what both the WebGPU and the wasm harnesses run.
+ */
+export function scheduleAndPlan(graph: Graph, outputs: readonly number[], transform: (s: Schedule) => Schedule = (s) => s) {
+  const sched = transform(schedule(graph, { outputs }));
+  const value = (id: number) => {
+    const n = graph.nodes[id];
+    return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
+  };
+  const persistent = [...new Set([...graph.params.map((p) => p.node), ...graph.inputs.map((i) => i.node), ...outputs])].map(value);
+  const [plan] = planBuffers([sched], { persistent, aliases: new Map() });
+  resolveOffsets(sched.kernels, plan);
+  return { sched, plan };
+}
+
 export async function runOnDevice(
   gpu: GpuContext,
   graph: Graph,
@@ -37,14 +54,7 @@ export async function runOnDevice(
   transform: (s: Schedule) => Schedule = (s) => s,
 ): Promise<DeviceRun> {
   const device = gpu.device;
-  const sched = transform(schedule(graph, { outputs }));
-  const value = (id: number) => {
-    const n = graph.nodes[id];
-    return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
-  };
-  const persistent = [...new Set([...graph.params.map((p) => p.node), ...graph.inputs.map((i) => i.node), ...outputs])].map(value);
-  const [plan] = planBuffers([sched], { persistent, aliases: new Map() });
-  resolveOffsets(sched.kernels, plan);
+  const { sched, plan } = scheduleAndPlan(graph, outputs, transform);
 
   const f32 = new Float32Array(plan.arenaSize.f32);
   const i32 = new Int32Array(plan.arenaSize.i32);

@@ -7,9 +7,8 @@
  * reference interpreter.
  */
 import type { Graph } from '../../src/ir/types.js';
-import { schedule } from '../../src/codegen/passes/index.js';
 import type { Kernel, Schedule } from '../../src/codegen/kernel-ir/types.js';
-import { planBuffers, resolveOffsets } from '../../src/codegen/buffers.js';
+import { scheduleAndPlan } from './program.js';
 import { assignOffsetSlots } from '../../src/codegen/offsets.js';
 import { ModuleBuilder } from '../../src/codegen/wasm/encoder.js';
 import { addMath } from '../../src/codegen/wasm/math.js';
@@ -35,14 +34,7 @@ export function runOnWasm(
   options: { threads?: number; transform?: (s: Schedule) => Schedule; tuning?: GemmTuning } = {},
 ): WasmRun {
   const threads = options.threads ?? 1;
-  const sched = (options.transform ?? ((s) => s))(schedule(graph, { outputs }));
-  const value = (id: number) => {
-    const n = graph.nodes[id];
-    return { node: id, arena: (n.type.dtype === 'f32' ? 'f32' : 'i32') as 'f32' | 'i32', axes: n.type.axes, size: n.type.axes.reduce((s, a) => s * a.size, 1) };
-  };
-  const persistent = [...new Set([...graph.params.map((p) => p.node), ...graph.inputs.map((i) => i.node), ...outputs])].map(value);
-  const [plan] = planBuffers([sched], { persistent, aliases: new Map() });
-  resolveOffsets(sched.kernels, plan);
+  const { sched, plan } = scheduleAndPlan(graph, outputs, options.transform);
 
   const bases = { f32: 0, i32: align(4 * plan.arenaSize.f32) };
   const tablesAt = align(bases.i32 + 4 * plan.arenaSize.i32);
