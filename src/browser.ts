@@ -10,6 +10,7 @@ export { builtinFunctions } from './ir/elaborate/builtins.js';
 export { compileSource, modelHashInput, type CompileOptions, type CompileResult } from './driver/compile.js';
 export { compileForTraining, modelMetaWithHash, type TrainedModel } from './train/compile.js';
 export { planProgram, type ProgramPlan } from './codegen/program.js';
+export { buildLimitsOf, checkLimits, type BuildLimits } from './codegen/limits.js';
 export { planWasmProgram, type WasmPlan } from './codegen/wasm/program.js';
 export { CPU_TARGET, GPU_TARGET, targetFor, type GemmVariant, type Target } from './codegen/target.js';
 export { hasErrors, type Diagnostic, type Label } from './diagnostics/diagnostic.js';

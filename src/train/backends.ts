@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, DEFAULT_LIMITS, targetFor, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
+import { build, buildLimitsOf, targetFor, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
 import { planWasmProgram, type WasmPlan } from '../codegen/wasm/program.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
@@ -44,9 +44,7 @@ export async function findAdapter(env: NodeJS.ProcessEnv = process.env): Promise
     if (e instanceof WebGpuUnavailableError) return undefined;
     throw e;
   }
-  const limits: Partial<BuildLimits> = {};
-  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof BuildLimits)[]) if (typeof ctx.limits[name] === 'number') limits[name] = ctx.limits[name];
-  return { ctx, target: targetFor(ctx), limits };
+  return { ctx, target: targetFor(ctx), limits: buildLimitsOf(ctx.limits) };
 }
 
 export interface Chosen {

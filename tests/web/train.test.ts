@@ -20,6 +20,7 @@ import { encodeCorpus } from '../../runtime/text.js';
 import { completionLength, PageTrainer, prepareRun, sha256Hex, VALIDATION_SAMPLES } from '../../web/src/train.js';
 import { SAMPLE_TEMPERATURE } from '../../src/cli/train.js';
 import { CPU_TARGET, targetFor } from '../../src/codegen/target.js';
+import { buildLimitsOf } from '../../src/codegen/limits.js';
 import { PAGE_FILE } from '../../web/src/check.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 
@@ -105,6 +106,22 @@ describe('prepareRun', () => {
     const r = await prepareRun(transformer.replace('p = softmax(s, over: key)', 'p = softmax(s, over: seq)'), sets, corpus, CPU_TARGET);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.diagnostics.map((d) => [d.code, d.span.line])).toEqual([['E0501', 38]]);
+  });
+
+  it("refuses a WebGPU program beyond the device's limits before compiling anything, and never limits wasm", async () => {
+    // A device that binds at most 64 KiB and runs 64 invocations per workgroup.
+    const small = buildLimitsOf({ maxStorageBufferBindingSize: 65536, maxComputeInvocationsPerWorkgroup: 64, label: 'not a limit' });
+    expect(small).toEqual({ maxStorageBufferBindingSize: 65536, maxComputeInvocationsPerWorkgroup: 64 });
+    const r = await prepareRun(transformer, sets, corpus, CPU_TARGET, small);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const codes = [...new Set(r.diagnostics.map((d) => d.code))];
+    expect(codes).toContain('E0901');
+    expect(r.diagnostics.every((d) => d.severity === 'error' && d.span.line > 0)).toBe(true);
+    expect(r.message).toMatch(/^the model does not fit this device: E0901 the f32 buffers of one training step need [\d.]+ (KiB|MiB), over the device's binding limit of 64\.0 KiB/);
+    // The same model fits WebGPU's defaults, and the wasm backend has no device limits.
+    expect((await prepareRun(transformer, sets, corpus, CPU_TARGET, {})).ok).toBe(true);
+    expect((await prepareRun(transformer, sets, corpus, 'wasm', small)).ok).toBe(true);
   });
 
 });

@@ -5,7 +5,7 @@
  * worker threads — through the runtime's one training loop, as `mdlc train` runs it; then
  * sampled, and saved as the CLI's checkpoint files. No DOM: main.ts shows what happens.
  */
-import { compileForTraining, modelHashInput, modelMetaWithHash, planProgram, planWasmProgram, runnablePlan, type Diagnostic, type Target } from '../../src/browser.js';
+import { checkLimits, compileForTraining, hasErrors, modelHashInput, modelMetaWithHash, planProgram, planWasmProgram, runnablePlan, type BuildLimits, type Diagnostic, type Target } from '../../src/browser.js';
 import {
   CHECKPOINT_FORMAT,
   DataError,
@@ -61,9 +61,11 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
 
 /**
  * Compile `text` for training on `corpus` (vocabulary bound to its characters, overrides
- * applied, checker re-run), split the text and plan the program, as `mdlc train` does.
+ * applied, checker re-run), split the text and plan the program, as `mdlc train` does; a
+ * WebGPU program is checked against the device's `limits` (E0901–E0903) before anything is
+ * compiled on it.
  */
-export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, target: Target | 'wasm'): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
+export async function prepareRun(text: string, overrides: ReadonlyMap<string, number>, corpus: Corpus, target: Target | 'wasm', limits: Partial<BuildLimits> = {}): Promise<{ ok: true; run: PageRun } | { ok: false; diagnostics: Diagnostic[]; message?: string }> {
   const source = { path: PAGE_FILE, text };
   const compiled = compileForTraining(source, { overrides, vocab: corpus.vocab.size });
   if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics, ...(compiled.diagnostics.some((d) => d.severity === 'error') ? {} : { message: 'the model has no loss: there is nothing to train' }) };
@@ -77,6 +79,8 @@ export async function prepareRun(text: string, overrides: ReadonlyMap<string, nu
     return { ok: true, run: { ...common, target, wasm: program, kernels: program.kernels.length, dispatches: program.entries.train.length } };
   }
   const plan = planProgram(model, { target, step });
+  const beyond = checkLimits(model, plan, limits);
+  if (hasErrors(beyond)) return { ok: false, diagnostics: beyond, message: `the model does not fit this device: ${beyond.map((d) => `${d.code} ${d.message}`).join('; ')}` };
   return { ok: true, run: { ...common, plan: runnablePlan(plan), target, kernels: plan.kernels.length, dispatches: plan.entries.train.length } };
 }
 

@@ -12,7 +12,7 @@ import autoencoder from '../../../models/autoencoder.mdl';
 import { acquireDevice, availableThreads, DATASETS, encodeCorpus, formatDuration, visibleText, type Corpus, type GpuContext, type Sample, type StepEvent } from '../../../runtime/browser.js';
 import { checkText, describeDiagnostic, editorDiagnostics, parseOverrides, type EditorDiagnostic } from '../check.js';
 import { PageTrainer, prepareRun, type CheckpointFiles } from '../train.js';
-import { targetFor } from '../../../src/browser.js';
+import { buildLimitsOf, targetFor } from '../../../src/browser.js';
 import { createEditor } from './editor.js';
 import { LossPlot } from './plot.js';
 
@@ -317,7 +317,7 @@ async function train(): Promise<void> {
     setPhase('loading data');
     const corpus = await trainingText();
     setPhase('compiling');
-    const prepared = await prepareRun(editor.text(), settings(), corpus, gpu ? targetFor(gpu) : 'wasm');
+    const prepared = await prepareRun(editor.text(), settings(), corpus, gpu ? targetFor(gpu) : 'wasm', gpu ? buildLimitsOf(gpu.limits) : {});
     if (!prepared.ok) {
       state.diagnostics = editorDiagnostics(prepared.diagnostics, editor.text().length);
       editor.show(state.diagnostics);
