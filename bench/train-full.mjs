@@ -2,8 +2,9 @@
 // (`mdlc train`, WebGPU where there is an adapter), then the validation loss over the whole
 // validation split (every character once, not 20 batches), a sample, and the run's plot.
 // MODEL=transformer (default) or autoencoder; extra `mdlc train` flags in ARGS.
-// Writes BENCHMARKS.md section train-full-<model>, and docs/<model>-run.txt, docs/<model>-loss.svg
-// (the README shows them).
+// Writes BENCHMARKS.md section train-full-<model> (train-full-<model>-<backend> for a backend
+// other than webgpu, so each backend's run is kept), and docs/<model>-run.txt,
+// docs/<model>-loss.svg (the README shows them).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,12 +57,12 @@ if (spec.task === 'next-token') {
 
 mkdirSync(join(root, 'docs'), { recursive: true });
 copyFileSync(join(runDir, 'loss.svg'), join(root, 'docs', `${model}-loss.svg`));
-writeFileSync(join(root, 'docs', `${model}-run.txt`), train.stdout.replace(new RegExp(runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), `runs/${model}-…`) + (sample ? `\n$ mdlc sample runs/${model}-…\n${sample}` : ''));
+writeFileSync(join(root, 'docs', `${model}-run.txt`), train.stdout.replace(new RegExp(runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), `runs/${model}-…`).replaceAll(`${root}/`, '') + (sample ? `\n$ mdlc sample runs/${model}-…\n${sample}` : ''));
 
 const line = `${model}: whole validation split ${whole.loss.toFixed(5)} nats per character (${whole.bitsPerChar.toFixed(3)} bits, ${(100 * whole.accuracy).toFixed(1)}% of next characters right) over ${whole.characters.toLocaleString('en-US')} characters`;
 console.log(line);
 writeSection(
-  `train-full-${model}`,
+  `train-full-${model}${config.backend === 'webgpu' ? '' : `-${config.backend}`}`,
   `## A full training run: \`${model}\` at the file's settings
 
 Measured by \`node bench/train-full.mjs\`${model !== 'transformer' ? ` with MODEL=${model}` : ''}${extra.length ? ` and ARGS='${extra.join(' ')}'` : ''} on ${machine()}, ${new Date().toISOString().slice(0, 10)}, backend ${config.backend} (${config.adapter}); load average ${load} before the run.
