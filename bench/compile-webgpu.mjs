@@ -2,8 +2,14 @@
 // (LLVM) takes to compile each distinct kernel, with Mesa's shader cache disabled, so that the
 // kernels worth simplifying are known. Each kernel's pipeline is created and dispatched once
 // on its own; the time covers WGSL → SPIR-V → LLVM → machine code. LAYERS overrides the depth.
+// lavapipe compiles a pipeline when it is first dispatched, on its one queue thread, so
+// `Model.create`'s concurrent createComputePipelineAsync calls do not overlap compiles: the
+// first training step pays the sum. Besides wall time the process's CPU time (all its
+// threads) is recorded: about the wall time under heavy load, about twice it when a core is
+// free (another thread of the driver runs alongside the compiles).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { buildTransformer, machine, nanoGptSettings, requireBuild, totalsByKind, writeSection } from './lib.mjs';
 
 requireBuild();
@@ -35,6 +41,7 @@ const rows = [];
 const t0 = performance.now();
 for (const k of plan.kernels) {
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   const pipeline = device.createComputePipeline({ layout: pipelineLayout, compute: { module: device.createShaderModule({ code: k.code }), entryPoint: 'main' } });
   // One workgroup over zeroed offsets: every access stays inside the small buffers (robust access clamps the rest).
   const enc = device.createCommandEncoder();
@@ -45,26 +52,30 @@ for (const k of plan.kernels) {
   pass.end();
   device.queue.submit([enc.finish()]);
   await device.queue.onSubmittedWorkDone();
-  rows.push({ name: k.name, kind: k.kind, dispatches: k.uses.length, s: (performance.now() - start) / 1000 });
+  const cpu = process.cpuUsage(cpu0);
+  rows.push({ name: k.name, kind: k.kind, dispatches: k.uses.length, s: (performance.now() - start) / 1000, cpu: (cpu.user + cpu.system) / 1e6 });
 }
 const total = (performance.now() - t0) / 1000;
 const kinds = totalsByKind(rows, 's');
+const cpuByKind = new Map(totalsByKind(rows, 'cpu'));
+const cpuTotal = rows.reduce((a, x) => a + x.cpu, 0);
+const load = loadavg()[0];
 const slowest = [...rows].sort((a, b) => b.s - a.s).slice(0, 8);
-console.log(`adapter ${ctx.description} (${variant} GEMMs): ${rows.length} kernels compiled one after another in ${total.toFixed(1)} s`);
-for (const [kind, e] of kinds) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(3)} kernels ${e.total.toFixed(1).padStart(6)} s`);
-for (const x of slowest) console.log(`  ${x.name.padEnd(16)} ${x.s.toFixed(2).padStart(6)} s`);
+console.log(`adapter ${ctx.description} (${variant} GEMMs): ${rows.length} kernels compiled one after another in ${total.toFixed(1)} s (CPU ${cpuTotal.toFixed(1)} s), load average ${load.toFixed(1)}`);
+for (const [kind, e] of kinds) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(3)} kernels ${e.total.toFixed(1).padStart(6)} s (CPU ${cpuByKind.get(kind).total.toFixed(1)} s)`);
+for (const x of slowest) console.log(`  ${x.name.padEnd(16)} ${x.s.toFixed(2).padStart(6)} s (CPU ${x.cpu.toFixed(2)} s)`);
 writeSection(
   'compile-webgpu',
   `## Kernel compile time (cold start)
 
-Measured by \`node bench/compile-webgpu.mjs\` on ${machine()}, ${new Date().toISOString().slice(0, 10)}, adapter ${ctx.description}, Mesa's shader cache disabled: the transformer at nanoGPT's CPU configuration (${layers} layers), each distinct kernel compiled and dispatched once, one after another (\`Model.create\` compiles them concurrently, so its cold start is shorter than the sum).
+Measured by \`node bench/compile-webgpu.mjs\` on ${machine()}, ${new Date().toISOString().slice(0, 10)}, adapter ${ctx.description}, Mesa's shader cache disabled, load average (1 min) ${load.toFixed(1)} on ${cpus().length} cores: the transformer at nanoGPT's CPU configuration (${layers} layers), each distinct kernel compiled and dispatched once, one after another. lavapipe compiles a pipeline at its first dispatch on its one queue thread, so \`Model.create\`'s concurrent \`createComputePipelineAsync\` calls do not overlap compiles and the first training step pays the sum. CPU time is the process's, all its threads: about the wall time under heavy load, about twice it when a core is free (another thread of the driver runs alongside the compiles).
 
-| kernel kind | kernels | compile time |
-|---|---|---|
-${kinds.map(([kind, e]) => `| ${kind} | ${e.n} | ${e.total.toFixed(1)} s |`).join('\n')}
-| **all** | ${rows.length} | ${total.toFixed(1)} s |
+| kernel kind | kernels | compile time | CPU time |
+|---|---|---|---|
+${kinds.map(([kind, e]) => `| ${kind} | ${e.n} | ${e.total.toFixed(1)} s | ${cpuByKind.get(kind).total.toFixed(1)} s |`).join('\n')}
+| **all** | ${rows.length} | ${total.toFixed(1)} s | ${cpuTotal.toFixed(1)} s |
 
-Slowest: ${slowest.map((x) => `${x.name} ${x.s.toFixed(1)} s`).join(', ')}.
+Slowest: ${slowest.map((x) => `${x.name} ${x.s.toFixed(1)} s (CPU ${x.cpu.toFixed(1)} s)`).join(', ')}.
 `,
 );
 ctx.destroy();

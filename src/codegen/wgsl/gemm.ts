@@ -218,9 +218,10 @@ function locateWorkgroup(colGroups: number, rowBlocks: number, batches: number, 
  *  - with `vec` (the 4 outputs along the last non-unit axis of `vecSide`, which has stride 1
  *    in `out`, and every other offset a multiple of 4): `store_out4(values, batch, m, n)`
  *    stores outputs (m, n) .. (m, n + 3) (or (m + 3, n)) as one vec4.
- * Positions outside M × N are skipped.
+ * Positions outside M × N are skipped; `initInside` says that the kernel never calls
+ * init_out4 there, which leaves its check out (see registerGemm).
  */
-function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', init?: KExpr): string {
+function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', init?: KExpr, initInside = false): string {
   const M = product(spec.m);
   const N = product(spec.n);
   const output = new Set([...spec.batch, ...spec.m, ...spec.n].map((a) => a.id));
@@ -259,7 +260,7 @@ function storeFunctions(spec: GemmKernel, view: ArenaView, vecSide?: 'm' | 'n', 
         [
           `// The additive part of the epilogue at four outputs along '${last.name}': the accumulators' start.`,
           'fn init_out4(batch: u32, m: u32, n: u32) -> vec4f {',
-          `  if (m >= ${u(M)} || n >= ${u(N)}) { return vec4f(0.0); }`,
+          ...(initInside ? [] : [`  if (m >= ${u(M)} || n >= ${u(N)}) { return vec4f(0.0); }`]),
           ...head,
           `  return ${emitExpr4(init, cx, { lane: last })};`,
           '}',
@@ -644,7 +645,8 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   const rest = split ? split.rest : spec.epilogue;
   // A loop over the rows, not unrolled: the epilogue inlined once per accumulator made LLVM
   // take seconds per kernel (a GELU after the MLP GEMM: 3.3 s), for no speed at run time.
-  if (vecStore && (rest.k !== 'acc' || spec.extra?.length)) {
+  const post = vecStore && (rest.k !== 'acc' || !!spec.extra?.length);
+  if (post) {
     L.push(`  for (var r = 0u; r < ${u(TR)}; r = r + 1u) {`);
     for (let v = 0; v < vecs; v++) {
       const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
@@ -653,7 +655,14 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
     L.push('  }');
   }
   L.push('}');
-  const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
+  // A kernel with both phases around the k loop (accumulators started from the epilogue's
+  // additive terms, finished by post_out4) compiled 3–4× slower on lavapipe with init_out4's
+  // edge check (the MLP's GELU GEMM: 8.4 s of CPU against 2.3 s without it). Blocks that tile
+  // M × N exactly never start past its edges, so the check goes there. Measured per kernel:
+  // leaving out the other checks, or this one in kernels without a post phase, made LLVM
+  // slower as often as faster (up to 4× either way), so they stay (issue 16).
+  const initInside = post && rows.size % TR === 0 && cols.size % TC === 0;
+  const stores = split ? storeFunctions({ ...spec, epilogue: split.rest }, view, cols.which, split.init, initInside) : storeFunctions(spec, view, vecStore ? cols.which : undefined);
   const code = `${view.declarations}${PRELUDE}\n${stores}\n\n${L.join('\n')}\n`;
   return { code, workgroupSize: [workgroup, 1, 1], dispatch, workgroupBytes: 0 };
 }
