@@ -13,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import { defaultRunDir } from '../../src/cli/train.js';
 import type { Io } from '../../src/cli/common.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
+import { writeNanProbe } from '../helpers/nan-probe.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-train-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -169,31 +170,7 @@ describe('sampling reproduces what a model memorised', () => {
 describe('the non-finite loss', () => {
   it('stops at that step, keeps the last good checkpoint, and names the first value that became NaN with its line', async () => {
     const model = join(tmp, 'probe.mdl');
-    writeFileSync(
-      model,
-      `model probe
-dim vocab = data.vocab
-dim batch = 2
-dim seq   = 4
-dim embed = 8
-param wte[vocab, embed] init normal(0.5)
-param s[embed] init normal(0.001, 0.03)
-forward(tokens: index[batch, seq] of vocab) -> logits {
-  x = wte[tokens] * sqrt(s)
-  return x . wte over embed
-}
-loss = cross_entropy(logits, targets, over: vocab)
-train {
-  data      = text("${data}", window: seq + 1)
-  tokens    = data[0 .. seq]
-  targets   = data[1 .. seq + 1]
-  optimizer = adamw(lr: 0.01)
-  steps     = 40
-  eval_every = 100
-  seed      = 3
-}
-`,
-    );
+    writeNanProbe(model, data);
     const dir = join(tmp, 'nan');
     const r = await run(['train', model, '--backend', 'interpreter', '--checkpoint-every', '1', '--run-dir', dir]);
     expect(r.code).toBe(1);

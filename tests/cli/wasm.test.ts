@@ -14,6 +14,7 @@ import { mayUseWebGpu, parseArgs } from '../../src/cli/args.js';
 import { TRAIN_FLAGS } from '../../src/cli/train.js';
 import { chooseBackend, NO_WEBGPU_ENV } from '../../src/train/backends.js';
 import { WasmBackend, wasmProgramFromJson, WasmJs, type WasmProgramJson } from '../../runtime/wasm.js';
+import { writeNanProbe } from '../helpers/nan-probe.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-wasm-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -103,31 +104,7 @@ describe('mdlc train --backend cpu (the wasm backend)', () => {
 
   it('stops at a NaN, keeps the last good checkpoint, and names the value', async () => {
     const model = join(tmp, 'probe.mdl');
-    writeFileSync(
-      model,
-      `model probe
-dim vocab = data.vocab
-dim batch = 2
-dim seq = 4
-dim embed = 8
-param wte[vocab, embed] init normal(0.5)
-param s[embed] init normal(0.001, 0.03)
-forward(tokens: index[batch, seq] of vocab) -> logits {
-  x = wte[tokens] * sqrt(s)
-  return x . wte over embed
-}
-loss = cross_entropy(logits, targets, over: vocab)
-train {
-  data      = text("${data}", window: seq + 1)
-  tokens    = data[0 .. seq]
-  targets   = data[1 .. seq + 1]
-  optimizer = adamw(lr: 0.01)
-  steps     = 40
-  eval_every = 100
-  seed      = 3
-}
-`,
-    );
+    writeNanProbe(model, data);
     const r = await run(['train', model, '--backend', 'wasm', '--checkpoint-every', '1', '--run-dir', join(tmp, 'nan')]);
     expect(r.code).toBe(1);
     const step = Number(/the loss became NaN at step (\d+)/.exec(r.err)![1]);

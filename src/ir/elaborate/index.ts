@@ -8,7 +8,7 @@ import { diagnostic, fileSpan, type Diagnostic } from '../../diagnostics/index.j
 import type { BlockDecl, DimDecl, DimExpr, ForwardDecl, LossDecl, ModelFile, ParamDecl, TrainSection, TensorTypeExpr } from '../../parser/ast.js';
 import { GraphBuilder } from '../graph.js';
 import { AxisTable, formatType, type Axis, type Graph, type TensorType } from '../types.js';
-import { dimRefs, evaluateDims, resetSuggestions, suggest, type DataBindings } from './dims.js';
+import { dimRefs, evaluateDims, formatDim, resetSuggestions, suggest, type DataBindings } from './dims.js';
 import { declareParam, elabBody, elabExpr, resolveAxis, resolveShape, Scope, type ElabContext } from './expr.js';
 import type { ElaboratedModel } from './model.js';
 import { elaborateTrain, OVERRIDABLE_TRAIN_SETTINGS } from './train.js';
@@ -292,13 +292,13 @@ function refusedDimOverride(decl: DimDecl, v: number): Diagnostic | undefined {
   const name = decl.name.name;
   const span = fileSpan(decl.span.file);
   if (usesData(decl.value)) {
-    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is bound from the data (\`${sourceText(decl.value)}\`), so it cannot be set`, span, {
+    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is bound from the data (\`${formatDim(decl.value)}\`), so it cannot be set`, span, {
       help: `the text's characters decide \`${name}\`; to check the model at another size, use \`mdlc check --vocab N\``,
     });
   }
   const refs = [...new Set(dimRefs(decl.value))];
   if (refs.length) {
-    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is computed from other dims (\`${name} = ${sourceText(decl.value)}\`), so it cannot be set`, span, {
+    return diagnostic('E1004', `--set ${name}=${v}: \`${name}\` is computed from other dims (\`${name} = ${formatDim(decl.value)}\`), so it cannot be set`, span, {
       help: `set ${refs.map((r) => `\`${r}\``).join(' or ')} instead`,
     });
   }
@@ -309,21 +309,6 @@ function usesData(e: DimExpr): boolean {
   return e.kind === 'DataRef' || (e.kind === 'DimParen' && usesData(e.inner)) || (e.kind === 'DimBinary' && (usesData(e.left) || usesData(e.right)));
 }
 
-/** A dim expression as written (normalised spacing). */
-function sourceText(e: DimExpr): string {
-  switch (e.kind) {
-    case 'DimNumber':
-      return String(e.value);
-    case 'DimRef':
-      return e.name.name;
-    case 'DataRef':
-      return `data.${e.field.name}`;
-    case 'DimParen':
-      return `(${sourceText(e.inner)})`;
-    case 'DimBinary':
-      return `${sourceText(e.left)} ${e.op} ${sourceText(e.right)}`;
-  }
-}
 
 function elabTensorType(cx: ElabContext, t: TensorTypeExpr): TensorType | undefined {
   const axes = resolveShape(cx, t.axes);
