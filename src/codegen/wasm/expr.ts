@@ -6,7 +6,7 @@
  * Addresses are bytes in the one linear memory: a region's start (a local loaded from the
  * dispatch's table, or a constant) plus 4 · Σ position · stride.
  */
-import type { Axis } from '../../ir/types.js';
+import type { Axis, UnaryFn } from '../../ir/types.js';
 import { exprType, someExpr } from '../kernel-ir/expr.js';
 import type { Access, Arena, KExpr } from '../kernel-ir/types.js';
 import type { FunctionBuilder, ValType } from './encoder.js';
@@ -100,6 +100,77 @@ function viaVector(cx: ExprContext, fn: number): void {
   cx.f.op('f32x4_splat').call(fn).lane('f32x4_extract', 0);
 }
 
+/**
+ * The float functions that are the same instructions on one f32 and on four f32 lanes (their
+ * `f32_` or `f32x4_` forms): `x` pushes the operand. The math helpers take four lanes, so a
+ * scalar goes through them splatted.
+ */
+function floatUnary(fn: Exclude<UnaryFn, 'neg' | 'step'>, x: () => void, cx: ExprContext, depth: number, four: boolean): void {
+  const f = cx.f;
+  const T = four ? 'f32x4' : 'f32';
+  const constant = (v: number) => (four ? f.f32x4(v) : f.f32(v));
+  const math = (helper: number) => (four ? f.call(helper) : viaVector(cx, helper));
+  switch (fn) {
+    case 'exp':
+    case 'log':
+    case 'tanh':
+    case 'gelu':
+    case 'gelu_grad':
+      x();
+      math(cx.math[fn]);
+      return;
+    case 'sqrt':
+      x();
+      f.op(`${T}_sqrt`);
+      return;
+    case 'rsqrt':
+      constant(1);
+      x();
+      f.op(`${T}_sqrt`).op(`${T}_div`);
+      return;
+    case 'recip':
+      constant(1);
+      x();
+      f.op(`${T}_div`);
+      return;
+    case 'sigmoid':
+      constant(1);
+      constant(1);
+      x();
+      f.op(`${T}_neg`);
+      math(cx.math.exp);
+      f.op(`${T}_add`).op(`${T}_div`);
+      return;
+    case 'relu':
+      x();
+      constant(0);
+      f.op(`${T}_max`);
+      return;
+    case 'abs':
+      x();
+      f.op(`${T}_abs`);
+      return;
+    case 'square': {
+      const t = scratch(cx, four ? 'v128' : 'f32', depth);
+      x();
+      f.tee(t).get(t).op(`${T}_mul`);
+      return;
+    }
+    case 'silu': {
+      // x / (1 + exp(-x)), x evaluated once.
+      const t = scratch(cx, four ? 'v128' : 'f32', depth);
+      x();
+      f.tee(t);
+      constant(1);
+      f.get(t).op(`${T}_neg`);
+      math(cx.math.exp);
+      f.op(`${T}_add`).op(`${T}_div`);
+      return;
+    }
+  }
+  return unrendered(fn);
+}
+
 /** Push `e` at the current positions as one value: f32, or i32 (booleans 0/1). */
 export function scalarExpr(e: KExpr, cx: ExprContext, depth = 0): void {
   const f = cx.f;
@@ -135,62 +206,24 @@ export function scalarExpr(e: KExpr, cx: ExprContext, depth = 0): void {
           if (int) f.i32(-1).op('i32_mul');
           else f.op('f32_neg');
           return;
+        case 'step':
+          go(e.x);
+          f.f32(0).op('f32_gt').op('f32_convert_i32_s');
+          return;
         case 'exp':
         case 'log':
         case 'tanh':
         case 'gelu':
         case 'gelu_grad':
-          go(e.x);
-          viaVector(cx, cx.math[e.fn]);
-          return;
         case 'sqrt':
-          go(e.x);
-          f.op('f32_sqrt');
-          return;
         case 'rsqrt':
-          f.f32(1);
-          go(e.x);
-          f.op('f32_sqrt').op('f32_div');
-          return;
         case 'recip':
-          f.f32(1);
-          go(e.x);
-          f.op('f32_div');
-          return;
         case 'sigmoid':
-          f.f32(1).f32(1);
-          go(e.x);
-          f.op('f32_neg');
-          viaVector(cx, cx.math.exp);
-          f.op('f32_add').op('f32_div');
-          return;
         case 'relu':
-          go(e.x);
-          f.f32(0).op('f32_max');
-          return;
-        case 'step':
-          go(e.x);
-          f.f32(0).op('f32_gt').op('f32_convert_i32_s');
-          return;
         case 'abs':
-          go(e.x);
-          f.op('f32_abs');
-          return;
-        case 'square': {
-          const t = scratch(cx, 'f32', depth);
-          go(e.x);
-          f.tee(t).get(t).op('f32_mul');
-          return;
-        }
-        case 'silu': {
-          // x / (1 + exp(-x)), x evaluated once.
-          const t = scratch(cx, 'f32', depth);
-          go(e.x);
-          f.tee(t).f32(1).get(t).op('f32_neg');
-          viaVector(cx, cx.math.exp);
-          f.op('f32_add').op('f32_div');
-          return;
-        }
+        case 'square':
+        case 'silu':
+          return floatUnary(e.fn, () => go(e.x), cx, depth, false);
       }
       return unrendered(e);
     }
@@ -326,57 +359,24 @@ export function vectorExpr(e: KExpr, cx: ExprContext, lane: Axis, depth = 0): vo
           go(e.x);
           f.op(int ? 'i32x4_neg' : 'f32x4_neg');
           return;
+        case 'step':
+          go(e.x);
+          f.f32x4(0).op('f32x4_gt').f32x4(1).op('v128_and');
+          return;
         case 'exp':
         case 'log':
         case 'tanh':
         case 'gelu':
         case 'gelu_grad':
-          go(e.x);
-          f.call(cx.math[e.fn]);
-          return;
         case 'sqrt':
-          go(e.x);
-          f.op('f32x4_sqrt');
-          return;
         case 'rsqrt':
-          f.f32x4(1);
-          go(e.x);
-          f.op('f32x4_sqrt').op('f32x4_div');
-          return;
         case 'recip':
-          f.f32x4(1);
-          go(e.x);
-          f.op('f32x4_div');
-          return;
         case 'sigmoid':
-          f.f32x4(1).f32x4(1);
-          go(e.x);
-          f.op('f32x4_neg').call(cx.math.exp).op('f32x4_add').op('f32x4_div');
-          return;
         case 'relu':
-          go(e.x);
-          f.f32x4(0).op('f32x4_max');
-          return;
-        case 'step':
-          go(e.x);
-          f.f32x4(0).op('f32x4_gt').f32x4(1).op('v128_and');
-          return;
         case 'abs':
-          go(e.x);
-          f.op('f32x4_abs');
-          return;
-        case 'square': {
-          const s = scratch(cx, 'v128', depth);
-          go(e.x);
-          f.tee(s).get(s).op('f32x4_mul');
-          return;
-        }
-        case 'silu': {
-          const s = scratch(cx, 'v128', depth);
-          go(e.x);
-          f.tee(s).f32x4(1).get(s).op('f32x4_neg').call(cx.math.exp).op('f32x4_add').op('f32x4_div');
-          return;
-        }
+        case 'square':
+        case 'silu':
+          return floatUnary(e.fn, () => go(e.x), cx, depth, true);
       }
       return unrendered(e);
     }
@@ -503,6 +503,8 @@ export function storedType(a: Access, value: KExpr): ElementType {
 }
 
 /** After a switch over every unary function: the expression is `never` there, so a function added to the IR without a case here is a type error. */
+/** A unary function (or a unary expression) the renderer has no case for: a type error first. */
 function unrendered(e: never): never {
-  throw new Error(`internal: the wasm renderer has no unary ${(e as { fn: string }).fn}`);
+  const fn = typeof e === 'string' ? e : (e as { fn: string }).fn;
+  throw new Error(`internal: the wasm renderer has no unary ${fn}`);
 }
