@@ -9,11 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { defaultRunDir } from '../../src/cli/train.js';
-import type { Io } from '../../src/cli/common.js';
 import { readCheckpoint } from '../../runtime/checkpoint.js';
 import { writeNanProbe } from '../helpers/nan-probe.js';
+import { runAsPrinted } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-train-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -24,13 +23,7 @@ const text = 'To be, or not to be, that is the question:\nWhether tis nobler in 
 const data = join(tmp, 'data.txt');
 writeFileSync(data, text);
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s.endsWith('\n') ? s : s + '\n'), err: (s) => void (err += s.endsWith('\n') ? s : s + '\n'), write: (s) => void (out += s), color: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runAsPrinted;
 
 const metrics = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')

@@ -8,13 +8,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/common.js';
 import { mayUseWebGpu, parseArgs } from '../../src/cli/args.js';
 import { TRAIN_FLAGS } from '../../src/cli/train.js';
 import { chooseBackend, NO_WEBGPU_ENV } from '../../src/train/backends.js';
 import { WasmBackend, wasmProgramFromJson, WasmJs, type WasmProgramJson } from '../../runtime/wasm.js';
 import { writeNanProbe } from '../helpers/nan-probe.js';
+import { runAsPrinted } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-wasm-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,13 +29,7 @@ const text = 'To be, or not to be, that is the question:\nWhether tis nobler in 
 const data = join(tmp, 'data.txt');
 writeFileSync(data, text);
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s.endsWith('\n') ? s : s + '\n'), err: (s) => void (err += s.endsWith('\n') ? s : s + '\n'), write: (s) => void (out += s), color: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runAsPrinted;
 
 const losses = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
