@@ -13,6 +13,19 @@ export const MAX_OFFSET_SLOTS = 1024;
 /** Bytes of each dispatch's offsets block: a multiple of WebGPU's 256-byte dynamic-offset alignment. */
 export const OFFSETS_BLOCK = MAX_OFFSET_SLOTS * 4;
 
+/**
+ * Slots a kernel's regions and segment tables may take: all but the block's last, which is
+ * never written and so always 0 (RUNTIME_ZERO).
+ */
+export const ASSIGNABLE_OFFSET_SLOTS = MAX_OFFSET_SLOTS - 1;
+/**
+ * A u32 that is 0 at run time but that no shader compiler can fold: the last slot of the
+ * dispatch's offsets block. Kernels add it to the bounds of loops that must stay loops: Mesa
+ * unrolls a loop whose trip count it knows, and on lavapipe every memory access outside the k
+ * loop of a register GEMM unrolled 16 times cost seconds of LLVM time (issue 16, gemm.ts).
+ */
+export const RUNTIME_ZERO = `off[${(MAX_OFFSET_SLOTS - 1) >> 2}].${'xyzw'[(MAX_OFFSET_SLOTS - 1) & 3]}`;
+
 /** The declaration of the offsets uniform (group 1), in every kernel of a program. */
 export const OFFSETS_DECLARATION = `@group(1) @binding(0) var<uniform> off: array<vec4<u32>, ${MAX_OFFSET_SLOTS / 4}>;\n`;
 
@@ -33,7 +46,7 @@ export function assignOffsetSlots(k: Kernel): number[] {
     }
     a.base = { in: 'uniform', slot: j };
   }
-  if (slots.length > MAX_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} accesses ${slots.length} regions`);
+  if (slots.length > ASSIGNABLE_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} accesses ${slots.length} regions`);
   return slots;
 }
 

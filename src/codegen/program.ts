@@ -11,7 +11,7 @@ import { Groups, planBuffers, resolveOffsets, type BufferPlan } from './buffers.
 import { ValueTable } from './kernel-ir/ids.js';
 import { segmentTable } from './kernel-ir/kernel.js';
 import type { Arena, Kernel, ValueId } from './kernel-ir/types.js';
-import { assignOffsetSlots, MAX_OFFSET_SLOTS } from './offsets.js';
+import { ASSIGNABLE_OFFSET_SLOTS, assignOffsetSlots } from './offsets.js';
 import { PASSES, persistentValues, runPasses, type EntryName, type ProgramIR } from './passes/index.js';
 import type { GemmVariant, Target } from './target.js';
 import { renderKernel } from './wgsl/kernels.js';
@@ -195,7 +195,7 @@ export function planProgram(model: ElaboratedModel, options: PlanOptions): Progr
     for (const k of schedule.kernels) {
       k.name = `${entry}_${k.name}`;
       const offsets = k.kind === 'segmented' ? segmentTable(k) : assignOffsetSlots(k);
-      if (offsets.length > MAX_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} needs ${offsets.length} offset slots`);
+      if (offsets.length > ASSIGNABLE_OFFSET_SLOTS) throw new Error(`internal: kernel ${k.name} needs ${offsets.length} offset slots`);
       const r = renderKernel(k, options.target, { offsetsUniform: true });
       let source = byCode.get(r.code);
       if (!source) {

@@ -327,6 +327,25 @@ describe('GEMM addressing', () => {
     expect(code.match(/post_out4\(batch/g)!.length).toBe(2);
   });
 
+  it('with a run-time zero, starts, stores and finishes the accumulators in loops over the rows bounded by it, not once per row', () => {
+    const zero = 'off[255].w';
+    const big = build(cases.find((c) => c.name.startsWith('300×36×20'))!).spec; // gelu(acc + bias): init, store and post phases
+    const plain = build(cases.find((c) => c.name.startsWith('37×29×23, A row-major'))!).spec; // no epilogue, scalar stores
+    for (const spec of [big, plain]) {
+      const { rows } = registerBlocking(spec);
+      const code = gemmWgsl(spec, 'register', { runtimeZero: zero }).code;
+      const written = gemmWgsl(spec, 'register').code;
+      const rowLoops = code.match(new RegExp(`for \\(var r = 0u; r < ${rows}u \\+ off\\[255\\]\\.w; r = r \\+ 1u\\)`, 'g')) ?? [];
+      expect(rowLoops.length).toBe(spec === big ? 3 : 1);
+      // Every store is inside the loop: one call per accumulator column, against one per accumulator written out.
+      const stores = (c: string) => c.match(/store_out4?\((acc|done)/g)!.length; // calls, not the definitions
+      const { cols, vecStore } = registerBlocking(spec);
+      expect(stores(code)).toBe(vecStore ? cols / 4 : cols); // one row's
+      expect(stores(written)).toBe(rows * stores(code));
+      expect(written).not.toContain('off[255]');
+    }
+  });
+
   it('leaves the edge check out of init_out4 only where the blocks tile the output exactly and a post phase follows', () => {
     // Issue 16: the check made lavapipe's LLVM compile such kernels 3–4× slower.
     const initBody = (c: string) => gemmWgsl(build(cases.find((x) => x.name.startsWith(c))!).spec, 'register').code.match(/fn init_out4[^]*?\n}/)![0];
@@ -389,6 +408,14 @@ describe.runIf(gpu)('GEMM kernels vs a JS reference', () => {
   }
   it('register, scalar arena view: every case', async () => {
     for (const c of cases) await check(c, 'register', { vec4: false });
+  });
+  // A zero the compiler cannot see (the i32 buffer holds 4 elements): the loops over rows around
+  // the k loop stay loops, as with the offsets uniform's RUNTIME_ZERO in a program.
+  it('register, row loops bounded with a run-time zero: every case, vec4 and scalar views', async () => {
+    for (const c of cases) {
+      await check(c, 'register', { runtimeZero: '(arrayLength(&iarena) >> 8u)' });
+      await check(c, 'register', { runtimeZero: '(arrayLength(&iarena) >> 8u)', vec4: false });
+    }
   });
   it('register, other orientations and block widths', async () => {
     for (const c of [cases[1], cases[6], cases[12]]) {

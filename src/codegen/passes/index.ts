@@ -10,7 +10,7 @@ import { Groups } from '../buffers.js';
 import { ValueTable } from '../kernel-ir/ids.js';
 import { legend, scheduleText } from '../kernel-ir/print.js';
 import type { Schedule, Value, ValueId } from '../kernel-ir/types.js';
-import { MAX_OFFSET_SLOTS } from '../offsets.js';
+import { ASSIGNABLE_OFFSET_SLOTS } from '../offsets.js';
 import { CPU_TARGET, type Target } from '../target.js';
 import { absorbMaps } from './absorb-maps.js';
 import { planActivationCopies } from './activation-copies.js';
@@ -100,7 +100,7 @@ export const PROGRAM_PASSES: readonly Pass[] = [
   },
   eachEntry('sibling-gemms', (s, p) => fuseSiblingGemms(s, new Set(persistentValues(p).map((v) => v.node)), p.aliases, p.groups)),
   eachEntry('summed-gemms', (s, p) => fuseSummedGemms(s, p.aliases, p.groups)),
-  eachEntry('segment-updates', (s, p, entry) => (entry === 'train' ? segmentUpdates(s, paramUpdates(p), p.aliases, MAX_OFFSET_SLOTS) : s)),
+  eachEntry('segment-updates', (s, p, entry) => (entry === 'train' ? segmentUpdates(s, paramUpdates(p), p.aliases, ASSIGNABLE_OFFSET_SLOTS) : s)),
   eachEntry('combine-maps', (s, p) => combineMaps(s, regionOf(p), p.target.combineMaxStores)),
   eachEntry('causal-gemms', (s, p) => markCausalGemms(s, p.graph)),
   eachEntry('activation-copies', (s, p) => {

@@ -55,6 +55,14 @@ export interface GemmOptions {
   rules?: RegisterGemmRules;
   /** Register variant: override the automatic choices (for benchmarks and tests). */
   tuning?: RegisterTuning;
+  /**
+   * Register variant: a u32 expression that is 0 at run time but opaque to the shader compiler
+   * (offsets.ts's RUNTIME_ZERO). Added to the bounds of the loops over an invocation's rows
+   * before and after the k loop, it keeps them loops: unrolled, each of their memory accesses
+   * became per-lane code on lavapipe, 3–5× the kernel's LLVM time. Without it (a kernel
+   * rendered without the offsets uniform) those loops are written out.
+   */
+  runtimeZero?: string;
 }
 
 export interface RegisterTuning {
@@ -541,18 +549,14 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
   const vecs = TC / 4;
   const accName = (i: number, v: number) => `acc${i}_${v * 4}`;
-  // Output (m, n) of accumulator (i, v): 4 outputs along the lanes' side.
-  const outAt = (i: number, v: number) => {
-    const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
-    const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
-    return swap ? `${col}, ${row}` : `${row}, ${col}`;
-  };
   const split = vecStore ? splitAdditiveEpilogue(spec.epilogue) : undefined;
+  // The bound of the loops over the rows around the k loop (see GemmOptions.runtimeZero).
+  const rowCount = options.runtimeZero ? `${u(TR)} + ${options.runtimeZero}` : u(TR);
   if (split) {
     // The accumulators' start computed in a loop over rows (as the post pass: one inlined copy
     // of the additive terms instead of one per accumulator keeps LLVM's compile short).
     L.push(`  var start: array<vec4f, ${TR * vecs}>;`);
-    L.push(`  for (var r = 0u; r < ${u(TR)}; r = r + 1u) {`);
+    L.push(`  for (var r = 0u; r < ${rowCount}; r = r + 1u) {`);
     for (let v = 0; v < vecs; v++) {
       const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
       L.push(`    start[r * ${u(vecs)}${v ? ` + ${u(v)}` : ''}] = init_out4(batch, ${swap ? `${col}, row0 + r` : `row0 + r, ${col}`});`);
@@ -627,19 +631,32 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   }
 
   L.push(`  // Epilogue and store${vecStore ? ' (4 outputs at a time)' : ''}; positions past the edges are skipped.`);
-  for (let i = 0; i < TR; i++) {
-    const row = i === 0 ? 'row0' : `row0 + ${u(i)}`;
+  // The stores of row `row` (an expression), its accumulators' values given by `value(v)`.
+  const storeRow = (indent: string, row: string, value: (v: number) => string): string[] => {
+    const out: string[] = [];
     for (let v = 0; v < vecs; v++) {
       if (vecStore) {
-        L.push(`  store_out4(${accName(i, v)}, batch, ${outAt(i, v)});`);
+        const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
+        out.push(`${indent}store_out4(${value(v)}, batch, ${swap ? `${col}, ${row}` : `${row}, ${col}`});`);
         continue;
       }
       for (let c = 0; c < 4; c++) {
         const col = v * 4 + c === 0 ? 'col0' : `col0 + ${u(v * 4 + c)}`;
         const [m, n] = swap ? [col, row] : [row, col];
-        L.push(`  store_out(${accName(i, v)}.${'xyzw'[c]}, batch, ${m}, ${n});`);
+        out.push(`${indent}store_out(${value(v)}.${'xyzw'[c]}, batch, ${m}, ${n});`);
       }
     }
+    return out;
+  };
+  if (options.runtimeZero) {
+    // The accumulators go through an array so that one loop over the rows stores them all.
+    L.push(`  var done: array<vec4f, ${TR * vecs}>;`);
+    for (let i = 0; i < TR; i++) for (let v = 0; v < vecs; v++) L.push(`  done[${i * vecs + v}] = ${accName(i, v)};`);
+    L.push(`  for (var r = 0u; r < ${rowCount}; r = r + 1u) {`);
+    L.push(...storeRow('    ', 'row0 + r', (v) => `done[r * ${u(vecs)}${v ? ` + ${u(v)}` : ''}]`));
+    L.push('  }');
+  } else {
+    for (let i = 0; i < TR; i++) L.push(...storeRow('  ', i === 0 ? 'row0' : `row0 + ${u(i)}`, (v) => accName(i, v)));
   }
   // The epilogue's second phase (see storeFunctions), once every accumulator is stored.
   const rest = split ? split.rest : spec.epilogue;
@@ -647,7 +664,7 @@ function registerGemm(spec: GemmKernel, options: GemmOptions): GemmWgsl {
   // take seconds per kernel (a GELU after the MLP GEMM: 3.3 s), for no speed at run time.
   const post = vecStore && (rest.k !== 'acc' || !!spec.extra?.length);
   if (post) {
-    L.push(`  for (var r = 0u; r < ${u(TR)}; r = r + 1u) {`);
+    L.push(`  for (var r = 0u; r < ${rowCount}; r = r + 1u) {`);
     for (let v = 0; v < vecs; v++) {
       const col = v === 0 ? 'col0' : `col0 + ${u(4 * v)}`;
       L.push(`    post_out4(batch, ${swap ? `${col}, row0 + r` : `row0 + r, ${col}`});`);

@@ -9,7 +9,7 @@ import type { Axis, ReduceFn } from '../../ir/types.js';
 import { exprType, mapExpr, subexpressions, variesAlong } from '../kernel-ir/expr.js';
 import { exprsOf, iterationAxes, segmentRowWidth } from '../kernel-ir/kernel.js';
 import type { Access, CrossEntropyRowsKernel, Kernel, KExpr, MapKernel, MultiMapKernel, ReduceKernel, RowKernel, ScatterKernel, SegmentedMapKernel, SoftmaxKernel, SumSquaresKernel } from '../kernel-ir/types.js';
-import { OFFSETS_DECLARATION, offsetTerm } from '../offsets.js';
+import { OFFSETS_DECLARATION, offsetTerm, RUNTIME_ZERO } from '../offsets.js';
 import type { Target } from '../target.js';
 import { accessIndex, axisNames, emitExpr, emitExpr4, extraHelpers, f32Literal, F32_VIEW, PRELUDE, store4, storeValue, vec4Readable, VEC4_VIEW, type ArenaView, type EmitContext } from './expr.js';
 import { gemmWgsl } from './gemm.js';
@@ -418,7 +418,7 @@ function accessKey(a: Access): string {
  * offsets uniform that its run-time offsets (offsets.ts) and segment tables read.
  */
 export function renderKernel(k: Kernel, target: Target, options: { offsetsUniform?: boolean } = {}): RenderedKernel {
-  const r = render(k, target, axisNames(iterationAxes(k)));
+  const r = render(k, target, axisNames(iterationAxes(k)), options.offsetsUniform ? RUNTIME_ZERO : undefined);
   // Helper functions beyond the prelude's, for the unary functions the kernel applies.
   const fns = new Set(exprsOf(k).flatMap(subexpressions).flatMap((e) => (e.k === 'unary' ? [e.fn] : [])));
   const helpers = extraHelpers(fns);
@@ -426,7 +426,7 @@ export function renderKernel(k: Kernel, target: Target, options: { offsetsUnifor
   return { ...r, code };
 }
 
-function render(k: Kernel, t: Target, ix: Names): RenderedKernel {
+function render(k: Kernel, t: Target, ix: Names, runtimeZero: string | undefined): RenderedKernel {
   switch (k.kind) {
     case 'map':
       return mapKernel(k, t, ix);
@@ -441,7 +441,7 @@ function render(k: Kernel, t: Target, ix: Names): RenderedKernel {
     case 'scatter':
       return scatterKernel(k, t, ix);
     case 'gemm':
-      return gemmWgsl(k, t.gemm, { rules: t.register });
+      return gemmWgsl(k, t.gemm, { rules: t.register, ...(runtimeZero ? { runtimeZero } : {}) });
     case 'sum_squares':
       return sumSquaresKernel(k, t, ix);
     case 'rows':
