@@ -8,13 +8,35 @@
 // threads) is recorded: about the wall time under heavy load, about twice it when a core is
 // free (another thread of the driver runs alongside the compiles).
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
-import { buildTransformer, machine, nanoGptSettings, requireBuild, totalsByKind, writeSection } from './lib.mjs';
+import { buildTransformer, importDist, machine, nanoGptSettings, requireBuild, totalsByKind, writeSection } from './lib.mjs';
+
+const { MAX_OFFSET_SLOTS: MAX_SLOTS } = await importDist('src/codegen/offsets.js');
 
 requireBuild();
+if (process.argv[2] === '--concurrent') {
+  // A child with an empty shader cache of its own: the kernels compiled as `mdlc train` does
+  // (helper devices at once, runtime/shader-cache.ts), then on the model's device from the cache.
+  const { ctx, result: r, out } = await buildTransformer(nanoGptSettings(), 'compile');
+  rmSync(out, { recursive: true, force: true });
+  const { warmShaderCache } = await importDist('runtime/shader-cache.js');
+  const { PlanModel } = await importDist('runtime/plan.js');
+  const { awaitGpu } = await importDist('runtime/gpu-wait.js');
+  const warm = await warmShaderCache(ctx, r.plan.kernels.map((k) => k.code));
+  const t = performance.now();
+  const model = await awaitGpu(PlanModel.create(ctx.device, { ...r.plan, offsetSlots: MAX_SLOTS }));
+  const mainSeconds = (performance.now() - t) / 1000;
+  model.destroy();
+  ctx.destroy();
+  console.log(JSON.stringify({ ...warm, mainSeconds }));
+  process.exit(0);
+}
 if (process.env.MESA_SHADER_CACHE_DISABLE !== 'true') {
-  // The cache must be off before Mesa loads: run again in a child with it disabled.
+  // The cache must be off before Mesa loads: run again in a child with it disabled, then the
+  // concurrent compile in a child with an empty cache directory.
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname], { env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' }, stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
@@ -56,6 +78,16 @@ for (const k of plan.kernels) {
   rows.push({ name: k.name, kind: k.kind, dispatches: k.uses.length, s: (performance.now() - start) / 1000, cpu: (cpu.user + cpu.system) / 1e6 });
 }
 const total = (performance.now() - t0) / 1000;
+ctx.destroy();
+
+// What `mdlc train` pays: the same kernels compiled concurrently on helper devices into an empty
+// cache of the child's own, then on the model's device (cache hits).
+const cacheDir = mkdtempSync(join(tmpdir(), 'mesa-cache-'));
+const { MESA_SHADER_CACHE_DISABLE: _, ...cacheOn } = process.env;
+const child = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--concurrent'], { env: { ...cacheOn, MESA_SHADER_CACHE_DIR: cacheDir }, encoding: 'utf8' });
+rmSync(cacheDir, { recursive: true, force: true });
+if (child.status !== 0) throw new Error(`concurrent compile child failed: ${child.stderr}`);
+const concurrent = JSON.parse(child.stdout.trim().split('\n').at(-1));
 const kinds = totalsByKind(rows, 's');
 const cpuByKind = new Map(totalsByKind(rows, 'cpu'));
 const cpuTotal = rows.reduce((a, x) => a + x.cpu, 0);
@@ -64,6 +96,7 @@ const slowest = [...rows].sort((a, b) => b.s - a.s).slice(0, 8);
 console.log(`adapter ${ctx.description} (${variant} GEMMs): ${rows.length} kernels compiled one after another in ${total.toFixed(1)} s (CPU ${cpuTotal.toFixed(1)} s), load average ${load.toFixed(1)}`);
 for (const [kind, e] of kinds) console.log(`  ${kind.padEnd(12)} ${String(e.n).padStart(3)} kernels ${e.total.toFixed(1).padStart(6)} s (CPU ${cpuByKind.get(kind).total.toFixed(1)} s)`);
 for (const x of slowest) console.log(`  ${x.name.padEnd(16)} ${x.s.toFixed(2).padStart(6)} s (CPU ${x.cpu.toFixed(2)} s)`);
+console.log(`concurrently, as mdlc train does: ${concurrent.kernels} kernels on ${concurrent.devices} helper devices in ${concurrent.seconds.toFixed(1)} s, then the model's device ${concurrent.mainSeconds.toFixed(2)} s (cache hits)`);
 writeSection(
   'compile-webgpu',
   `## Kernel compile time (cold start)
@@ -76,7 +109,8 @@ ${kinds.map(([kind, e]) => `| ${kind} | ${e.n} | ${e.total.toFixed(1)} s | ${cpu
 | **all** | ${rows.length} | ${total.toFixed(1)} s | ${cpuTotal.toFixed(1)} s |
 
 Slowest: ${slowest.map((x) => `${x.name} ${x.s.toFixed(1)} s (CPU ${x.cpu.toFixed(1)} s)`).join(', ')}.
+
+What \`mdlc train\` pays instead (runtime/shader-cache.ts), measured in a child process with an empty shader cache directory of its own: the same ${concurrent.kernels} kernels compiled on ${concurrent.devices} helper devices at once in ${concurrent.seconds.toFixed(1)} s, then all of them on the model's device in ${concurrent.mainSeconds.toFixed(2)} s (Mesa's shader cache hits).
 `,
 );
-ctx.destroy();
 process.exit(0);

@@ -125,7 +125,8 @@ export function describeAdapter(info: AdapterInfo): string {
     .trim() || 'unknown adapter';
 }
 
-function snapshotInfo(adapter: GPUAdapter): AdapterInfo {
+/** The adapter's info as a plain object. */
+export function snapshotInfo(adapter: GPUAdapter): AdapterInfo {
   // Dawn's GPUAdapterInfo exposes its fields as prototype getters; copy them out.
   const raw = (adapter.info ?? {}) as Partial<GPUAdapterInfo>;
   const info: AdapterInfo = {

@@ -276,5 +276,5 @@ export class PlanModel implements GeneratedModel {
 
 /** A plan as the module `WebGpuBackend.open` takes in place of a generated `model.js`. */
 export function planModule(plan: ModelPlan): GeneratedModule {
-  return { Model: { create: (device: GPUDevice) => PlanModel.create(device, plan) }, PARAMS: plan.params };
+  return { Model: { create: (device: GPUDevice) => PlanModel.create(device, plan) }, PARAMS: plan.params, KERNELS: Object.fromEntries(plan.kernels.map((k) => [k.name, k.code])) };
 }

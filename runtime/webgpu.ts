@@ -6,11 +6,24 @@
 import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from './backend.js';
 import { acquireDevice, type GpuContext } from './device.js';
 import { initParameters, type Init } from './init.js';
+import { awaitGpu } from './gpu-wait.js';
+import { warmShaderCache } from './shader-cache.js';
 
 /** What a generated `model.js` exports (see `mdlc build`). */
 export interface GeneratedModule {
   Model: { create(device: GPUDevice): Promise<GeneratedModel> };
   PARAMS: readonly { name: string; size: number; init: Init }[];
+  /** Every kernel's WGSL by name (generated models and plans have it): compiled ahead on lavapipe, see shader-cache.ts. */
+  KERNELS?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Await Dawn's promise `p`. On CPU adapters without Dawn's polling at full speed, which would
+ * take a core from the adapter's own work (gpu-wait.ts); on GPUs as it is, where a poll's
+ * millisecond would lengthen short steps and a busy core costs the GPU nothing.
+ */
+function settle<T>(ctx: GpuContext, p: Promise<T>): Promise<T> {
+  return ctx.isSoftware ? awaitGpu(p) : p;
 }
 
 /** The generated `Model` class's surface. */
@@ -46,7 +59,9 @@ export class WebGpuBackend implements TrainBackend {
     const ctx = options.gpu ?? (await acquireDevice());
     const owns = !options.gpu || !!options.ownsDevice;
     try {
-      const model = await module.Model.create(ctx.device);
+      // lavapipe compiles on one thread per device: fill Mesa's shader cache from helper devices first.
+      if (module.KERNELS) await warmShaderCache(ctx, Object.values(module.KERNELS));
+      const model = await settle(ctx, module.Model.create(ctx.device));
       model.setParams(initParameters(module.PARAMS, options.seed));
       return new WebGpuBackend(model, ctx, owns);
     } catch (e) {
@@ -57,7 +72,7 @@ export class WebGpuBackend implements TrainBackend {
 
   /** Device errors (validation, loss) surface as exceptions here rather than as silent zeros. */
   private async checked<T>(p: Promise<T>): Promise<T> {
-    const v = await p;
+    const v = await settle(this.ctx, p);
     this.ctx.throwIfErrors();
     return v;
   }
@@ -76,14 +91,14 @@ export class WebGpuBackend implements TrainBackend {
   }
   async setParams(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
     this.model.setParams(values);
-    await this.ctx.sync();
+    await settle(this.ctx, this.ctx.sync());
   }
   getState(): Promise<TensorMap> {
     return this.checked(this.model.getState());
   }
   async setState(values: ReadonlyMap<string, Float32Array<ArrayBuffer>>): Promise<void> {
     this.model.setState(values);
-    await this.ctx.sync();
+    await settle(this.ctx, this.ctx.sync());
   }
   destroy(): void {
     this.model.destroy();

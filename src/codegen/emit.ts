@@ -455,7 +455,7 @@ export function emitTrain(model: ElaboratedModel, plan: ProgramPlan, options: Tr
   const project = newProject();
   const f = project.createSourceFile('train.ts', '', { overwrite: true });
   f.insertText(0, HEADER(plan.model, options.sourcePath));
-  f.addImportDeclaration({ moduleSpecifier: './model.js', namedImports: ['Model', 'PARAMS'] });
+  f.addImportDeclaration({ moduleSpecifier: './model.js', namedImports: ['KERNELS', 'Model', 'PARAMS'] });
   f.addImportDeclaration({
     moduleSpecifier: RUNTIME_ENTRY,
     namedImports: ['isMainModule', 'programMain', 'runProgram', 'type ProgramOptions', 'type ProgramResult', 'type TrainSpec'],
@@ -487,12 +487,12 @@ export function emitTrain(model: ElaboratedModel, plan: ProgramPlan, options: Tr
     `
 /** Train on WebGPU with the .mdl's settings; \`options\` override the data, steps, seed, and where the checkpoint goes. */
 export function train(options: ProgramOptions = {}): Promise<ProgramResult> {
-  return runProgram({ Model, PARAMS }, SPEC, LR_RATES, META, options);
+  return runProgram({ Model, PARAMS, KERNELS }, SPEC, LR_RATES, META, options);
 }
 
 // As a script: \`node train.js [--data FILE] [--steps N] [--seed N] [--out DIR]\`. Exit explicitly:
 // a WebGPU instance keeps Node's event loop alive.
-if (isMainModule(import.meta.url)) process.exit(await programMain({ Model, PARAMS }, SPEC, LR_RATES, META, process.argv.slice(2)));
+if (isMainModule(import.meta.url)) process.exit(await programMain({ Model, PARAMS, KERNELS }, SPEC, LR_RATES, META, process.argv.slice(2)));
 `,
   );
   f.formatText({ indentSize: 2 });

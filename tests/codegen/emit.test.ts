@@ -15,6 +15,7 @@ import type { GemmKernel, Kernel } from '../../src/codegen/kernel-ir/types.js';
 import { isGroupAxis } from '../../src/codegen/kernel-ir/ids.js';
 import { registerReadMode } from '../../src/codegen/wgsl/gemm.js';
 import { segmentRowWidth } from '../../src/codegen/kernel-ir/kernel.js';
+import { ASSIGNABLE_OFFSET_SLOTS, MAX_OFFSET_SLOTS, RUNTIME_ZERO } from '../../src/codegen/offsets.js';
 
 const outDir = resolve('build', `test-emit-${process.pid}`);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -77,6 +78,23 @@ describe('mdlc build output', () => {
     const { KERNELS } = await import(pathToFileURL(join(outDir, 'kernels', 'index.js')).href);
     expect(Object.keys(KERNELS).sort()).toEqual(result.plan!.kernels.map((k) => k.name).sort());
     for (const k of result.plan!.kernels) expect(KERNELS[k.name]).toBe(readFileSync(join(outDir, 'kernels', `${k.name}.wgsl`), 'utf8'));
+  });
+
+  it('hands the kernels to the runtime (compiled ahead on lavapipe) from train.ts', () => {
+    const train = readFileSync(join(outDir, 'train.ts'), 'utf8');
+    expect(train).toMatch(/^import \{ KERNELS, Model, PARAMS \} from ["']\.\/model\.js["'];$/m);
+    expect(train.match(/\{ Model, PARAMS, KERNELS \}/g)?.length).toBe(2); // train() and the script's main
+  });
+
+  it("bounds the register GEMMs' row loops with the offsets block's last slot, which no dispatch writes (it stays 0)", () => {
+    const gemms = result.plan!.kernels.filter((k) => k.kind === 'gemm');
+    expect(gemms.length).toBeGreaterThan(0);
+    for (const k of gemms) expect(k.code, k.name).toMatch(new RegExp(`for \\(var r = 0u; r < \\d+u \\+ ${RUNTIME_ZERO.replace(/[[\].]/g, '\\$&')};`));
+    const calls = Object.values(result.plan!.entries).flat();
+    expect(calls.length).toBeGreaterThan(0);
+    for (const c of calls) expect(c.offsets.length, c.kernel).toBeLessThanOrEqual(ASSIGNABLE_OFFSET_SLOTS);
+    expect(ASSIGNABLE_OFFSET_SLOTS).toBe(MAX_OFFSET_SLOTS - 1);
+    expect(RUNTIME_ZERO).toBe(`off[${(MAX_OFFSET_SLOTS - 1) >> 2}].w`);
   });
 
   it('keeps transposed copies of the weights that GEMMs would read along k, and no GEMM reads along k', async () => {

@@ -1,0 +1,146 @@
+/**
+ * Compiling a model's kernels on several cores at once on lavapipe.
+ *
+ * lavapipe (Mesa's Vulkan driver on the CPU) compiles a compute pipeline with LLVM when the
+ * pipeline is first dispatched, on its device's one queue thread: a device compiles its kernels
+ * one after another, whatever `createComputePipelineAsync` promises (the transformer's 42 took
+ * 13 s on one core of a 2-core machine). Mesa keeps what it compiles in its shader cache on
+ * disk, which every device of the process shares (and later processes). So before the model's
+ * device compiles anything, helper devices on the same adapter each compile a share of the
+ * kernels, concurrently; the model's device then finds every kernel in the cache (0.4 s for all
+ * 42). Measured on 2 cores: 13.4 s → 10.2 s for the transformer's kernels (issue 16).
+ */
+import { describeAdapter, type GpuContext, RAISED_LIMITS, snapshotInfo } from './device.js';
+import { awaitGpu } from './gpu-wait.js';
+import { availableThreads } from './wasm.js';
+
+/** Environment variables this reads (a parameter, so that tests can pass their own). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+// WebGPU's constants by value: the GPUShaderStage and GPUBufferUsage globals are not everywhere.
+const SHADER_STAGE_COMPUTE = 0x4;
+const BufferUsage = { UNIFORM: 0x40, STORAGE: 0x80 } as const;
+
+/** At most this many helper devices, whatever the cores: each brings its own driver threads. */
+export const MAX_COMPILE_DEVICES = 8;
+
+/**
+ * How many helper devices should compile `kernels` kernels before the model's device does: 0
+ * (compile on the model's device alone) unless the adapter is lavapipe in Node.js with Mesa's
+ * shader cache on, there are at least two cores and two kernels. `MDLC_COMPILE_DEVICES=N` sets
+ * the number (0 turns the helpers off).
+ */
+export function compileDevices(adapter: string, kernels: number, cores: number, env: Env, inNode: boolean): number {
+  const set = env.MDLC_COMPILE_DEVICES;
+  if (set !== undefined && set.trim() !== '') {
+    const n = Number(set);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`MDLC_COMPILE_DEVICES must be a whole number ≥ 0, not '${set}'`);
+    return Math.min(n, kernels);
+  }
+  if (!inNode || !/llvmpipe|lavapipe/i.test(adapter) || !mesaCacheOn(env)) return 0;
+  const n = Math.min(cores, MAX_COMPILE_DEVICES, Math.floor(kernels / 2));
+  return n >= 2 ? n : 0;
+}
+
+/**
+ * Whether Mesa keeps compiled shaders on disk: unless MESA_SHADER_CACHE_DISABLE (or the older
+ * MESA_GLSL_CACHE_DISABLE) is set to something other than Mesa's false values.
+ */
+export function mesaCacheOn(env: Env): boolean {
+  const off = env.MESA_SHADER_CACHE_DISABLE ?? env.MESA_GLSL_CACHE_DISABLE;
+  return off === undefined || /^(0|n|no|f|false)$/i.test(off.trim());
+}
+
+/**
+ * What a kernel costs lavapipe to compile, roughly: its memory accesses (each becomes per-lane
+ * code with bounds checks; the transformer's kernels take 0.4–1.8 s in proportion to them).
+ */
+export function compileCost(code: string): number {
+  return 1 + (code.match(/arena/g)?.length ?? 0);
+}
+
+/**
+ * `items` in at most `n` shares of about equal total cost: the costliest first, each to the
+ * share with the least so far (so one long kernel does not keep the others waiting).
+ */
+export function shares<T>(items: readonly T[], n: number, cost: (x: T) => number): T[][] {
+  const out: { items: T[]; total: number }[] = Array.from({ length: Math.min(n, items.length) }, () => ({ items: [], total: 0 }));
+  const byCost = items.map((x) => ({ x, c: cost(x) })).sort((a, b) => b.c - a.c);
+  for (const { x, c } of byCost) {
+    const least = out.reduce((a, b) => (b.total < a.total ? b : a));
+    least.items.push(x);
+    least.total += c;
+  }
+  return out.map((s) => s.items);
+}
+
+export interface WarmResult {
+  /** Helper devices that compiled kernels (0: none were used). */
+  devices: number;
+  /** Kernels they compiled. */
+  kernels: number;
+  seconds: number;
+}
+
+/**
+ * Compile `kernels` (WGSL with entry point `main`, the bind group layouts of plan.ts and the
+ * generated model) on helper devices of `ctx`'s adapter, concurrently, so that Mesa's shader
+ * cache holds them before `ctx.device` compiles them. Does nothing where compileDevices says
+ * 0. A helper's errors are dropped: the model's own device compiles the same code and reports
+ * them.
+ */
+export async function warmShaderCache(ctx: GpuContext, kernels: readonly string[], env: Env = processEnv()): Promise<WarmResult> {
+  const t0 = performance.now();
+  const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  const n = ctx.gpu ? compileDevices(ctx.description, kernels.length, await availableThreads(), env, inNode) : 0;
+  if (n === 0 || !ctx.gpu) return { devices: 0, kernels: 0, seconds: 0 };
+  const gpu = ctx.gpu;
+  const parts = shares(kernels, n, compileCost);
+  // Awaited without Dawn's polling, which would take a core from the compiles (gpu-wait.ts).
+  const done = await awaitGpu(Promise.all(parts.map((part) => compileOnHelper(gpu, ctx, part))));
+  return { devices: done.filter((x) => x).length, kernels: parts.filter((_, i) => done[i]).reduce((a, p) => a + p.length, 0), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** One helper device: compile and dispatch each kernel once, then destroy it. False if it could not be made. */
+async function compileOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string[]): Promise<boolean> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return false;
+  // The same adapter, limits and features as the model's device: what lavapipe compiles (and
+  // the cache's key) must not differ.
+  if (describeAdapter(snapshotInfo(adapter)) !== ctx.description) return false;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) requiredLimits[name] = ctx.limits[name];
+  const requiredFeatures = [...ctx.features].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ label: 'mdlc shader cache', requiredLimits, requiredFeatures }).catch(() => null);
+  if (!device) return false;
+  device.addEventListener('uncapturederror', (event: Event) => event.preventDefault());
+  try {
+    const storage = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' as const } })) });
+    const uniform = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true } }] });
+    const layout = device.createPipelineLayout({ bindGroupLayouts: [storage, uniform] });
+    // Buffers only big enough to bind: one workgroup over zero offsets, accesses clamped.
+    const usage = BufferUsage.STORAGE;
+    const groups = [
+      device.createBindGroup({ layout: storage, entries: [0, 1].map((binding) => ({ binding, resource: { buffer: device.createBuffer({ size: 4096, usage }) } })) }),
+      device.createBindGroup({ layout: uniform, entries: [{ binding: 0, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.UNIFORM }), size: 4096 } }] }),
+    ];
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setBindGroup(0, groups[0]);
+    pass.setBindGroup(1, groups[1], [0]);
+    for (const code of codes) {
+      pass.setPipeline(device.createComputePipeline({ layout, compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } }));
+      pass.dispatchWorkgroups(1);
+    }
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return true;
+  } finally {
+    device.destroy();
+  }
+}
+
+function processEnv(): Env {
+  return (globalThis as { process?: { env?: Env } }).process?.env ?? {};
+}

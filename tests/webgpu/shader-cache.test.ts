@@ -1,0 +1,101 @@
+// Compiling kernels on helper devices before the model's device does (runtime/shader-cache.ts):
+// when it is used, how kernels are shared out, and on lavapipe that helpers compile real
+// kernels, drop their errors, and leave the model's device to report them.
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileCost, compileDevices, MAX_COMPILE_DEVICES, mesaCacheOn, shares, warmShaderCache } from '../../runtime/shader-cache.js';
+import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
+
+const gpu = await getTestDevice();
+afterAll(releaseTestDevice);
+
+const LAVAPIPE = 'mesa software llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)';
+
+describe('compileDevices', () => {
+  it('uses one helper per core, up to MAX_COMPILE_DEVICES and half the kernels, on lavapipe in Node with the cache on', () => {
+    expect(compileDevices(LAVAPIPE, 42, 2, {}, true)).toBe(2);
+    expect(compileDevices(LAVAPIPE, 42, 64, {}, true)).toBe(MAX_COMPILE_DEVICES);
+    expect(compileDevices(LAVAPIPE, 6, 16, {}, true)).toBe(3);
+  });
+  it('uses none with one core, fewer than four kernels, another adapter, outside Node, or the cache off', () => {
+    expect(compileDevices(LAVAPIPE, 42, 1, {}, true)).toBe(0);
+    expect(compileDevices(LAVAPIPE, 3, 16, {}, true)).toBe(0);
+    expect(compileDevices('nvidia discrete NVIDIA H200', 42, 16, {}, true)).toBe(0);
+    expect(compileDevices('google swiftshader Vulkan', 42, 16, {}, true)).toBe(0);
+    expect(compileDevices(LAVAPIPE, 42, 16, {}, false)).toBe(0);
+    expect(compileDevices(LAVAPIPE, 42, 16, { MESA_SHADER_CACHE_DISABLE: 'true' }, true)).toBe(0);
+  });
+  it('takes MDLC_COMPILE_DEVICES as given (0 turns helpers off) and refuses what is not a count', () => {
+    expect(compileDevices(LAVAPIPE, 42, 2, { MDLC_COMPILE_DEVICES: '0' }, true)).toBe(0);
+    expect(compileDevices('nvidia', 42, 2, { MDLC_COMPILE_DEVICES: '3' }, true)).toBe(3);
+    expect(compileDevices(LAVAPIPE, 2, 2, { MDLC_COMPILE_DEVICES: '5' }, true)).toBe(2);
+    expect(() => compileDevices(LAVAPIPE, 42, 2, { MDLC_COMPILE_DEVICES: 'many' }, true)).toThrow(/MDLC_COMPILE_DEVICES/);
+    expect(() => compileDevices(LAVAPIPE, 42, 2, { MDLC_COMPILE_DEVICES: '-1' }, true)).toThrow(/MDLC_COMPILE_DEVICES/);
+  });
+});
+
+describe('mesaCacheOn', () => {
+  it("is on unless MESA_SHADER_CACHE_DISABLE (or MESA_GLSL_CACHE_DISABLE) holds something other than Mesa's false values", () => {
+    expect(mesaCacheOn({})).toBe(true);
+    for (const off of ['false', 'FALSE', '0', 'n', 'no', 'f']) expect(mesaCacheOn({ MESA_SHADER_CACHE_DISABLE: off }), off).toBe(true);
+    for (const on of ['true', '1', 'yes', 'y']) expect(mesaCacheOn({ MESA_SHADER_CACHE_DISABLE: on }), on).toBe(false);
+    expect(mesaCacheOn({ MESA_GLSL_CACHE_DISABLE: 'true' })).toBe(false);
+  });
+});
+
+describe('shares', () => {
+  it('hands out the costliest first, each to the share with the least cost so far', () => {
+    const items = [5, 1, 9, 3, 3, 2];
+    const got = shares(items, 2, (x) => x);
+    expect(got).toEqual([[9, 2, 1], [5, 3, 3]]);
+    expect(got.map((s) => s.reduce((a, b) => a + b, 0))).toEqual([12, 11]);
+    expect(shares(items, 3, (x) => x).map((s) => s.reduce((a, b) => a + b, 0)).sort()).toEqual([7, 7, 9]);
+  });
+  it('makes no empty shares and keeps every item once', () => {
+    expect(shares(['a', 'b'], 4, () => 1)).toEqual([['a'], ['b']]);
+    const many = Array.from({ length: 17 }, (_, i) => i);
+    expect(shares(many, 5, (x) => x % 4).flat().sort((a, b) => a - b)).toEqual(many);
+  });
+  it("costs a kernel by its memory accesses", () => {
+    expect(compileCost('fn main() {}')).toBe(1);
+    expect(compileCost('arena[0] = arena4(1u).x + arena_f32(2u) + f32(iarena[3]);')).toBe(5);
+  });
+});
+
+/** A kernel as the programs declare them (offsets uniform, both arenas), writing `value` to element `at`. */
+const kernel = (at: number, value: number) => `@group(1) @binding(0) var<uniform> off: array<vec4<u32>, 256>;
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read_write> iarena: array<i32>;
+@compute @workgroup_size(8)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  for (var i = gid.x; i < 64u + off[255].w; i = i + 8u) { arena[off[0].x + i + ${at}u] = ${value.toFixed(1)} + f32(iarena[i % 4u]); }
+}
+`;
+
+describe.runIf(gpu)('warmShaderCache on the test adapter', () => {
+  it('compiles the kernels on the helper devices asked for and returns when they are done', async () => {
+    const codes = Array.from({ length: 6 }, (_, i) => kernel(i, i));
+    const r = await warmShaderCache(gpu!, codes, { MDLC_COMPILE_DEVICES: '2' });
+    expect(r.devices).toBe(2);
+    expect(r.kernels).toBe(6);
+    expect(r.seconds).toBeGreaterThan(0);
+    // The test device is untouched and works.
+    gpu!.throwIfErrors();
+    const buf = gpu!.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    gpu!.device.queue.writeBuffer(buf, 0, new Float32Array([1, 2, 3, 4]));
+    await buf.mapAsync(GPUMapMode.READ);
+    expect([...new Float32Array(buf.getMappedRange())]).toEqual([1, 2, 3, 4]);
+    buf.unmap();
+  });
+
+  it("drops a helper's errors: WGSL that does not compile fails on the model's device, not here", async () => {
+    const r = await warmShaderCache(gpu!, [kernel(0, 1), 'fn main( {', kernel(1, 2)], { MDLC_COMPILE_DEVICES: '2' });
+    expect(r.devices).toBe(2);
+    gpu!.throwIfErrors();
+  });
+
+  it('does nothing with MDLC_COMPILE_DEVICES=0 or the cache off', async () => {
+    const codes = Array.from({ length: 6 }, (_, i) => kernel(i, i));
+    expect(await warmShaderCache(gpu!, codes, { MDLC_COMPILE_DEVICES: '0' })).toEqual({ devices: 0, kernels: 0, seconds: 0 });
+    expect(await warmShaderCache(gpu!, codes, { MESA_SHADER_CACHE_DISABLE: 'true' })).toEqual({ devices: 0, kernels: 0, seconds: 0 });
+  });
+});
