@@ -55,11 +55,17 @@ function newProject(): Project {
   });
 }
 
-function emitJs(project: Project, file: SourceFile): string {
-  const out = project.emitToMemory({ targetSourceFile: file });
-  const js = out.getFiles().find((f) => f.filePath.endsWith('.js'));
-  if (!js) throw new Error('internal: ts-morph emitted no JavaScript');
-  return js.text;
+/**
+ * The JavaScript of a generated file: TypeScript's transpiler, file by file, without a type
+ * check (the generated files type-check under --strict, as a test proves). A whole-program
+ * emit took about 3 s for the transformer's model.ts; this takes 0.3 s, with the same output.
+ */
+function emitJs(file: SourceFile): string {
+  const { ts } = tsMorph();
+  return ts.transpileModule(file.getFullText(), {
+    fileName: file.getBaseName(),
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, removeComments: false },
+  }).outputText;
 }
 
 const lit = (v: unknown) => JSON.stringify(v);
@@ -415,7 +421,7 @@ export interface StepScalars {
     ],
   });
   f.formatText({ indentSize: 2 });
-  return { ts: f.getFullText(), js: emitJs(project, f) };
+  return { ts: f.getFullText(), js: emitJs(f) };
 }
 
 /**
@@ -423,15 +429,14 @@ export interface StepScalars {
  * template literal, and KERNELS, all of them by name. model.ts imports it.
  */
 export function emitKernels(plan: ProgramPlan, sourcePath: string): { ts: string; js: string } {
-  const project = newProject();
-  const f = project.createSourceFile('kernels/index.ts', '', { overwrite: true });
+  // Written as text, not through ts-morph: only the type annotations differ between the .ts and
+  // the .js, and parsing and transpiling the kernels' text took 0.4 s of the transformer's build.
   const literal = (code: string) => '`' + code.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${') + '`';
-  const body = plan.kernels.map((k) => `/** ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'} (kernels/${k.name}.wgsl). */\nexport const ${k.name}: string = ${literal(k.code)};\n`);
-  f.insertText(
-    0,
-    `${HEADER(plan.model, sourcePath)}// The WGSL of every kernel (the same as kernels/*.wgsl).\n\n${body.join('\n')}\n/** Every kernel by name. */\nexport const KERNELS: Readonly<Record<string, string>> = { ${plan.kernels.map((k) => k.name).join(', ')} };\n`,
-  );
-  return { ts: f.getFullText(), js: emitJs(project, f) };
+  const file = (types: boolean) => {
+    const body = plan.kernels.map((k) => `/** ${k.kind} kernel, run by ${k.uses.length} dispatch${k.uses.length === 1 ? '' : 'es'} (kernels/${k.name}.wgsl). */\nexport const ${k.name}${types ? ': string' : ''} = ${literal(k.code)};\n`);
+    return `${HEADER(plan.model, sourcePath)}// The WGSL of every kernel (the same as kernels/*.wgsl).\n\n${body.join('\n')}\n/** Every kernel by name. */\nexport const KERNELS${types ? ': Readonly<Record<string, string>>' : ''} = { ${plan.kernels.map((k) => k.name).join(', ')} };\n`;
+  };
+  return { ts: file(true), js: file(false) };
 }
 
 export interface TrainEmitOptions {
@@ -496,5 +501,5 @@ if (isMainModule(import.meta.url)) process.exit(await programMain({ Model, PARAM
 `,
   );
   f.formatText({ indentSize: 2 });
-  return { ts: f.getFullText(), js: emitJs(project, f) };
+  return { ts: f.getFullText(), js: emitJs(f) };
 }
