@@ -82,6 +82,11 @@ export interface WarmResult {
   seconds: number;
 }
 
+/** Helper devices at work: `done` settles when they have compiled everything and are destroyed. */
+export interface ShaderCacheWarming {
+  done: Promise<WarmResult>;
+}
+
 /**
  * Compile `kernels` (WGSL with entry point `main`, the bind group layouts of plan.ts and the
  * generated model) on helper devices of `ctx`'s adapter, concurrently, so that Mesa's shader
@@ -90,29 +95,48 @@ export interface WarmResult {
  * them.
  */
 export async function warmShaderCache(ctx: GpuContext, kernels: readonly string[], env: Env = processEnv()): Promise<WarmResult> {
+  // Awaited without Dawn's polling, which would take a core from the compiles (gpu-wait.ts).
+  return awaitGpu((await startShaderCacheWarming(ctx, kernels, env)).done);
+}
+
+/**
+ * warmShaderCache in two halves: this resolves once every helper device exists and has its
+ * kernels submitted (lavapipe's queue threads then compile without the JavaScript thread), so
+ * that the caller can do other work, such as writing the generated program, before awaiting
+ * `done`.
+ */
+export async function startShaderCacheWarming(ctx: GpuContext, kernels: readonly string[], env: Env = processEnv()): Promise<ShaderCacheWarming> {
   const t0 = performance.now();
   const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
   const n = ctx.gpu ? compileDevices(ctx.description, kernels.length, await availableThreads(), env, inNode) : 0;
-  if (n === 0 || !ctx.gpu) return { devices: 0, kernels: 0, seconds: 0 };
+  if (n === 0 || !ctx.gpu) return { done: Promise.resolve({ devices: 0, kernels: 0, seconds: 0 }) };
   const gpu = ctx.gpu;
   const parts = shares(kernels, n, compileCost);
-  // Awaited without Dawn's polling, which would take a core from the compiles (gpu-wait.ts).
-  const done = await awaitGpu(Promise.all(parts.map((part) => compileOnHelper(gpu, ctx, part))));
-  return { devices: done.filter((x) => x).length, kernels: parts.filter((_, i) => done[i]).reduce((a, p) => a + p.length, 0), seconds: (performance.now() - t0) / 1000 };
+  const submitted = await awaitGpu(Promise.all(parts.map((part) => submitOnHelper(gpu, ctx, part))));
+  const done = Promise.all(submitted.map((h) => h?.finished)).then(() => ({
+    devices: submitted.filter((h) => h).length,
+    kernels: parts.filter((_, i) => submitted[i]).reduce((a, p) => a + p.length, 0),
+    seconds: (performance.now() - t0) / 1000,
+  }));
+  return { done };
 }
 
-/** One helper device: compile and dispatch each kernel once, then destroy it. False if it could not be made. */
-async function compileOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string[]): Promise<boolean> {
+/**
+ * One helper device with each of `codes` compiled into a pipeline and dispatched once, all
+ * submitted; `finished` settles when the queue has run them and the device is destroyed.
+ * Undefined if the device could not be made.
+ */
+async function submitOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string[]): Promise<{ finished: Promise<void> } | undefined> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-  if (!adapter) return false;
+  if (!adapter) return undefined;
   // The same adapter, limits and features as the model's device: what lavapipe compiles (and
   // the cache's key) must not differ.
-  if (describeAdapter(snapshotInfo(adapter)) !== ctx.description) return false;
+  if (describeAdapter(snapshotInfo(adapter)) !== ctx.description) return undefined;
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = ctx.limits[name];
   const requiredFeatures = [...ctx.features].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ label: 'mdlc shader cache', requiredLimits, requiredFeatures }).catch(() => null);
-  if (!device) return false;
+  if (!device) return undefined;
   device.addEventListener('uncapturederror', (event: Event) => event.preventDefault());
   try {
     const storage = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' as const } })) });
@@ -134,11 +158,15 @@ async function compileOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string
     }
     pass.end();
     device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return true;
-  } finally {
+  } catch (e) {
     device.destroy();
+    throw e;
   }
+  const finished = device.queue.onSubmittedWorkDone().then(
+    () => device.destroy(),
+    () => device.destroy(),
+  );
+  return { finished };
 }
 
 function processEnv(): Env {

@@ -7,7 +7,7 @@ import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from './
 import { acquireDevice, type GpuContext } from './device.js';
 import { initParameters, type Init } from './init.js';
 import { awaitGpu } from './gpu-wait.js';
-import { warmShaderCache } from './shader-cache.js';
+import { type ShaderCacheWarming, warmShaderCache } from './shader-cache.js';
 
 /** What a generated `model.js` exports (see `mdlc build`). */
 export interface GeneratedModule {
@@ -55,12 +55,14 @@ export class WebGpuBackend implements TrainBackend {
    * the interpreter does. The device is acquired unless given; a given one is destroyed with
    * the backend only when `ownsDevice`.
    */
-  static async open(module: GeneratedModule, options: { seed: number; gpu?: GpuContext; ownsDevice?: boolean }): Promise<WebGpuBackend> {
+  static async open(module: GeneratedModule, options: { seed: number; gpu?: GpuContext; ownsDevice?: boolean; warming?: ShaderCacheWarming }): Promise<WebGpuBackend> {
     const ctx = options.gpu ?? (await acquireDevice());
     const owns = !options.gpu || !!options.ownsDevice;
     try {
       // lavapipe compiles on one thread per device: fill Mesa's shader cache from helper devices first.
-      if (module.KERNELS) await warmShaderCache(ctx, Object.values(module.KERNELS));
+      // (Or the helpers the caller started, see src/train/backends.ts.)
+      if (options.warming) await settle(ctx, options.warming.done);
+      else if (module.KERNELS) await warmShaderCache(ctx, Object.values(module.KERNELS));
       const model = await settle(ctx, module.Model.create(ctx.device));
       model.setParams(initParameters(module.PARAMS, options.seed));
       return new WebGpuBackend(model, ctx, owns);

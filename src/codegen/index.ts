@@ -77,11 +77,24 @@ export function reportOf(plan: ProgramPlan): BuildReport {
 
 
 export function build(model: ElaboratedModel, sourcePath: string, options: BuildOptions): BuildResult {
+  const planned = planBuild(model, options);
+  return planned.plan ? writeBuild(model, sourcePath, options, planned.plan, planned.step) : { diagnostics: planned.diagnostics, files: [] };
+}
+
+/**
+ * `build`'s first half: the program plan (its kernels' WGSL included), or the limits it breaks.
+ * A caller can start compiling the kernels (runtime/shader-cache.ts) before writeBuild.
+ */
+export function planBuild(model: ElaboratedModel, options: Omit<BuildOptions, 'outDir' | 'meta'>): { plan?: ProgramPlan; step: TrainStep; diagnostics: Diagnostic[] } {
   const step = options.step ?? buildTrainStep(model);
   const plan = planProgram(model, { target: options.target, step, trace: options.trace });
   const diagnostics = checkLimits(model, plan, options.limits);
-  if (diagnostics.length) return { diagnostics, files: [] };
+  return diagnostics.length ? { step, diagnostics } : { plan, step, diagnostics };
+}
 
+/** `build`'s second half: the files of a plan that planBuild made with the same options. */
+export function writeBuild(model: ElaboratedModel, sourcePath: string, options: BuildOptions, plan: ProgramPlan, step: TrainStep): BuildResult {
+  const diagnostics: Diagnostic[] = [];
   const out = options.outDir;
   mkdirSync(join(out, 'kernels'), { recursive: true });
   for (const f of readdirSync(join(out, 'kernels'))) if (f.endsWith('.wgsl')) rmSync(join(out, 'kernels', f));

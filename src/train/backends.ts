@@ -7,13 +7,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, buildLimitsOf, targetFor, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
+import { buildLimitsOf, planBuild, targetFor, writeBuild, type BuildLimits, type BuildResult, type GemmVariant, type Target } from '../codegen/index.js';
 import { planWasmProgram, type WasmPlan } from '../codegen/wasm/program.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
 import type { TrainBackend } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { acquireDevice, WebGpuUnavailableError, type GpuContext } from '../../runtime/device.js';
+import { startShaderCacheWarming, type ShaderCacheWarming } from '../../runtime/shader-cache.js';
 import { availableThreads, WasmBackend, wasmProgramToJson } from '../../runtime/wasm.js';
 import { WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
 import { CpuBackend } from './cpu.js';
@@ -113,14 +114,24 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   const adapter = options.adapter ?? (await findAdapter());
   if (!adapter) throw new WebGpuUnavailableError();
   const outDir = options.buildDir ?? join('build', model.name);
-  const built = build(model, options.sourcePath ?? `${model.name}.mdl`, { outDir, target: options.gemm ? targetFor(adapter.ctx, options.gemm) : adapter.target, limits: adapter.limits, meta: options.meta, step });
-  if (!built.report) {
+  const buildOptions = { outDir, target: options.gemm ? targetFor(adapter.ctx, options.gemm) : adapter.target, limits: adapter.limits, meta: options.meta, step };
+  const planned = planBuild(model, buildOptions);
+  if (!planned.plan) {
     adapter.ctx.destroy();
-    return { build: built };
+    return { build: { diagnostics: planned.diagnostics, files: [] } };
   }
+  // On lavapipe, helper devices compile the kernels while the generated program is written.
+  let warming: ShaderCacheWarming;
+  try {
+    warming = await startShaderCacheWarming(adapter.ctx, planned.plan.kernels.map((k) => k.code));
+  } catch (e) {
+    adapter.ctx.destroy();
+    throw e;
+  }
+  const built = writeBuild(model, options.sourcePath ?? `${model.name}.mdl`, buildOptions, planned.plan, planned.step);
   // A query per load: Node caches modules by URL, and this directory may be rebuilt in one process.
   const module = (await import(`${pathToFileURL(join(outDir, 'model.js')).href}?build=${Date.now()}`)) as GeneratedModule;
-  const backend = await WebGpuBackend.open(module, { seed: options.seed, gpu: adapter.ctx, ownsDevice: true });
+  const backend = await WebGpuBackend.open(module, { seed: options.seed, gpu: adapter.ctx, ownsDevice: true, warming });
   return { backend, build: built };
 }
 

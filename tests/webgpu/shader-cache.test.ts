@@ -2,7 +2,7 @@
 // when it is used, how kernels are shared out, and on lavapipe that helpers compile real
 // kernels, drop their errors, and leave the model's device to report them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileCost, compileDevices, MAX_COMPILE_DEVICES, mesaCacheOn, shares, warmShaderCache } from '../../runtime/shader-cache.js';
+import { compileCost, compileDevices, MAX_COMPILE_DEVICES, mesaCacheOn, shares, startShaderCacheWarming, warmShaderCache } from '../../runtime/shader-cache.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 
 const gpu = await getTestDevice();
@@ -91,6 +91,18 @@ describe.runIf(gpu)('warmShaderCache on the test adapter', () => {
     const r = await warmShaderCache(gpu!, [kernel(0, 1), 'fn main( {', kernel(1, 2)], { MDLC_COMPILE_DEVICES: '2' });
     expect(r.devices).toBe(2);
     gpu!.throwIfErrors();
+  });
+
+  it('starts in two halves: the helpers exist and have their work before `done` settles', async () => {
+    const codes = Array.from({ length: 4 }, (_, i) => kernel(i, i));
+    const warming = await startShaderCacheWarming(gpu!, codes, { MDLC_COMPILE_DEVICES: '2' });
+    let settled = false;
+    void warming.done.then(() => (settled = true));
+    expect(settled).toBe(false);
+    const r = await warming.done;
+    expect(r).toMatchObject({ devices: 2, kernels: 4 });
+    const off = await startShaderCacheWarming(gpu!, codes, { MDLC_COMPILE_DEVICES: '0' });
+    expect(await off.done).toEqual({ devices: 0, kernels: 0, seconds: 0 });
   });
 
   it('does nothing with MDLC_COMPILE_DEVICES=0 or the cache off', async () => {
