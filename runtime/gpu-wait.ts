@@ -6,8 +6,8 @@
  * calls its ProcessEvents again through the global `setImmediate`, back to back. The JavaScript
  * thread then runs at 100 % for as long as the GPU works. With a GPU that costs a core; with
  * lavapipe, which computes on the CPU's cores, it takes one of them from the work itself: on 2
- * cores the transformer trained at 1,400 tokens/s with the polling and at 2,500 without it, and
- * compiling kernels on two devices at once (shader-cache.ts) gained 1.3× instead of 2× (issue 16).
+ * cores the transformer trained at 1,400 tokens/s with the polling and at 2,400 without it, and
+ * compiling kernels on two devices at once (shader-cache.ts) gained 1.3× instead of 1.8× (issue 16).
  *
  * `awaitGpu(p)` swaps the global `setImmediate` (which Dawn looks up for every poll) for one
  * that runs the first few callbacks of a wait at once, as before, and later ones after a 1 ms
