@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/graph.js';
-import { AxisTable, type Axis, type TensorType } from '../../src/ir/types.js';
+import type { Axis } from '../../src/ir/types.js';
 import { RECOMPUTE_COST } from '../../src/codegen/passes/lower.js';
 import { schedule } from '../../src/codegen/passes/index.js';
 import { planBuffers, resolveOffsets, ALIGN } from '../../src/codegen/buffers.js';
@@ -15,14 +15,8 @@ import { f32Literal, emitExpr } from '../../src/codegen/wgsl/expr.js';
 import { compileFile } from '../../src/driver/index.js';
 import { buildTrainStep } from '../../src/ir/optimizer/index.js';
 import { segmentUpdates } from '../../src/codegen/passes/segment-updates.js';
+import { axes, f32, layernorm, span } from '../helpers/kernel-cases.js';
 
-const span = { file: 't.mdl', line: 3, column: 1, endLine: 3, endColumn: 2, start: 0, end: 1 };
-const f32 = (...axes: Axis[]): TensorType => ({ dtype: 'f32', axes });
-
-function axes(...spec: [string, number][]): Axis[] {
-  const t = new AxisTable();
-  return spec.map(([n, s]) => t.create(n, s));
-}
 
 describe('schedule', () => {
   it('inlines single-use elementwise producers and keeps views free', () => {
@@ -77,14 +71,7 @@ describe('schedule', () => {
   });
 
   it('runs a layernorm (mean, centre, variance, normalise) as one row kernel', () => {
-    const [r, e] = axes(['rows', 6], ['embed', 8]);
-    const b = new GraphBuilder();
-    const x = b.param('x', f32(r, e), { kind: 'zeros' }, span);
-    const gain = b.param('g', f32(e), { kind: 'zeros' }, span);
-    const mu = b.add({ op: 'reduce', fn: 'mean', axes: [e] }, [x]);
-    const d = b.add({ op: 'binary', fn: 'sub' }, [x, mu]);
-    const v = b.add({ op: 'reduce', fn: 'mean', axes: [e] }, [b.add({ op: 'unary', fn: 'square' }, [d])]);
-    const y = b.add({ op: 'binary', fn: 'mul' }, [b.add({ op: 'binary', fn: 'mul' }, [d, b.add({ op: 'unary', fn: 'rsqrt' }, [b.add({ op: 'binary', fn: 'add' }, [v, b.constant(1e-5)])])]), gain]);
+    const { b, outputs: [y] } = layernorm(6, 8);
     const s = schedule(b.graph, { outputs: [y] });
     expect(s.kernels.map((k) => k.kind)).toEqual(['rows']);
   });
