@@ -9,6 +9,7 @@
  */
 import type { Feeds, StepResult, StepScalars } from './backend.js';
 import type { Init } from './init.js';
+import { BufferUsage, programLayouts } from './layouts.js';
 import type { GeneratedModel, GeneratedModule } from './webgpu.js';
 
 /** A tensor's place in one of the two arenas (elements, not bytes). */
@@ -67,8 +68,6 @@ export function permuteAxes(data: Float32Array<ArrayBuffer>, sizes: readonly num
 }
 
 /** Flag values of the WebGPU specification, spelled out: a page need not have the globals a Node binding installs. */
-const SHADER_STAGE_COMPUTE = 0x4;
-const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const MapMode = { READ: 0x1 } as const;
 
 export class PlanModel implements GeneratedModel {
@@ -116,9 +115,7 @@ export class PlanModel implements GeneratedModel {
    * dispatch on CPU adapters), before any parameter is written.
    */
   static async create(device: GPUDevice, plan: ModelPlan): Promise<PlanModel> {
-    const layout = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' as const } })) });
-    const offsetsLayout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true } }] });
-    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout, offsetsLayout] });
+    const { arenas: layout, offsets: offsetsLayout, pipeline: pipelineLayout } = programLayouts(device);
     const compiled = await Promise.all(
       plan.kernels.map((k) => device.createComputePipelineAsync({ label: k.name, layout: pipelineLayout, compute: { module: device.createShaderModule({ label: k.name, code: k.code }), entryPoint: 'main' } })),
     );

@@ -12,14 +12,11 @@
  */
 import { describeAdapter, type GpuContext, RAISED_LIMITS, snapshotInfo } from './device.js';
 import { awaitGpu } from './gpu-wait.js';
+import { BufferUsage, programLayouts } from './layouts.js';
 import { availableThreads } from './wasm.js';
 
 /** Environment variables this reads (a parameter, so that tests can pass their own). */
 export type Env = Readonly<Record<string, string | undefined>>;
-
-// WebGPU's constants by value: the GPUShaderStage and GPUBufferUsage globals are not everywhere.
-const SHADER_STAGE_COMPUTE = 0x4;
-const BufferUsage = { UNIFORM: 0x40, STORAGE: 0x80 } as const;
 
 /** At most this many helper devices, whatever the cores: each brings its own driver threads. */
 export const MAX_COMPILE_DEVICES = 8;
@@ -140,21 +137,18 @@ async function submitOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string[
   if (!device) return undefined;
   device.addEventListener('uncapturederror', (event: Event) => event.preventDefault());
   try {
-    const storage = device.createBindGroupLayout({ entries: [0, 1].map((binding) => ({ binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' as const } })) });
-    const uniform = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true } }] });
-    const layout = device.createPipelineLayout({ bindGroupLayouts: [storage, uniform] });
+    const layouts = programLayouts(device);
     // Buffers only big enough to bind: one workgroup over zero offsets, accesses clamped.
-    const usage = BufferUsage.STORAGE;
     const groups = [
-      device.createBindGroup({ layout: storage, entries: [0, 1].map((binding) => ({ binding, resource: { buffer: device.createBuffer({ size: 4096, usage }) } })) }),
-      device.createBindGroup({ layout: uniform, entries: [{ binding: 0, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.UNIFORM }), size: 4096 } }] }),
+      device.createBindGroup({ layout: layouts.arenas, entries: [0, 1].map((binding) => ({ binding, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.STORAGE }) } })) }),
+      device.createBindGroup({ layout: layouts.offsets, entries: [{ binding: 0, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.UNIFORM }), size: 4096 } }] }),
     ];
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     pass.setBindGroup(0, groups[0]);
     pass.setBindGroup(1, groups[1], [0]);
     for (const code of codes) {
-      pass.setPipeline(device.createComputePipeline({ layout, compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } }));
+      pass.setPipeline(device.createComputePipeline({ layout: layouts.pipeline, compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } }));
       pass.dispatchWorkgroups(1);
     }
     pass.end();
