@@ -14,8 +14,6 @@ import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { buildTransformer, importDist, machine, nanoGptSettings, requireBuild, totalsByKind, writeSection } from './lib.mjs';
 
-const { MAX_OFFSET_SLOTS: MAX_SLOTS } = await importDist('src/codegen/offsets.js');
-
 requireBuild();
 if (process.argv[2] === '--concurrent') {
   // A child with an empty shader cache of its own: the kernels compiled as `mdlc train` does
@@ -27,7 +25,8 @@ if (process.argv[2] === '--concurrent') {
   const { awaitGpu } = await importDist('runtime/gpu-wait.js');
   const warm = await warmShaderCache(ctx, r.plan.kernels.map((k) => k.code));
   const t = performance.now();
-  const model = await awaitGpu(PlanModel.create(ctx.device, { ...r.plan, offsetSlots: MAX_SLOTS }));
+  const { runnablePlan } = await importDist('src/browser.js');
+  const model = await awaitGpu(PlanModel.create(ctx.device, runnablePlan(r.plan)));
   const mainSeconds = (performance.now() - t) / 1000;
   model.destroy();
   ctx.destroy();
