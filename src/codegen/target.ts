@@ -34,14 +34,15 @@ export interface Target {
 }
 
 /**
- * lavapipe's register GEMM rows: 16 rows per invocation (32 vec4 accumulators) measured 8–14 %
- * faster than 8 on the transformer's large GEMMs, and 3–5 % (q·kᵀ) to 20–25 % (p·v) on the
- * attention's 64-row ones, but take twice as long to compile. So 16 from 256 rows on, and
- * from 64 where 16 divides the rows; 8 otherwise (the head's 65 vocabulary rows).
+ * lavapipe's register GEMM rows: 8 per invocation (16 vec4 accumulators). 16 measured 8–14 %
+ * faster on the transformer's large GEMMs while Dawn's polling kept a core busy (before
+ * runtime/gpu-wait.ts); since, a whole step runs as fast with 8 (1 % slower over five
+ * interleaved pairs, within their spread) and the kernels compile in about half the time:
+ * the first step with an empty shader cache 7.6 → 5.8 s (issue 16). 4 rows are 18 % slower.
  * Workgroups: a row of 16 invocations, or 8 where there are at most 8 column blocks.
  */
 const LAVAPIPE_REGISTER: RegisterGemmRules = {
-  rowsPerInvocation: (rows) => (rows >= 256 || (rows >= 64 && rows % 16 === 0) ? 16 : 8),
+  rowsPerInvocation: () => 8,
   lanes: (colBlocks) => (colBlocks <= 8 ? 8 : 16),
 };
 

@@ -57,9 +57,9 @@ describe('targets', () => {
     expect([CPU_TARGET.workgroupSize(255), CPU_TARGET.workgroupSize(256), GPU_TARGET.workgroupSize(100)]).toEqual([8, 64, 64]);
   });
 
-  it('block the register GEMM by 16 rows from 256 on and where 16 divides 64 or more, else 8', () => {
+  it('block the register GEMM by 8 rows whatever their number', () => {
     const rows = (m: number) => CPU_TARGET.register.rowsPerInvocation(m);
-    expect([rows(65), rows(64), rows(48), rows(96), rows(100), rows(256), rows(257)]).toEqual([8, 16, 8, 16, 8, 16, 16]);
+    expect([rows(65), rows(64), rows(48), rows(96), rows(100), rows(256), rows(257)]).toEqual([8, 8, 8, 8, 8, 8, 8]);
     expect([CPU_TARGET.register.lanes(8), CPU_TARGET.register.lanes(9)]).toEqual([8, 16]);
   });
 });
