@@ -67,6 +67,15 @@ export function permuteAxes(data: Float32Array<ArrayBuffer>, sizes: readonly num
   return out;
 }
 
+/**
+ * The kernels a training step runs, by name, in the order it first runs them: what a model
+ * compiles and warms up before its first step. The others (evaluation's and sampling's own,
+ * such as a GEMM that does not keep what the backward pass would read) compile at their first use.
+ */
+export function stepKernels(entries: { train: readonly { kernel: string }[] }): string[] {
+  return [...new Set(entries.train.map((c) => c.kernel))];
+}
+
 /** Flag values of the WebGPU specification, spelled out: a page need not have the globals a Node binding installs. */
 const MapMode = { READ: 0x1 } as const;
 
@@ -111,8 +120,8 @@ export class PlanModel implements GeneratedModel {
   }
 
   /**
-   * Compile every pipeline and run each once on a tiny grid (LLVM compiles a kernel at its first
-   * dispatch on CPU adapters), before any parameter is written.
+   * Compile every pipeline, and run each that a training step uses once on a tiny grid (LLVM
+   * compiles a kernel at its first dispatch on CPU adapters), before any parameter is written.
    */
   static async create(device: GPUDevice, plan: ModelPlan): Promise<PlanModel> {
     const { arenas: layout, offsets: offsetsLayout, pipeline: pipelineLayout } = programLayouts(device);
@@ -129,8 +138,8 @@ export class PlanModel implements GeneratedModel {
     const pass = encoder.beginComputePass();
     pass.setBindGroup(0, this.bindGroup);
     pass.setBindGroup(1, this.offsets, [0]);
-    for (const p of this.pipelines.values()) {
-      pass.setPipeline(p);
+    for (const name of stepKernels(this.plan.entries)) {
+      pass.setPipeline(this.pipelines.get(name)!);
       pass.dispatchWorkgroups(1);
     }
     pass.end();
@@ -273,5 +282,10 @@ export class PlanModel implements GeneratedModel {
 
 /** A plan as the module `WebGpuBackend.open` takes in place of a generated `model.js`. */
 export function planModule(plan: ModelPlan): GeneratedModule {
-  return { Model: { create: (device: GPUDevice) => PlanModel.create(device, plan) }, PARAMS: plan.params, KERNELS: Object.fromEntries(plan.kernels.map((k) => [k.name, k.code])) };
+  return {
+    Model: { create: (device: GPUDevice) => PlanModel.create(device, plan) },
+    PARAMS: plan.params,
+    KERNELS: Object.fromEntries(plan.kernels.map((k) => [k.name, k.code])),
+    STEP_KERNELS: stepKernels(plan.entries),
+  };
 }

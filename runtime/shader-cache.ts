@@ -57,19 +57,33 @@ export function compileCost(code: string): number {
   return 1 + (code.match(/arena/g)?.length ?? 0);
 }
 
+/** The part of the first kernels' cost that helpers are handed at once (see warmingSchedule). */
+export const UPFRONT_SHARE = 0.6;
+
 /**
- * `items` in at most `n` shares of about equal total cost: the costliest first, each to the
- * share with the least so far (so one long kernel does not keep the others waiting).
+ * Who compiles what, in which order, on `n` helpers: `upfront[i]` is submitted to helper i at
+ * once; `queue` is taken from in order by whichever helper runs short of work. The upfront
+ * shares cover `upfront` of `first`'s cost (costliest first, each to the helper with the
+ * least so far, at least one each), so that the helpers stay busy while the JavaScript thread
+ * does other work (writing the generated program) and cannot hand out more; the queue holds the
+ * rest of `first`, costliest first, then `later`, costliest first, so that the helpers end
+ * `first` at about the same time whatever each kernel really costs, and `later` after it.
  */
-export function shares<T>(items: readonly T[], n: number, cost: (x: T) => number): T[][] {
-  const out: { items: T[]; total: number }[] = Array.from({ length: Math.min(n, items.length) }, () => ({ items: [], total: 0 }));
-  const byCost = items.map((x) => ({ x, c: cost(x) })).sort((a, b) => b.c - a.c);
-  for (const { x, c } of byCost) {
-    const least = out.reduce((a, b) => (b.total < a.total ? b : a));
-    least.items.push(x);
-    least.total += c;
+export function warmingSchedule<T>(first: readonly T[], later: readonly T[], n: number, cost: (x: T) => number, upfront = UPFRONT_SHARE): { upfront: T[][]; queue: T[] } {
+  const byCost = (xs: readonly T[]) => xs.map((x) => ({ x, c: cost(x) })).sort((a, b) => b.c - a.c);
+  const sorted = byCost(first);
+  const helpers = Array.from({ length: Math.max(0, Math.min(n, sorted.length)) }, () => ({ items: [] as T[], total: 0 }));
+  const budget = (upfront * sorted.reduce((a, e) => a + e.c, 0)) / Math.max(1, helpers.length);
+  const queue: T[] = [];
+  for (const { x, c } of sorted) {
+    const least = helpers.reduce<(typeof helpers)[number] | undefined>((a, b) => (!a || b.total < a.total ? b : a), undefined);
+    if (least && (least.items.length === 0 || least.total + c <= budget)) {
+      least.items.push(x);
+      least.total += c;
+    } else queue.push(x);
   }
-  return out.map((s) => s.items);
+  queue.push(...byCost(later).map((e) => e.x));
+  return { upfront: helpers.map((h) => h.items), queue };
 }
 
 export interface WarmResult {
@@ -80,8 +94,11 @@ export interface WarmResult {
   seconds: number;
 }
 
-/** Helper devices at work: `done` settles when they have compiled everything and are destroyed. */
+/** Helper devices at work. */
 export interface ShaderCacheWarming {
+  /** Settles when the kernels asked for first are in the cache (or no helper will compile them). */
+  first: Promise<WarmResult>;
+  /** Settles when every kernel is, and the helpers are destroyed. */
   done: Promise<WarmResult>;
 }
 
@@ -99,70 +116,132 @@ export async function warmShaderCache(ctx: GpuContext, kernels: readonly string[
 
 /**
  * warmShaderCache in two halves: this resolves once every helper device exists and has its
- * kernels submitted (lavapipe's queue threads then compile without the JavaScript thread), so
- * that the caller can do other work, such as writing the generated program, before awaiting
- * `done`.
+ * upfront share submitted (lavapipe's queue threads then compile without the JavaScript thread),
+ * so that the caller can do other work, such as writing the generated program, before awaiting
+ * `first` or `done`. `later` (kernels that the first training step does not run: evaluation's,
+ * sampling's) are compiled after `kernels`, while the model's device starts.
  */
-export async function startShaderCacheWarming(ctx: GpuContext, kernels: readonly string[], env: Env = processEnv()): Promise<ShaderCacheWarming> {
+export async function startShaderCacheWarming(ctx: GpuContext, kernels: readonly string[], env: Env = processEnv(), later: readonly string[] = []): Promise<ShaderCacheWarming> {
   const t0 = performance.now();
   const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
-  const n = ctx.gpu ? compileDevices(ctx.description, kernels.length, await availableThreads(), env, inNode) : 0;
-  if (n === 0 || !ctx.gpu) return { done: Promise.resolve({ devices: 0, kernels: 0, seconds: 0 }) };
+  const n = ctx.gpu ? compileDevices(ctx.description, kernels.length + later.length, await availableThreads(), env, inNode) : 0;
+  const nothing = Promise.resolve({ devices: 0, kernels: 0, seconds: 0 });
+  if (n === 0 || !ctx.gpu) return { first: nothing, done: nothing };
   const gpu = ctx.gpu;
-  const parts = shares(kernels, n, compileCost);
-  const submitted = await awaitGpu(Promise.all(parts.map((part) => submitOnHelper(gpu, ctx, part))));
-  const done = Promise.all(submitted.map((h) => h?.finished)).then(() => ({
-    devices: submitted.filter((h) => h).length,
-    kernels: parts.filter((_, i) => submitted[i]).reduce((a, p) => a + p.length, 0),
-    seconds: (performance.now() - t0) / 1000,
-  }));
-  return { done };
+  const schedule = warmingSchedule(
+    kernels.map((code) => ({ code, first: true })),
+    later.map((code) => ({ code, first: false })),
+    n,
+    (k) => compileCost(k.code),
+  );
+  // Without `first` kernels the schedule has no upfront shares: start n helpers on the queue.
+  const upfront = schedule.upfront.length ? schedule.upfront : Array.from({ length: Math.min(n, schedule.queue.length) }, () => []);
+  const helpers = (await awaitGpu(Promise.all(upfront.map(() => HelperDevice.open(gpu, ctx))))).filter((h): h is HelperDevice => !!h);
+  const result = (count: number) => ({ devices: helpers.length, kernels: count, seconds: (performance.now() - t0) / 1000 });
+  if (!helpers.length) return { first: nothing, done: nothing };
+  // A share whose helper could not be made goes to the queue's front.
+  const queue = [...upfront.slice(helpers.length).flat(), ...schedule.queue];
+  let firstLeft = kernels.length;
+  let compiled = 0;
+  let resolveFirst!: (r: WarmResult) => void;
+  const first = new Promise<WarmResult>((resolve) => (resolveFirst = resolve));
+  if (firstLeft === 0) resolveFirst(result(0));
+  const finished = (k: { first: boolean }) => {
+    compiled++;
+    if (k.first && --firstLeft === 0) resolveFirst(result(compiled));
+  };
+  const runs = helpers.map((helper, i) => helper.run(upfront[i], queue, finished));
+  const done = Promise.all(runs).then(() => {
+    // Kernels left to no helper (all failed): nothing more will come.
+    resolveFirst(result(compiled));
+    return result(compiled);
+  });
+  return { first, done };
 }
 
 /**
- * One helper device with each of `codes` compiled into a pipeline and dispatched once, all
- * submitted; `finished` settles when the queue has run them and the device is destroyed.
- * Undefined if the device could not be made.
+ * A helper device: the same adapter, limits and features as the model's, whose queue compiles
+ * the kernels handed to it (each compiled into a pipeline and dispatched once).
+ *
+ * Creating a pipeline on a lavapipe device waits while that device's queue thread compiles
+ * (measured: 0.5 s behind a GEMM, against 8 ms on an idle queue), so a helper creates the
+ * pipelines of its upfront share all before submitting them, and later ones one at a time,
+ * each when its queue has finished the one before.
  */
-async function submitOnHelper(gpu: GPU, ctx: GpuContext, codes: readonly string[]): Promise<{ finished: Promise<void> } | undefined> {
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-  if (!adapter) return undefined;
-  // The same adapter, limits and features as the model's device: what lavapipe compiles (and
-  // the cache's key) must not differ.
-  if (describeAdapter(snapshotInfo(adapter)) !== ctx.description) return undefined;
-  const requiredLimits: Record<string, number> = {};
-  for (const name of RAISED_LIMITS) requiredLimits[name] = ctx.limits[name];
-  const requiredFeatures = [...ctx.features].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const device = await adapter.requestDevice({ label: 'mdlc shader cache', requiredLimits, requiredFeatures }).catch(() => null);
-  if (!device) return undefined;
-  device.addEventListener('uncapturederror', (event: Event) => event.preventDefault());
-  try {
-    const layouts = programLayouts(device);
-    // Buffers only big enough to bind: one workgroup over zero offsets, accesses clamped.
-    const groups = [
-      device.createBindGroup({ layout: layouts.arenas, entries: [0, 1].map((binding) => ({ binding, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.STORAGE }) } })) }),
-      device.createBindGroup({ layout: layouts.offsets, entries: [{ binding: 0, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.UNIFORM }), size: 4096 } }] }),
-    ];
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setBindGroup(0, groups[0]);
-    pass.setBindGroup(1, groups[1], [0]);
-    for (const code of codes) {
-      pass.setPipeline(device.createComputePipeline({ layout: layouts.pipeline, compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } }));
-      pass.dispatchWorkgroups(1);
+class HelperDevice {
+  private constructor(
+    private readonly device: GPUDevice,
+    private readonly layouts: ReturnType<typeof programLayouts>,
+    private readonly groups: GPUBindGroup[],
+  ) {}
+
+  static async open(gpu: GPU, ctx: GpuContext): Promise<HelperDevice | undefined> {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+    if (!adapter) return undefined;
+    // What lavapipe compiles (and the cache's key) must not differ from the model's device.
+    if (describeAdapter(snapshotInfo(adapter)) !== ctx.description) return undefined;
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) requiredLimits[name] = ctx.limits[name];
+    const requiredFeatures = [...ctx.features].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+    const device = await adapter.requestDevice({ label: 'mdlc shader cache', requiredLimits, requiredFeatures }).catch(() => null);
+    if (!device) return undefined;
+    device.addEventListener('uncapturederror', (event: Event) => event.preventDefault());
+    try {
+      const layouts = programLayouts(device);
+      // Buffers only big enough to bind: one workgroup over zero offsets, accesses clamped.
+      const groups = [
+        device.createBindGroup({ layout: layouts.arenas, entries: [0, 1].map((binding) => ({ binding, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.STORAGE }) } })) }),
+        device.createBindGroup({ layout: layouts.offsets, entries: [{ binding: 0, resource: { buffer: device.createBuffer({ size: 4096, usage: BufferUsage.UNIFORM }), size: 4096 } }] }),
+      ];
+      return new HelperDevice(device, layouts, groups);
+    } catch {
+      device.destroy();
+      return undefined;
     }
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-  } catch {
-    // A helper only saves time: whatever fails here, the model's device does the work.
-    device.destroy();
-    return undefined;
   }
-  const finished = device.queue.onSubmittedWorkDone().then(
-    () => device.destroy(),
-    () => device.destroy(),
-  );
-  return { finished };
+
+  /**
+   * Compile `codes` in one submit: settles when the queue has run their dispatches, whether or
+   * not they compiled (a helper only saves time: the model's device compiles the same code and
+   * reports what fails).
+   */
+  private compile(codes: readonly string[]): Promise<void> {
+    try {
+      const encoder = this.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setBindGroup(0, this.groups[0]);
+      pass.setBindGroup(1, this.groups[1], [0]);
+      for (const code of codes) {
+        pass.setPipeline(this.device.createComputePipeline({ layout: this.layouts.pipeline, compute: { module: this.device.createShaderModule({ code }), entryPoint: 'main' } }));
+        pass.dispatchWorkgroups(1);
+      }
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+    } catch {
+      return Promise.resolve();
+    }
+    return this.device.queue.onSubmittedWorkDone().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Compile `own` (submitted at once), then take from `queue` (shared with the other helpers)
+   * one kernel at a time until it is empty; `finished` hears of each kernel. Settles when this
+   * device's work is done, and destroys the device.
+   */
+  async run<K extends { code: string }>(own: readonly K[], queue: K[], finished: (k: K) => void): Promise<void> {
+    if (own.length) {
+      await this.compile(own.map((k) => k.code));
+      own.forEach(finished);
+    }
+    for (let k = queue.shift(); k; k = queue.shift()) {
+      await this.compile([k.code]);
+      finished(k);
+    }
+    this.device.destroy();
+  }
 }
 
 function processEnv(): Env {

@@ -7,7 +7,7 @@ import type { Feeds, StepResult, StepScalars, TensorMap, TrainBackend } from './
 import { acquireDevice, type GpuContext } from './device.js';
 import { initParameters, type Init } from './init.js';
 import { awaitGpu } from './gpu-wait.js';
-import { type ShaderCacheWarming, warmShaderCache } from './shader-cache.js';
+import { type ShaderCacheWarming, startShaderCacheWarming } from './shader-cache.js';
 
 /** What a generated `model.js` exports (see `mdlc build`). */
 export interface GeneratedModule {
@@ -15,6 +15,24 @@ export interface GeneratedModule {
   PARAMS: readonly { name: string; size: number; init: Init }[];
   /** Every kernel's WGSL by name (generated models and plans have it): compiled ahead on lavapipe, see shader-cache.ts. */
   KERNELS?: Readonly<Record<string, string>>;
+  /** The kernels a training step runs (`stepKernels`): compiled ahead before the others. */
+  STEP_KERNELS?: readonly string[];
+}
+
+/**
+ * Compile `module`'s kernels ahead on helper devices where that helps (lavapipe, shader-cache.ts):
+ * the training step's first, then the rest.
+ */
+export function startWarming(ctx: GpuContext, module: GeneratedModule): Promise<ShaderCacheWarming> {
+  const kernels = module.KERNELS ?? {};
+  const step = new Set(module.STEP_KERNELS ?? Object.keys(kernels));
+  const names = Object.keys(kernels);
+  return startShaderCacheWarming(
+    ctx,
+    names.filter((n) => step.has(n)).map((n) => kernels[n]),
+    undefined,
+    names.filter((n) => !step.has(n)).map((n) => kernels[n]),
+  );
 }
 
 /**
@@ -44,6 +62,8 @@ export class WebGpuBackend implements TrainBackend {
     private readonly model: GeneratedModel,
     private readonly ctx: GpuContext,
     private readonly ownsDevice: boolean,
+    /** Helpers still compiling evaluation's and sampling's kernels, if any: waited for before those run. */
+    private warming: ShaderCacheWarming | undefined,
   ) {}
 
   get description(): string {
@@ -59,13 +79,14 @@ export class WebGpuBackend implements TrainBackend {
     const ctx = options.gpu ?? (await acquireDevice());
     const owns = !options.gpu || !!options.ownsDevice;
     try {
-      // lavapipe compiles on one thread per device: fill Mesa's shader cache from helper devices first.
-      // (Or the helpers the caller started, see src/train/backends.ts.)
-      if (options.warming) await settle(ctx, options.warming.done);
-      else if (module.KERNELS) await warmShaderCache(ctx, Object.values(module.KERNELS));
+      // lavapipe compiles on one thread per device: fill Mesa's shader cache from helper devices
+      // first (or the caller's helpers, see src/train/backends.ts), the training step's kernels
+      // before the others, which the helpers go on compiling while the first steps run.
+      const warming = options.warming ?? (await settle(ctx, startWarming(ctx, module)));
+      await settle(ctx, warming.first);
       const model = await settle(ctx, module.Model.create(ctx.device));
       model.setParams(initParameters(module.PARAMS, options.seed));
-      return new WebGpuBackend(model, ctx, owns);
+      return new WebGpuBackend(model, ctx, owns, warming);
     } catch (e) {
       if (owns) ctx.destroy();
       throw e;
@@ -82,11 +103,19 @@ export class WebGpuBackend implements TrainBackend {
   trainStep(feeds: Feeds, scalars: StepScalars): Promise<StepResult> {
     return this.checked(this.model.trainStep(feeds, scalars));
   }
-  evalLoss(feeds: Feeds): Promise<number> {
+  async evalLoss(feeds: Feeds): Promise<number> {
+    await this.warmed();
     return this.checked(this.model.evalLoss(feeds));
   }
-  forward(feeds: Feeds): Promise<Float32Array<ArrayBuffer>> {
+  async forward(feeds: Feeds): Promise<Float32Array<ArrayBuffer>> {
+    await this.warmed();
     return this.checked(this.model.forward(feeds));
+  }
+  /** Wait for the helpers to finish, so that this device finds the kernels in the cache rather than compiling them too. */
+  private async warmed(): Promise<void> {
+    if (!this.warming) return;
+    await settle(this.ctx, this.warming.done);
+    this.warming = undefined;
   }
   getParams(): Promise<TensorMap> {
     return this.checked(this.model.getParams());

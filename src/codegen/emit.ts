@@ -15,6 +15,7 @@ import type { CodeBlockWriter, Project, SourceFile } from 'ts-morph';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import { MAX_OFFSET_SLOTS, OFFSETS_BLOCK } from './offsets.js';
 import type { ProgramPlan } from './program.js';
+import { stepKernels } from '../../runtime/plan.js';
 import type { TrainSpec } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 
@@ -97,6 +98,12 @@ export function emitModel(plan: ProgramPlan, sourcePath: string): { ts: string; 
     },
     { isExported: true, declarationKind: CONST(), declarations: [{ name: 'OUTPUTS', initializer: lit(plan.outputs) }] },
     { isExported: true, declarationKind: CONST(), declarations: [{ name: 'LR_GROUPS', initializer: lit(plan.lrGroups) }] },
+    {
+      isExported: true,
+      declarationKind: CONST(),
+      docs: ["The kernels a training step runs: compiled and warmed up before the first step; evaluation's and sampling's own compile at their first use."],
+      declarations: [{ name: 'STEP_KERNELS', type: 'readonly string[]', initializer: lit(stepKernels(plan.entries)) }],
+    },
     {
       declarationKind: CONST(),
       docs: ['Arena offsets read by each dispatch (slot i of the offsets uniform is dispatch i), so one pipeline serves every layer.'],
@@ -210,7 +217,7 @@ export interface StepScalars {
         name: 'create',
         isStatic: true,
         isAsync: true,
-        docs: ['Compile every pipeline and run each once on a tiny grid (LLVM compiles a kernel at its first dispatch on lavapipe), before any parameter is written.'],
+        docs: ['Compile every pipeline, and run each that a training step uses once on a tiny grid (LLVM compiles a kernel at its first dispatch on lavapipe), before any parameter is written.'],
         parameters: [{ name: 'device', type: 'GPUDevice' }],
         returnType: 'Promise<Model>',
         statements: (w) => {
@@ -244,7 +251,7 @@ export interface StepScalars {
           w.writeLine('const pass = encoder.beginComputePass();');
           w.writeLine('pass.setBindGroup(0, this.bindGroup);');
           w.writeLine('pass.setBindGroup(1, this.offsets, [0]);');
-          w.writeLine('for (const p of this.pipelines.values()) { pass.setPipeline(p); pass.dispatchWorkgroups(1); }');
+          w.writeLine('for (const name of STEP_KERNELS) { pass.setPipeline(this.pipeline(name)); pass.dispatchWorkgroups(1); }');
           w.writeLine('pass.end();');
           w.writeLine('this.device.queue.submit([encoder.finish()]);');
           w.writeLine('await this.device.queue.onSubmittedWorkDone();');

@@ -2,7 +2,7 @@
 // when it is used, how kernels are shared out, and on lavapipe that helpers compile real
 // kernels, drop their errors, and leave the model's device to report them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileCost, compileDevices, MAX_COMPILE_DEVICES, mesaCacheOn, shares, startShaderCacheWarming, warmShaderCache } from '../../runtime/shader-cache.js';
+import { compileCost, compileDevices, MAX_COMPILE_DEVICES, mesaCacheOn, startShaderCacheWarming, UPFRONT_SHARE, warmingSchedule, warmShaderCache } from '../../runtime/shader-cache.js';
 import { getTestDevice, releaseTestDevice } from '../helpers/webgpu.js';
 
 const gpu = await getTestDevice();
@@ -42,20 +42,29 @@ describe('mesaCacheOn', () => {
   });
 });
 
-describe('shares', () => {
-  it('hands out the costliest first, each to the share with the least cost so far', () => {
-    const items = [5, 1, 9, 3, 3, 2];
-    const got = shares(items, 2, (x) => x);
-    expect(got).toEqual([[9, 2, 1], [5, 3, 3]]);
-    expect(got.map((s) => s.reduce((a, b) => a + b, 0))).toEqual([12, 11]);
-    expect(shares(items, 3, (x) => x).map((s) => s.reduce((a, b) => a + b, 0)).sort()).toEqual([7, 7, 9]);
+describe('warmingSchedule', () => {
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  it('hands each helper the costliest kernels up to its part of UPFRONT_SHARE of the cost, the least loaded first, and queues the rest costliest first', () => {
+    const first = [5, 1, 9, 3, 3, 2, 7]; // 30 in all: 9 each upfront on 2 helpers
+    const got = warmingSchedule(first, [], 2, (x) => x);
+    expect(UPFRONT_SHARE).toBe(0.6);
+    expect(got.upfront).toEqual([[9], [7, 2]]);
+    expect(got.queue).toEqual([5, 3, 3, 1]);
+    expect(got.upfront.map(sum).every((c) => c <= 9)).toBe(true);
+    expect([...got.upfront.flat(), ...got.queue].sort((a, b) => a - b)).toEqual([...first].sort((a, b) => a - b));
   });
-  it('makes no empty shares and keeps every item once', () => {
-    expect(shares(['a', 'b'], 4, () => 1)).toEqual([['a'], ['b']]);
-    const many = Array.from({ length: 17 }, (_, i) => i);
-    expect(shares(many, 5, (x) => x % 4).flat().sort((a, b) => a - b)).toEqual(many);
+  it('queues `later` after the rest of `first`, costliest first, and gives none of it upfront', () => {
+    const got = warmingSchedule(['a', 'bb', 'ccc', 'dddd'], ['x', 'yyyyyyyyy', 'zz'], 2, (s) => s.length, 0.5);
+    expect(got.upfront).toEqual([['dddd'], ['ccc']]);
+    expect(got.queue).toEqual(['bb', 'a', 'yyyyyyyyy', 'zz', 'x']);
   });
-  it("costs a kernel by its memory accesses", () => {
+  it('gives every helper a kernel even over budget, makes no more shares than kernels, and with nothing first leaves all to the queue', () => {
+    expect(warmingSchedule([10, 1], [], 2, (x) => x, 0.1).upfront).toEqual([[10], [1]]);
+    expect(warmingSchedule([4], [2, 3], 3, (x) => x)).toEqual({ upfront: [[4]], queue: [3, 2] });
+    expect(warmingSchedule([], [2, 3], 2, (x) => x)).toEqual({ upfront: [], queue: [3, 2] });
+    expect(warmingSchedule([1, 2, 3], [], 2, (x) => x, 1).queue).toEqual([]);
+  });
+  it('costs a kernel by its memory accesses', () => {
     expect(compileCost('fn main() {}')).toBe(1);
     expect(compileCost('arena[0] = arena4(1u).x + arena_f32(2u) + f32(iarena[3]);')).toBe(5);
   });
@@ -93,7 +102,7 @@ describe.runIf(gpu)('warmShaderCache on the test adapter', () => {
     gpu!.throwIfErrors();
   });
 
-  it('starts in two halves: the helpers exist and have their work before `done` settles', async () => {
+  it('starts in two halves: the helpers exist and have their work before `first` and `done` settle', async () => {
     const codes = Array.from({ length: 4 }, (_, i) => kernel(i, i));
     const warming = await startShaderCacheWarming(gpu!, codes, { MDLC_COMPILE_DEVICES: '2' });
     let settled = false;
@@ -101,8 +110,26 @@ describe.runIf(gpu)('warmShaderCache on the test adapter', () => {
     expect(settled).toBe(false);
     const r = await warming.done;
     expect(r).toMatchObject({ devices: 2, kernels: 4 });
+    expect(await warming.first).toMatchObject({ devices: 2, kernels: 4 });
     const off = await startShaderCacheWarming(gpu!, codes, { MDLC_COMPILE_DEVICES: '0' });
+    expect(await off.first).toEqual({ devices: 0, kernels: 0, seconds: 0 });
     expect(await off.done).toEqual({ devices: 0, kernels: 0, seconds: 0 });
+  });
+
+  it('settles `first` when the first kernels are compiled, and `done` once the later ones are too', async () => {
+    const first = Array.from({ length: 4 }, (_, i) => kernel(i, i));
+    const later = Array.from({ length: 3 }, (_, i) => kernel(10 + i, i));
+    const warming = await startShaderCacheWarming(gpu!, first, { MDLC_COMPILE_DEVICES: '2' }, later);
+    const order: string[] = [];
+    const got = await Promise.all([warming.first.then((r) => (order.push('first'), r)), warming.done.then((r) => (order.push('done'), r))]);
+    expect(order).toEqual(['first', 'done']);
+    expect(got[0].kernels).toBeGreaterThanOrEqual(4);
+    expect(got[1]).toMatchObject({ devices: 2, kernels: 7 });
+    // Only later kernels: `first` settles at once, the helpers still compile them.
+    const onlyLater = await startShaderCacheWarming(gpu!, [], { MDLC_COMPILE_DEVICES: '2' }, later);
+    expect((await onlyLater.first).kernels).toBe(0);
+    expect(await onlyLater.done).toMatchObject({ devices: 2, kernels: 3 });
+    gpu!.throwIfErrors();
   });
 
   it('does nothing with MDLC_COMPILE_DEVICES=0 or the cache off', async () => {
