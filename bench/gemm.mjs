@@ -293,7 +293,8 @@ Generated: \`gemmWgsl(spec, '${variant}')\` with the operands at the transformer
 CPU config: batch 12, seq 64, embed 128, heads 4, hidden 512), epilogue \`acc\`. Best cases, at the same sizes:
 WEBGPU-NOTES' hand-written register-blocked kernel, the issue's reference (8×8 outputs per invocation in vec4
 accumulators; B and C as \`array<vec4f>\`, contiguous row-major operands, workgroup (16, 1)), and the same with
-16 rows per invocation where 16 divides M ≥ 64 (faster there; the generator does the same). GFLOP/s: median of
+16 rows per invocation where 16 divides M ≥ 64 (the generator blocks 8 rows since issue 16: a whole step as fast, half
+the compile time). GFLOP/s: median of
 ${repeats} submits of many dispatches each, after warm-up; "first" is the first dispatch, LLVM's compile included
 (Mesa's shader cache disabled). Generated and best were timed in alternation, ${repeats} rounds: generated / best is the
 median of the rounds' ratios, with the lowest and highest in parentheses. Load average (1 min) before the run: ${loadBefore.toFixed(1)} on ${cpus().length} cores

@@ -34,11 +34,11 @@ export interface Target {
 }
 
 /**
- * lavapipe's register GEMM rows: 8 per invocation (16 vec4 accumulators). 16 measured 8–14 %
- * faster on the transformer's large GEMMs while Dawn's polling kept a core busy (before
- * runtime/gpu-wait.ts); since, a whole step runs as fast with 8 (1 % slower over five
- * interleaved pairs, within their spread) and the kernels compile in about half the time:
- * the first step with an empty shader cache 7.6 → 5.8 s (issue 16). 4 rows are 18 % slower.
+ * lavapipe's register GEMM rows: 8 per invocation (16 vec4 accumulators). 16 had measured
+ * 8–14 % faster on the transformer's large GEMMs (2-core AMD EPYC, before runtime/gpu-wait.ts);
+ * on the 2-core Intel Xeon of issue 16 a whole step runs as fast with 8 (1 % apart over five
+ * interleaved pairs, within their spread) and the kernels compile in about half the time: the
+ * first step with an empty shader cache 7.6 → 5.8 s. 4 rows are 18 % slower.
  * Workgroups: a row of 16 invocations, or 8 where there are at most 8 column blocks.
  */
 const LAVAPIPE_REGISTER: RegisterGemmRules = {
