@@ -20,19 +20,22 @@ export interface GeneratedModule {
 }
 
 /**
+ * `module`'s kernels' WGSL, the training step's (`first`) and the others (`later`), in the
+ * module's order; all are first when the module does not say which the step runs.
+ */
+export function kernelsToWarm(module: Pick<GeneratedModule, 'KERNELS' | 'STEP_KERNELS'>): { first: string[]; later: string[] } {
+  const kernels = Object.entries(module.KERNELS ?? {});
+  const step = new Set(module.STEP_KERNELS ?? kernels.map(([name]) => name));
+  return { first: kernels.filter(([name]) => step.has(name)).map(([, code]) => code), later: kernels.filter(([name]) => !step.has(name)).map(([, code]) => code) };
+}
+
+/**
  * Compile `module`'s kernels ahead on helper devices where that helps (lavapipe, shader-cache.ts):
  * the training step's first, then the rest.
  */
-export function startWarming(ctx: GpuContext, module: GeneratedModule): Promise<ShaderCacheWarming> {
-  const kernels = module.KERNELS ?? {};
-  const step = new Set(module.STEP_KERNELS ?? Object.keys(kernels));
-  const names = Object.keys(kernels);
-  return startShaderCacheWarming(
-    ctx,
-    names.filter((n) => step.has(n)).map((n) => kernels[n]),
-    undefined,
-    names.filter((n) => !step.has(n)).map((n) => kernels[n]),
-  );
+export function startWarming(ctx: GpuContext, module: Pick<GeneratedModule, 'KERNELS' | 'STEP_KERNELS'>): Promise<ShaderCacheWarming> {
+  const { first, later } = kernelsToWarm(module);
+  return startShaderCacheWarming(ctx, first, undefined, later);
 }
 
 /**

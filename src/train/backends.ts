@@ -14,10 +14,10 @@ import type { TrainStep } from '../ir/optimizer/index.js';
 import type { TrainBackend } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { acquireDevice, WebGpuUnavailableError, type GpuContext } from '../../runtime/device.js';
-import { startShaderCacheWarming, type ShaderCacheWarming } from '../../runtime/shader-cache.js';
+import type { ShaderCacheWarming } from '../../runtime/shader-cache.js';
 import { stepKernels } from '../../runtime/plan.js';
 import { availableThreads, WasmBackend, wasmProgramToJson } from '../../runtime/wasm.js';
-import { WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
+import { startWarming, WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
 import { CpuBackend } from './cpu.js';
 import { checkWasmMemory } from './memory.js';
 
@@ -124,9 +124,8 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   // On lavapipe, helper devices compile the kernels while the generated program is written.
   let warming: ShaderCacheWarming;
   try {
-    const step = new Set(stepKernels(planned.plan.entries));
-    const codes = (first: boolean) => planned.plan!.kernels.filter((k) => step.has(k.name) === first).map((k) => k.code);
-    warming = await startShaderCacheWarming(adapter.ctx, codes(true), undefined, codes(false));
+    const plan = planned.plan;
+    warming = await startWarming(adapter.ctx, { KERNELS: Object.fromEntries(plan.kernels.map((k) => [k.name, k.code])), STEP_KERNELS: stepKernels(plan.entries) });
   } catch (e) {
     adapter.ctx.destroy();
     throw e;

@@ -11,7 +11,7 @@ import { compileFile } from '../../src/driver/index.js';
 import { build, CPU_TARGET } from '../../src/codegen/index.js';
 import { runnablePlan } from '../../src/browser.js';
 import { PlanModel, planModule, stepKernels } from '../../runtime/plan.js';
-import { WebGpuBackend } from '../../runtime/webgpu.js';
+import { kernelsToWarm, WebGpuBackend } from '../../runtime/webgpu.js';
 import type { GpuContext } from '../../runtime/device.js';
 import type { WarmResult } from '../../runtime/shader-cache.js';
 
@@ -110,5 +110,14 @@ describe('the warm-up before the first step', () => {
     expect(submits[2]).toEqual(plan.entries.eval.map((c) => c.kernel));
     await backend.forward(new Map()); // no wait left
     expect(submits[3]).toEqual(plan.entries.forward.map((c) => c.kernel));
+  });
+
+  it("hands the helpers the training step's kernels first and the others after; all first where the module does not say", () => {
+    expect(kernelsToWarm({ KERNELS: { a: 'A', b: 'B', c: 'C' }, STEP_KERNELS: ['c', 'a'] })).toEqual({ first: ['A', 'C'], later: ['B'] });
+    expect(kernelsToWarm({ KERNELS: { a: 'A', b: 'B' } })).toEqual({ first: ['A', 'B'], later: [] });
+    expect(kernelsToWarm({})).toEqual({ first: [], later: [] });
+    const split = kernelsToWarm(planModule(runnablePlan(plan)));
+    expect(split.first.length).toBe(step.length);
+    expect(split.later.length).toBe(plan.kernels.length - step.length);
   });
 });
