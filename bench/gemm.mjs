@@ -3,7 +3,8 @@
 // embed 128, heads 4, hidden 512), next to hand-written best cases at the same sizes, measured
 // in the same run: WEBGPU-NOTES' kernel (the issue's reference: 8×8 outputs per invocation as
 // two vec4 accumulators per row, B and C as array<vec4f>, contiguous row-major operands,
-// workgroup (16, 1)) and the same with 16 rows where 16 divides M ≥ 64 (faster there).
+// workgroup (16, 1)) and the same with 16 rows where 16 divides M ≥ 64 (faster there on the
+// AMD EPYC of the first measurements; the generator blocks 8 rows since issue 16).
 //
 //   npm run build && node bench/gemm.mjs
 // Options (environment): VARIANT=tiled times the tiled kernels; SHAPES=scores,p·v picks rows;
