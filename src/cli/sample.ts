@@ -45,7 +45,8 @@ export async function runSample(args: ParsedArgs, io: Io): Promise<number> {
   const topK = intFlag(args, 'top-k', 0) ?? 0;
   const seed = intFlag(args, 'seed', 0) ?? 0;
   return guarded(io, async () => {
-    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested, threads });
+    // One text, so one row: each token's forward pass costs 1/batch of a training batch's.
+    const r = await restoreModel(args.positional[0], { best: args.flags.has('best'), backend: requested, threads, rows: 1 });
     report(r.diagnostics, r.source ? [r.source] : [], formatOf(args), io);
     if (!r.ok) return 1;
     const { spec, vocab, backend, checkpoint } = r.restored;

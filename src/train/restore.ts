@@ -31,18 +31,27 @@ export type RestoreResult = { ok: true; restored: Restored; diagnostics: Diagnos
 /**
  * Load the checkpoint `path` names (a run directory's newest, or `best`; a checkpoint directory;
  * a model.safetensors file) on `backend` (default: as chooseBackend chooses: WebGPU on a GPU, else wasm).
+ * With `rows`, the model is compiled for batches of that many windows where its batch dim can
+ * be set so and its parameters stay the same: sampling one text needs one row, and each
+ * forward pass then costs 1/batch of the training batch's.
  */
-export async function restoreModel(path: string, options: { best?: boolean; backend?: BackendChoice; threads?: number } = {}): Promise<RestoreResult> {
+export async function restoreModel(path: string, options: { best?: boolean; backend?: BackendChoice; threads?: number; rows?: number } = {}): Promise<RestoreResult> {
   const dir = resolveCheckpoint(path, options.best ? 'best' : 'latest');
   const checkpoint = readCheckpoint(dir);
   const meta = checkpoint.meta;
   const overrides = new Map(Object.entries(meta.overrides));
   if (modelHash(meta.source, overrides) !== meta.modelHash) throw new CheckpointError(`${dir}: the model source in its metadata does not match its hash (the file was edited or is corrupt)`);
   const source = { path: `${meta.model}.mdl (from ${dir})`, text: meta.source };
-  const compiled = compileForTraining(source, { overrides, vocab: meta.vocab.length });
+  let compiled = compileForTraining(source, { overrides, vocab: meta.vocab.length });
   if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics, source };
   const why = checkpointMismatch(checkpoint, compiled.model, meta.vocab);
   if (why) throw new CheckpointError(`${dir} does not fit its own model: ${why}`);
+  const batch = compiled.model.batch;
+  if (options.rows !== undefined && batch && batch.size > options.rows) {
+    const fewer = compileForTraining(source, { overrides: new Map([...overrides, [batch.name, options.rows]]), vocab: meta.vocab.length });
+    // A batch dim the file derives from others cannot be set; parameters shaped by it would not load.
+    if (fewer.ok && !checkpointMismatch(checkpoint, fewer.model, meta.vocab)) compiled = fewer;
+  }
 
   const { kind, adapter } = await chooseBackend(options.backend);
   const buildDir = kind === 'webgpu' ? mkdtempSync(join(tmpdir(), 'mdlc-restore-')) : undefined;

@@ -14,6 +14,9 @@ import { chooseBackend, NO_WEBGPU_ENV } from '../../src/train/backends.js';
 import { WasmBackend, wasmProgramFromJson, WasmJs, type WasmProgramJson } from '../../runtime/wasm.js';
 import { writeNanProbe } from '../helpers/nan-probe.js';
 import { runAsPrinted } from '../helpers/cli.js';
+import { restoreModel } from '../../src/train/restore.js';
+import { generate } from '../../runtime/sampling.js';
+import { makeRng } from '../../runtime/random.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-wasm-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -88,6 +91,32 @@ describe('mdlc train --backend cpu (the wasm backend)', () => {
     expect(w.code).toBe(0);
     expect(w.out).toHaveLength('To be'.length + 12 + 1);
     expect(w.out).toBe(i.out);
+  });
+
+  it('samples from a model compiled for one row, with the same tokens as the training batch gives its first row', async () => {
+    const one = await restoreModel(dir, { backend: 'wasm', rows: 1 });
+    const all = await restoreModel(dir, { backend: 'wasm' });
+    if (!one.ok || !all.ok) throw new Error('restore failed');
+    try {
+      expect([one.restored.spec.batch, all.restored.spec.batch]).toEqual([1, 3]);
+      const prompt = one.restored.vocab.encode('To be');
+      const greedy = (r: typeof one) => generate(r.restored.backend, r.restored.spec, [prompt], 12, { temperature: 0, rng: makeRng(0, 'test') });
+      const [a, b] = [await greedy(one), await greedy(all)];
+      expect(a.length).toBe(1);
+      expect([...a[0]]).toEqual([...b[0]]);
+    } finally {
+      one.restored.close();
+      all.restored.close();
+    }
+    // A batch dim the file derives from another cannot be set: the model stays at its batch.
+    const derived = join(tmp, 'derived.mdl');
+    writeFileSync(derived, readFileSync(TRANSFORMER, 'utf8').replace(/^dim batch\s*=.*$/m, 'dim half = 2\ndim batch = 2 * half'));
+    const ddir = join(tmp, 'derived-run');
+    expect((await run(['train', derived, '--set', 'embed=8', '--set', 'seq=6', '--set', 'layers=1', '--set', 'heads=2', '--data', data, '--steps', '1', '--run-dir', ddir, '--samples', '0', '--backend', 'wasm'])).code).toBe(0);
+    const kept = await restoreModel(ddir, { backend: 'wasm', rows: 1 });
+    if (!kept.ok) throw new Error('restore failed');
+    expect(kept.restored.spec.batch).toBe(4);
+    kept.restored.close();
   });
 
   it('refuses --threads 0 and an unknown backend', async () => {
