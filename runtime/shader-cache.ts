@@ -135,8 +135,8 @@ export async function startShaderCacheWarming(ctx: GpuContext, kernels: readonly
     n,
     (k) => compileCost(k.code),
   );
-  // Without `first` kernels the schedule has no upfront shares: start n helpers on the queue.
-  const upfront = schedule.upfront.length ? schedule.upfront : Array.from({ length: Math.min(n, schedule.queue.length) }, () => []);
+  // Helpers beyond the upfront shares (fewer first kernels than helpers) start on the queue.
+  const upfront = Array.from({ length: Math.min(n, kernels.length + later.length) }, (_, i) => schedule.upfront[i] ?? []);
   const helpers = (await awaitGpu(Promise.all(upfront.map(() => HelperDevice.open(gpu, ctx))))).filter((h): h is HelperDevice => !!h);
   const result = (count: number) => ({ devices: helpers.length, kernels: count, seconds: (performance.now() - t0) / 1000 });
   if (!helpers.length) return { first: nothing, done: nothing };

@@ -125,6 +125,9 @@ describe.runIf(gpu)('warmShaderCache on the test adapter', () => {
     expect(order).toEqual(['first', 'done']);
     expect(got[0].kernels).toBeGreaterThanOrEqual(4);
     expect(got[1]).toMatchObject({ devices: 2, kernels: 7 });
+    // One first kernel and more later: the second helper starts on the queue.
+    const few = await startShaderCacheWarming(gpu!, first.slice(0, 1), { MDLC_COMPILE_DEVICES: '2' }, later);
+    expect(await few.done).toMatchObject({ devices: 2, kernels: 4 });
     // Only later kernels: `first` settles at once, the helpers still compile them.
     const onlyLater = await startShaderCacheWarming(gpu!, [], { MDLC_COMPILE_DEVICES: '2' }, later);
     expect((await onlyLater.first).kernels).toBe(0);
