@@ -80,7 +80,17 @@ export interface LoopOptions {
    * Validation samples at every evaluation: how many, characters per completion, and the
    * temperature they are drawn at (0: greedy); the same seed at every evaluation.
    */
-  samples?: { count: number; length: number; temperature?: number };
+  samples?: {
+    count: number;
+    length: number;
+    temperature?: number;
+    /**
+     * Where to draw them instead of the training backend, handed that backend at each
+     * evaluation: another with its parameters (the same model compiled for `count` rows, so
+     * that each token's forward pass costs less; src/cli/train.ts), and that one's spec.
+     */
+    on?: (training: TrainBackend) => Promise<{ backend: TrainBackend; spec: TrainSpec }>;
+  };
   /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
   onStep?: (e: StepEvent) => void;
@@ -226,9 +236,12 @@ export async function trainLoop(backend: TrainBackend, spec: TrainSpec, data: Tr
         const scores = await scoreWindows(backend, spec, data.val, valStarts.flatMap((b) => Array.from(b)));
         valAccuracy = scores.reduce((n, x) => n + x.correct, 0) / scores.reduce((n, x) => n + x.count, 0);
       }
-      const samples = options.samples?.count
-        ? await validationSamples(backend, spec, data.val, data.decode, { ...options.samples, rng: makeRng(spec.seed, 'samples') })
-        : [];
+      let samples: Sample[] = [];
+      if (options.samples?.count) {
+        const { on, ...how } = options.samples;
+        const target = on ? await on(backend) : { backend, spec };
+        samples = await validationSamples(target.backend, target.spec, data.val, data.decode, { ...how, rng: makeRng(spec.seed, 'samples') });
+      }
       await options.onEval?.({ step: done, valLoss: lastVal, valAccuracy, samples });
     }
     if (options.targetLoss !== undefined && result.loss < options.targetLoss) {

@@ -11,7 +11,7 @@ import { openSession, DataError, type TrainSession } from '../train/session.js';
 import { build, planProgram, targetFor } from '../codegen/index.js';
 import { programText } from '../codegen/passes/index.js';
 import { printGraph } from '../ir/print.js';
-import { chooseBackend, findAdapter, openBackend, writeWasmBuild, type Adapter, type BackendChoice, type BackendKind } from '../train/backends.js';
+import { chooseBackend, findAdapter, openBackend, samplerFor, writeWasmBuild, type Adapter, type BackendChoice, type BackendKind } from '../train/backends.js';
 import { planWasmProgram } from '../codegen/wasm/program.js';
 import { WASM_TARGET } from '../codegen/target.js';
 import { availableThreads } from '../../runtime/wasm.js';
@@ -369,6 +369,8 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
   if (!opened.backend) return 1;
   const backend = opened.backend;
   if (opened.build?.report) io.out(`built ${join(run.path, 'build')}: ${opened.build.report.kernels} kernels; a training step is ${opened.build.report.perStep.dispatches} dispatches in 1 submit`);
+  // Validation completions on the model compiled for as many rows as there are completions.
+  const sampler = kind === 'webgpu' ? undefined : samplerFor(kind, s, Math.min(c.sampleCount, spec.batch), { threads });
 
   // Ctrl-C: finish the step in flight, save a checkpoint, exit. A second Ctrl-C exits at once
   // (the previous checkpoint stays intact: checkpoints are written atomically).
@@ -401,7 +403,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
         overfit: c.overfit,
         targetLoss: c.overfit ? OVERFIT_TARGET : undefined,
         checkpointEvery: c.checkpointEvery,
-        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)), temperature: SAMPLE_TEMPERATURE },
+        samples: { count: c.sampleCount, length: Math.max(32, Math.min(128, spec.logits.axes[spec.logits.position]?.size ?? 64)), temperature: SAMPLE_TEMPERATURE, on: sampler?.on },
         shouldStop: () => interrupted,
         onStep: (e) => {
           progress!.step(e);
@@ -463,6 +465,7 @@ async function trainInRun(s: TrainSession, run: RunDir, c: RunContext): Promise<
   } finally {
     process.off('SIGINT', onSigint);
     backend.destroy();
+    sampler?.destroy();
   }
 }
 

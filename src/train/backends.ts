@@ -11,7 +11,7 @@ import { buildLimitsOf, planBuild, targetFor, writeBuild, type BuildLimits, type
 import { planWasmProgram, type WasmPlan } from '../codegen/wasm/program.js';
 import type { ElaboratedModel } from '../ir/elaborate/model.js';
 import type { TrainStep } from '../ir/optimizer/index.js';
-import type { TrainBackend } from '../../runtime/backend.js';
+import type { TrainBackend, TrainSpec } from '../../runtime/backend.js';
 import type { ModelMeta } from '../../runtime/checkpoint.js';
 import { acquireDevice, WebGpuUnavailableError, type GpuContext } from '../../runtime/device.js';
 import type { ShaderCacheWarming } from '../../runtime/shader-cache.js';
@@ -20,6 +20,8 @@ import { availableThreads, WasmBackend, wasmProgramToJson } from '../../runtime/
 import { startWarming, WebGpuBackend, type GeneratedModule } from '../../runtime/webgpu.js';
 import { CpuBackend } from './cpu.js';
 import { checkWasmMemory } from './memory.js';
+import { compileForRows } from './compile.js';
+import type { TrainSession } from './session.js';
 
 export type BackendKind = 'webgpu' | 'wasm' | 'interpreter';
 
@@ -135,6 +137,42 @@ export async function openBackend(kind: BackendKind, model: ElaboratedModel, ste
   const module = (await import(`${pathToFileURL(join(outDir, 'model.js')).href}?build=${Date.now()}`)) as GeneratedModule;
   const backend = await WebGpuBackend.open(module, { seed: options.seed, gpu: adapter.ctx, ownsDevice: true, warming });
   return { backend, build: built };
+}
+
+/** Where trainLoop draws validation samples (its `samples.on`), and how to let it go. */
+export interface Sampler {
+  on(training: TrainBackend): Promise<{ backend: TrainBackend; spec: TrainSpec }>;
+  destroy(): void;
+}
+
+/**
+ * Where to draw `rows` validation samples at once: the session's model compiled for `rows`
+ * rows of a batch (compileForRows), so that each token's forward pass costs rows/batch of a
+ * training batch's. Opened at the first evaluation (not before the first step); `on` copies
+ * the training backend's parameters into it each time. Where that is not fewer rows, or the
+ * model cannot be compiled or opened so, the training backend draws them. wasm and the
+ * interpreter only: on WebGPU it would be a second program to build and compile.
+ */
+export function samplerFor(kind: 'wasm' | 'interpreter', session: TrainSession, rows: number, options: { threads?: number } = {}): Sampler {
+  type Mine = { backend: TrainBackend; spec: TrainSpec } | undefined;
+  let mine: Mine;
+  let opening: Promise<Mine> | undefined;
+  const open = async (): Promise<Mine> => {
+    const fewer = rows > 0 ? compileForRows(session.source, { overrides: new Map(Object.entries(session.meta.overrides)), vocab: session.vocab.size }, session, rows) : undefined;
+    if (!fewer) return undefined;
+    // Samples only save time here: where this backend cannot be had, the training one draws them.
+    const backend = (await openBackend(kind, fewer.model, fewer.step, { seed: fewer.spec.seed, threads: options.threads }).catch(() => undefined))?.backend;
+    return (mine = backend && { backend, spec: fewer.spec });
+  };
+  return {
+    on: async (training) => {
+      const m = await (opening ??= open());
+      if (!m) return { backend: training, spec: session.spec };
+      await m.backend.setParams(await training.getParams());
+      return m;
+    },
+    destroy: () => mine?.backend.destroy(),
+  };
 }
 
 /**

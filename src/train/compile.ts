@@ -29,6 +29,21 @@ export function compileForTraining(source: SourceFile, options: { overrides?: Re
   return { ok: true, model, step, spec: trainSpecOf(model, step), rates: lrRatesOf(step), diagnostics: compiled.diagnostics };
 }
 
+/**
+ * `trained` compiled again for batches of `rows` windows, where that is fewer than its batch,
+ * its batch dim is a number the file gives (so it can be set) and every parameter keeps its
+ * shape; undefined otherwise. A forward pass then costs rows/batch of the training batch's:
+ * sampling one text needs one row.
+ */
+export function compileForRows(source: SourceFile, options: { overrides: ReadonlyMap<string, number>; vocab: number }, trained: { model: ElaboratedModel; spec: TrainSpec }, rows: number): Extract<TrainedModel, { ok: true }> | undefined {
+  const batch = trained.model.batch;
+  if (!batch || batch.size <= rows) return undefined;
+  const fewer = compileForTraining(source, { overrides: new Map([...options.overrides, [batch.name, rows]]), vocab: options.vocab });
+  if (!fewer.ok) return undefined;
+  const shapes = (t: { spec: TrainSpec }) => JSON.stringify(t.spec.params.map((p) => [p.name, p.axes.map((a) => a.size)]));
+  return shapes(fewer) === shapes(trained) ? fewer : undefined;
+}
+
 /** The metadata checkpoints carry, with the model's hash (`modelHash` of its source and overrides). */
 export function modelMetaWithHash(modelHash: string, source: SourceFile, overrides: ReadonlyMap<string, number>, model: ElaboratedModel, vocab: readonly string[]): ModelMeta {
   return {

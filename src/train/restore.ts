@@ -13,7 +13,7 @@ import { resolveCheckpoint } from '../../runtime/run.js';
 import type { TrainBackend, TrainSpec } from '../../runtime/backend.js';
 import { chooseBackend, openBackend, type BackendChoice } from './backends.js';
 import { checkpointMismatch, tensorsOf } from './resume.js';
-import { compileForTraining, modelHash } from './session.js';
+import { compileForRows, compileForTraining, modelHash } from './session.js';
 
 export interface Restored {
   dir: string;
@@ -46,12 +46,7 @@ export async function restoreModel(path: string, options: { best?: boolean; back
   if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics, source };
   const why = checkpointMismatch(checkpoint, compiled.model, meta.vocab);
   if (why) throw new CheckpointError(`${dir} does not fit its own model: ${why}`);
-  const batch = compiled.model.batch;
-  if (options.rows !== undefined && batch && batch.size > options.rows) {
-    const fewer = compileForTraining(source, { overrides: new Map([...overrides, [batch.name, options.rows]]), vocab: meta.vocab.length });
-    // A batch dim the file derives from others cannot be set; parameters shaped by it would not load.
-    if (fewer.ok && !checkpointMismatch(checkpoint, fewer.model, meta.vocab)) compiled = fewer;
-  }
+  if (options.rows !== undefined) compiled = compileForRows(source, { overrides, vocab: meta.vocab.length }, compiled, options.rows) ?? compiled;
 
   const { kind, adapter } = await chooseBackend(options.backend);
   const buildDir = kind === 'webgpu' ? mkdtempSync(join(tmpdir(), 'mdlc-restore-')) : undefined;

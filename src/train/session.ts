@@ -46,7 +46,7 @@ export interface TrainSession {
 export type SessionResult = { ok: true; session: TrainSession; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; compile?: CompileResult };
 
 export { modelHash };
-export { compileForTraining, type TrainedModel } from './compile.js';
+export { compileForRows, compileForTraining, type TrainedModel } from './compile.js';
 
 /** The metadata checkpoints carry, so that a checkpoint alone can rebuild its model. */
 export function modelMeta(source: SourceFile, overrides: ReadonlyMap<string, number>, model: ElaboratedModel, vocab: Vocab): ModelMeta {

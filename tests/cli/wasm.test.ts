@@ -1,7 +1,8 @@
 /**
  * The wasm backend through the command line: chosen (and said so) where there is no WebGPU
  * adapter, `--backend cpu` meaning it, exact resume, sampling that agrees with the
- * interpreter, the NaN report, `--threads`, and `mdlc build --backend wasm`, whose program
+ * interpreter (also from a model compiled for fewer rows, as `mdlc sample` and validation
+ * completions use), the NaN report, `--threads`, and `mdlc build --backend wasm`, whose program
  * runs from its files.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -10,12 +11,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mayUseWebGpu, parseArgs } from '../../src/cli/args.js';
 import { TRAIN_FLAGS } from '../../src/cli/train.js';
-import { chooseBackend, NO_WEBGPU_ENV } from '../../src/train/backends.js';
+import { chooseBackend, NO_WEBGPU_ENV, openBackend, samplerFor } from '../../src/train/backends.js';
 import { WasmBackend, wasmProgramFromJson, WasmJs, type WasmProgramJson } from '../../runtime/wasm.js';
 import { writeNanProbe } from '../helpers/nan-probe.js';
 import { runAsPrinted } from '../helpers/cli.js';
 import { restoreModel } from '../../src/train/restore.js';
-import { generate } from '../../runtime/sampling.js';
+import { openSession } from '../../src/train/session.js';
+import { readSourceFile } from '../../src/parser/index.js';
+import { generate, validationSamples } from '../../runtime/sampling.js';
+import type { TrainBackend, TrainSpec } from '../../runtime/backend.js';
 import { makeRng } from '../../runtime/random.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdlc-wasm-cli-'));
@@ -117,6 +121,31 @@ describe('mdlc train --backend cpu (the wasm backend)', () => {
     if (!kept.ok) throw new Error('restore failed');
     expect(kept.restored.spec.batch).toBe(4);
     kept.restored.close();
+  });
+
+  it("draws validation samples on the model compiled for as many rows, with the training backend's parameters and the same text", async () => {
+    const overrides = new Map(Object.entries({ embed: 8, seq: 6, layers: 1, heads: 2, batch: 3 }));
+    const opened = await openSession(readSourceFile(TRANSFORMER).source!, { dataPath: data, overrides });
+    if (!opened.ok) throw new Error('session failed');
+    const session = opened.session;
+    const training = (await openBackend('wasm', session.model, session.step, { seed: 5, threads: 1 })).backend!;
+    const samples = (backend: TrainBackend, spec: TrainSpec) => validationSamples(backend, spec, session.split.val, (t) => session.vocab.decode(t), { count: 2, length: 8, rng: makeRng(1, 'samples') });
+    for (const kind of ['wasm', 'interpreter'] as const) {
+      const sampler = samplerFor(kind, session, 2, { threads: 1 });
+      try {
+        const there = await sampler.on(training);
+        expect(there.backend).not.toBe(training);
+        expect(there.spec.batch).toBe(2);
+        expect(await there.backend.getParams()).toEqual(await training.getParams());
+        expect(await samples(there.backend, there.spec)).toEqual(await samples(training, session.spec));
+      } finally {
+        sampler.destroy();
+      }
+    }
+    // As many rows as the batch: nothing to gain, the training backend draws them.
+    const same = samplerFor('wasm', session, 3);
+    expect(await same.on(training)).toEqual({ backend: training, spec: session.spec });
+    training.destroy();
   });
 
   it('refuses --threads 0 and an unknown backend', async () => {

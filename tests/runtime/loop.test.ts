@@ -62,6 +62,24 @@ describe('trainLoop', () => {
     expect(a.map((f) => [...f.get('tokens')!])).toEqual(b.map((f) => [...f.get('tokens')!]));
   });
 
+  it('draws the samples where `samples.on` says, handing it the training backend at each evaluation', async () => {
+    const spec = tinySpec({ steps: 8 });
+    const backend = new FakeBackend();
+    const elsewhere = new FakeBackend();
+    const handed: unknown[] = [];
+    const evals: EvalEvent[] = [];
+    await trainLoop(backend, spec, data(), {
+      rates,
+      samples: { count: 2, length: 3, temperature: 0, on: async (b) => (handed.push(b), { backend: elsewhere, spec }) },
+      onEval: (e) => void evals.push(e),
+    });
+    expect(handed).toEqual([backend, backend]);
+    // Greedy completions of 3 tokens: 3 forward passes per evaluation there, none on the training backend but the accuracy's.
+    expect(elsewhere.forwards.length).toBe(2 * 3);
+    expect(backend.forwards.length).toBe(2 * spec.evalBatches);
+    for (const e of evals) expect(e.samples.map((x) => x.kind === 'completion' && x.output)).toEqual(e.samples.map((x) => x.kind === 'completion' && x.truth));
+  });
+
   it('checkpoints every checkpointEvery steps and at the end, with the batches drawn so far', async () => {
     const backend = new FakeBackend();
     const saved: CheckpointEvent[] = [];
