@@ -13,7 +13,7 @@
  */
 import { describeAdapter, type GpuContext, RAISED_LIMITS, snapshotInfo } from './device.js';
 import { awaitGpu } from './gpu-wait.js';
-import { BufferUsage, programLayouts } from './layouts.js';
+import { BufferUsage, programLayouts, type ProgramLayouts } from './layouts.js';
 import { availableThreads } from './wasm.js';
 
 /** Environment variables this reads (a parameter, so that tests can pass their own). */
@@ -172,7 +172,7 @@ export async function startShaderCacheWarming(ctx: GpuContext, kernels: readonly
 class HelperDevice {
   private constructor(
     private readonly device: GPUDevice,
-    private readonly layouts: ReturnType<typeof programLayouts>,
+    private readonly layouts: ProgramLayouts,
     private readonly groups: GPUBindGroup[],
   ) {}
 
